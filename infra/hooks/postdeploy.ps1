@@ -1,0 +1,23 @@
+# azd postdeploy hook (Windows twin of postdeploy.sh): second phase of `azd up`. The Event Grid
+# subscription to the blob trigger's webhook needs the deployed code (endpoint validation and the
+# host's blobs_extension key), so this turns EXPORT_EVENTS_ENABLED on and provisions again.
+$ErrorActionPreference = 'Stop'
+
+$enabled = (azd env get-value EXPORT_EVENTS_ENABLED 2>$null)
+if ($enabled -eq 'true') {
+    Write-Host 'Event Grid subscription already enabled; nothing to do.'
+    exit 0
+}
+
+azd env set EXPORT_EVENTS_ENABLED true
+for ($attempt = 1; $attempt -le 3; $attempt++) {
+    azd provision --no-prompt
+    if ($LASTEXITCODE -eq 0) { exit 0 }
+    if ($attempt -lt 3) {
+        Write-Host "Provisioning the Event Grid subscription failed; retrying in 60 s (attempt $($attempt + 1) of 3)."
+        Start-Sleep -Seconds 60
+    }
+}
+azd env set EXPORT_EVENTS_ENABLED false
+Write-Error 'Could not create the Event Grid subscription. Once the app runs, retry with: azd env set EXPORT_EVENTS_ENABLED true; azd provision'
+exit 1
