@@ -1,0 +1,879 @@
+// An in-process stand-in for the Durable Task extension: it keeps instances and their histories in
+// memory and drives each orchestration through durable-functions' own replay code (the captured
+// orchestrationTrigger handler). Sequence ids follow the host-side counter the library mirrors: one
+// per scheduled task in flattened action order, one per retry timer when a retried task fails, one
+// per re-attempt when that timer fires, and one per sub-timer of a long timer (schema V3+). Events
+// that make the library allocate such ids are appended one per episode; other completions are
+// batched. That keeps allocation order identical to the library's, whatever order work finishes in.
+import { randomUUID } from 'node:crypto';
+import type { InvocationContext } from '@azure/functions';
+import { registrations as capturedRegistrations, type CapturedRegistration } from '../functionsCoreStub';
+import { RealClock, type Clock, type TimerHandle } from '../clock';
+import { createInvocationContext, describeError, consoleLogger, type HostLogger } from '../invocation';
+import { redactSecrets } from '../../../src/domain/redact';
+import {
+  ActionType,
+  ActionTypeName,
+  EventType,
+  actionSignature,
+  decodeProcessedInput,
+  flattenActions,
+  retryDelayMs,
+  roundTrip,
+  timeSpanMs,
+  type HistoryEvent,
+  type OrchestratorAction,
+  type OrchestratorStateLike,
+  type RetryOptionsLike,
+} from './history';
+
+export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated' | 'ContinuedAsNew';
+const TERMINAL: ReadonlySet<RuntimeStatus> = new Set(['Completed', 'Failed', 'Terminated']);
+
+export interface OrchestrationStatus {
+  instanceId: string;
+  name: string;
+  input: unknown;
+  output: unknown;
+  customStatus: unknown;
+  runtimeStatus: RuntimeStatus;
+  createdTime: Date;
+  lastUpdatedTime: Date;
+  parentInstanceId?: string;
+  history?: HistoryEvent[];
+}
+
+export interface StatusQuery {
+  runtimeStatus?: RuntimeStatus[];
+  createdTimeFrom?: Date;
+  createdTimeTo?: Date;
+  instanceIdPrefix?: string;
+  showInput?: boolean;
+}
+
+export interface DurableEngineOptions {
+  clock?: Clock;
+  /** Where orchestrators and activities are looked up; defaults to the functions-core stub's registrations. */
+  registrations?: readonly CapturedRegistration[];
+  /** Replay schema the "extension" offers: 0 = V1 … 3 = V4 (default, as current extensions). */
+  schemaVersion?: 0 | 1 | 2 | 3;
+  maximumShortTimerDuration?: string;
+  longRunningTimerIntervalDuration?: string;
+  /** Like host.json durableTask.maxConcurrentActivityFunctions (default 10). */
+  maxConcurrentActivities?: number;
+  /** Builds activity contexts (the local host injects durable client bindings); default: plain context. */
+  createContext?: (registration: CapturedRegistration) => InvocationContext;
+  logger?: HostLogger;
+}
+
+export class DurableEngineError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'NotFound' | 'AlreadyExists' | 'NotRunning' | 'BadRequest',
+  ) {
+    super(message);
+    this.name = 'DurableEngineError';
+  }
+}
+
+interface ParentLink {
+  instanceId: string;
+  taskId: number;
+  generation: number;
+}
+
+interface Work {
+  kind: 'activity' | 'subOrchestration';
+  name: string;
+  input: unknown;
+  instanceId?: string;
+  retry?: { options: RetryOptionsLike; failures: number; firstAttemptAt: number };
+}
+
+type TaskEntry =
+  | { role: 'attempt'; work: Work }
+  | { role: 'retryTimer'; work: Work }
+  | { role: 'timer'; finalFireAt: number; long: boolean };
+
+interface Instance {
+  instanceId: string;
+  name: string;
+  input: unknown;
+  output: unknown;
+  customStatus: unknown;
+  runtimeStatus: RuntimeStatus;
+  createdTime: Date;
+  lastUpdatedTime: Date;
+  history: HistoryEvent[];
+  parent?: ParentLink;
+  generation: number;
+  inbox: HistoryEvent[];
+  busy: boolean;
+  nextId: number;
+  actionCount: number;
+  signatures: string[];
+  /** Flattened action index → its timer entry (a long timer owns several sequence ids). */
+  timersByAction: Map<number, TaskEntry>;
+  tasks: Map<number, TaskEntry>;
+  timers: Map<number, TimerHandle>;
+}
+
+const DEFAULT_MAX_SHORT_TIMER = '6.00:00:00';
+const DEFAULT_LONG_TIMER_INTERVAL = '3.00:00:00';
+const OUT_OF_PROC_LABEL = '$OutOfProcData$:';
+
+export class DurableEngine {
+  readonly clock: Clock;
+  private readonly instances = new Map<string, Instance>();
+  private readonly listeners = new Set<(status: OrchestrationStatus) => void>();
+  private readonly registrationList: readonly CapturedRegistration[];
+  private readonly schemaVersion: number;
+  private readonly maxShortMs: number;
+  private readonly longIntervalMs: number;
+  private readonly logger: HostLogger;
+  private readonly activitySlots: Semaphore;
+  private stopped = false;
+
+  constructor(private readonly options: DurableEngineOptions = {}) {
+    this.clock = options.clock ?? new RealClock();
+    this.registrationList = options.registrations ?? capturedRegistrations;
+    this.schemaVersion = options.schemaVersion ?? 3;
+    if (![0, 1, 2, 3].includes(this.schemaVersion)) throw new Error('schemaVersion: expected 0, 1, 2 or 3');
+    this.maxShortMs = timeSpanMs(options.maximumShortTimerDuration ?? DEFAULT_MAX_SHORT_TIMER);
+    this.longIntervalMs = timeSpanMs(options.longRunningTimerIntervalDuration ?? DEFAULT_LONG_TIMER_INTERVAL);
+    this.logger = options.logger ?? consoleLogger;
+    const slots = options.maxConcurrentActivities ?? 10;
+    if (!Number.isInteger(slots) || slots < 1)
+      throw new Error('maxConcurrentActivities: expected a positive integer');
+    this.activitySlots = new Semaphore(slots);
+  }
+
+  // ---- client operations -------------------------------------------------------------------
+
+  /** Starts an orchestration; refuses an id whose instance is still Pending/Running, as the host does. */
+  startNew(name: string, options: { instanceId?: string; input?: unknown } = {}): string {
+    this.orchestratorRegistration(name);
+    const instanceId = options.instanceId ?? randomUUID().replace(/-/g, '');
+    validateInstanceId(instanceId);
+    this.create(name, instanceId, roundTrip(options.input), undefined);
+    return instanceId;
+  }
+
+  getStatus(
+    instanceId: string,
+    options: { showHistory?: boolean; showInput?: boolean } = {},
+  ): OrchestrationStatus | undefined {
+    const inst = this.instances.get(instanceId);
+    return inst ? this.snapshot(inst, options.showInput ?? true, options.showHistory ?? false) : undefined;
+  }
+
+  listInstances(query: StatusQuery = {}): OrchestrationStatus[] {
+    return [...this.instances.values()]
+      .filter((inst) => matches(inst, query))
+      .map((inst) => this.snapshot(inst, query.showInput ?? false, false));
+  }
+
+  /** Delivers an external event. Events raised before the orchestrator waits are kept in its history,
+   * where the library buffers them until a matching waitForExternalEvent, as with the real host. */
+  raiseEvent(instanceId: string, eventName: string, data?: unknown): void {
+    if (!eventName) throw new DurableEngineError('eventName: expected a non-empty string', 'BadRequest');
+    const inst = this.requireInstance(instanceId);
+    if (TERMINAL.has(inst.runtimeStatus)) {
+      throw new DurableEngineError(
+        `Instance '${instanceId}' is ${inst.runtimeStatus}; it accepts no events`,
+        'NotRunning',
+      );
+    }
+    const input = JSON.stringify(data === undefined ? null : data);
+    this.enqueue(inst, this.event(EventType.EventRaised, { Name: eventName, Input: input }), inst.generation);
+  }
+
+  terminate(instanceId: string, reason = ''): void {
+    const inst = this.requireInstance(instanceId);
+    if (TERMINAL.has(inst.runtimeStatus)) {
+      throw new DurableEngineError(`Instance '${instanceId}' is already ${inst.runtimeStatus}`, 'NotRunning');
+    }
+    inst.history.push(this.event(EventType.ExecutionTerminated, { Input: JSON.stringify(reason) }));
+    this.finish(inst, 'Terminated', reason, { Reason: `Terminated: ${reason}`, Details: reason });
+  }
+
+  /** Removes a finished instance (Completed/Failed/Terminated); returns how many were deleted. */
+  purge(instanceId: string): number {
+    const inst = this.instances.get(instanceId);
+    if (!inst || !TERMINAL.has(inst.runtimeStatus)) return 0;
+    this.instances.delete(instanceId);
+    return 1;
+  }
+
+  purgeBy(query: StatusQuery): number {
+    let deleted = 0;
+    for (const inst of [...this.instances.values()]) {
+      if (TERMINAL.has(inst.runtimeStatus) && matches(inst, query)) deleted += this.purge(inst.instanceId);
+    }
+    return deleted;
+  }
+
+  /** Called whenever an instance's status changes (used by waitForCompletion and dev tooling). */
+  onStatusChange(listener: (status: OrchestrationStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves once the instance is Completed, Failed or Terminated. */
+  waitForCompletion(instanceId: string): Promise<OrchestrationStatus> {
+    const current = this.getStatus(instanceId);
+    if (!current)
+      return Promise.reject(new DurableEngineError(`No instance with ID '${instanceId}' found.`, 'NotFound'));
+    if (TERMINAL.has(current.runtimeStatus)) return Promise.resolve(current);
+    return new Promise((resolve) => {
+      const off = this.onStatusChange((s) => {
+        if (s.instanceId === instanceId && TERMINAL.has(s.runtimeStatus)) {
+          off();
+          resolve(s);
+        }
+      });
+    });
+  }
+
+  /**
+   * Runs the orchestrator once more over the instance's stored history and returns what it
+   * decided (a determinism probe: the same history must always give the same actions).
+   */
+  async replay(
+    instanceId: string,
+  ): Promise<{ state?: OrchestratorStateLike; error?: string; signatures: string[] }> {
+    const inst = this.requireInstance(instanceId);
+    const result = await this.invokeOrchestrator(inst, inst.history);
+    const actions = result.state ? flattenActions(result.state.actions) : [];
+    return { state: result.state, error: result.error, signatures: actions.map(actionSignature) };
+  }
+
+  /** Cancels every timer; later completions are ignored. */
+  stop(): void {
+    this.stopped = true;
+    for (const inst of this.instances.values()) this.cancelTimers(inst);
+  }
+
+  // ---- instance lifecycle ------------------------------------------------------------------
+
+  private create(name: string, instanceId: string, input: unknown, parent: ParentLink | undefined): Instance {
+    const existing = this.instances.get(instanceId);
+    if (existing && !TERMINAL.has(existing.runtimeStatus)) {
+      throw new DurableEngineError(
+        `An Orchestration instance with the status ${existing.runtimeStatus} already exists.`,
+        'AlreadyExists',
+      );
+    }
+    const now = new Date(this.clock.now());
+    const inst: Instance = {
+      instanceId,
+      name,
+      input,
+      output: null,
+      customStatus: null,
+      runtimeStatus: 'Pending',
+      createdTime: now,
+      lastUpdatedTime: now,
+      history: [],
+      parent,
+      generation: (existing?.generation ?? 0) + 1,
+      inbox: [],
+      busy: false,
+      nextId: 0,
+      actionCount: 0,
+      signatures: [],
+      timersByAction: new Map(),
+      tasks: new Map(),
+      timers: new Map(),
+    };
+    this.instances.set(instanceId, inst);
+    this.enqueue(inst, this.executionStarted(inst), inst.generation);
+    this.notify(inst);
+    return inst;
+  }
+
+  private executionStarted(inst: Instance): HistoryEvent {
+    return this.event(EventType.ExecutionStarted, {
+      Name: inst.name,
+      Input: inst.input === undefined ? undefined : JSON.stringify(inst.input),
+      OrchestrationInstance: { InstanceId: inst.instanceId },
+      ParentInstance: inst.parent
+        ? { OrchestrationInstance: { InstanceId: inst.parent.instanceId } }
+        : undefined,
+    });
+  }
+
+  private enqueue(inst: Instance, event: HistoryEvent, generation: number): void {
+    if (this.stopped || inst.generation !== generation || TERMINAL.has(inst.runtimeStatus)) return;
+    if (this.instances.get(inst.instanceId) !== inst) return;
+    inst.inbox.push(event);
+    this.pump(inst);
+  }
+
+  private pump(inst: Instance): void {
+    if (inst.busy) return;
+    inst.busy = true;
+    void this.clock.track(this.drain(inst));
+  }
+
+  private async drain(inst: Instance): Promise<void> {
+    try {
+      while (inst.inbox.length > 0 && !TERMINAL.has(inst.runtimeStatus) && !this.stopped) {
+        const batch = this.takeBatch(inst);
+        try {
+          await this.episode(inst, batch);
+        } catch (err) {
+          this.fail(inst, `Local durable engine error: ${describeError(err)}`);
+        }
+      }
+    } finally {
+      inst.busy = false;
+    }
+  }
+
+  /**
+   * The next events to append together. An event whose replay makes the library allocate ids
+   * (a retried task's failure, a retry or long-timer step firing) goes alone, so those ids come
+   * before any the orchestrator's new actions take; other completions batch, as the host batches.
+   */
+  private takeBatch(inst: Instance): HistoryEvent[] {
+    const first = inst.inbox.shift()!;
+    const batch = [first];
+    if (this.allocates(inst, first)) return batch;
+    while (inst.inbox.length > 0 && !this.allocates(inst, inst.inbox[0]!)) batch.push(inst.inbox.shift()!);
+    return batch;
+  }
+
+  private allocates(inst: Instance, event: HistoryEvent): boolean {
+    if (
+      event.EventType === EventType.TaskFailed ||
+      event.EventType === EventType.SubOrchestrationInstanceFailed
+    ) {
+      const entry = inst.tasks.get(event.TaskScheduledId as number);
+      return entry?.role === 'attempt' && entry.work.retry !== undefined;
+    }
+    if (event.EventType === EventType.TimerFired) {
+      const entry = inst.tasks.get(event.TimerId as number);
+      return entry?.role === 'retryTimer' || (entry?.role === 'timer' && entry.long);
+    }
+    return false;
+  }
+
+  /** One orchestrator episode: append [OrchestratorStarted, ...events], replay, schedule new actions. */
+  private async episode(inst: Instance, events: HistoryEvent[]): Promise<void> {
+    const generation = inst.generation;
+    const fireAt = Math.max(
+      0,
+      ...events.map((e) => (e.EventType === EventType.TimerFired ? Date.parse(String(e.FireAt)) : 0)),
+    );
+    const lastStart = lastOrchestratorStarted(inst.history);
+    const ts = Math.max(this.clock.now(), fireAt, lastStart);
+    for (const e of inst.history) e.IsPlayed = true;
+    inst.history.push(this.event(EventType.OrchestratorStarted, {}, ts));
+    for (const event of events) {
+      event.Timestamp = new Date(ts).toISOString();
+      inst.history.push(event);
+      if (event.EventType === EventType.ExecutionStarted) inst.runtimeStatus = 'Running';
+      this.beforeReplay(inst, event, ts);
+    }
+
+    const result = await this.invokeOrchestrator(inst, inst.history);
+    if (inst.generation !== generation || TERMINAL.has(inst.runtimeStatus)) return;
+    if (result.state) inst.customStatus = roundTrip(result.state.customStatus) ?? null;
+    if (result.error !== undefined || !result.state) {
+      this.fail(
+        inst,
+        `Orchestrator function '${inst.name}' failed: ${result.error ?? 'no result'}`,
+        result.error,
+      );
+      return;
+    }
+    const actions = flattenActions(result.state.actions);
+    const mismatch = this.checkDeterminism(inst, actions);
+    if (mismatch) {
+      this.fail(inst, mismatch);
+      return;
+    }
+    for (const [index, entry] of inst.timersByAction) {
+      if (!actions[index]?.isCanceled) continue;
+      for (const [id, other] of inst.tasks) if (other === entry) this.cancelTimer(inst, id);
+    }
+    let continueAsNew: OrchestratorAction | undefined;
+    for (let index = inst.actionCount; index < actions.length; index++) {
+      const action = actions[index]!;
+      inst.signatures.push(actionSignature(action));
+      if (action.actionType === ActionType.ContinueAsNew) continueAsNew = action;
+      else this.schedule(inst, action, index, ts);
+      if (TERMINAL.has(inst.runtimeStatus)) return;
+    }
+    inst.actionCount = actions.length;
+    inst.history.push(this.event(EventType.OrchestratorCompleted, {}, ts));
+    inst.lastUpdatedTime = new Date(this.clock.now());
+
+    if (result.state.isDone) {
+      if (continueAsNew) this.continueAsNew(inst, continueAsNew, actions);
+      else this.complete(inst, roundTrip(result.state.output));
+    } else {
+      this.notify(inst);
+    }
+  }
+
+  /** Ids the library allocates while replaying `event` itself (retries, long-timer steps). */
+  private beforeReplay(inst: Instance, event: HistoryEvent, ts: number): void {
+    if (
+      event.EventType === EventType.TaskFailed ||
+      event.EventType === EventType.SubOrchestrationInstanceFailed
+    ) {
+      const entry = inst.tasks.get(event.TaskScheduledId as number);
+      if (entry?.role !== 'attempt' || !entry.work.retry) return;
+      const retry = entry.work.retry;
+      retry.failures++;
+      const timeout = retry.options.retryTimeoutInMilliseconds;
+      const expired = timeout !== undefined && timeout > 0 && ts - retry.firstAttemptAt >= timeout;
+      const exhausted = retry.failures >= retry.options.maxNumberOfAttempts;
+      // The library waits on one more timer even after the last attempt; it fires at once here.
+      const delay = exhausted || expired ? 0 : retryDelayMs(retry.options, retry.failures);
+      if (expired) retry.failures = retry.options.maxNumberOfAttempts;
+      const timerId = inst.nextId++;
+      inst.tasks.set(timerId, { role: 'retryTimer', work: entry.work });
+      this.startTimer(inst, timerId, ts + delay);
+    } else if (event.EventType === EventType.TimerFired) {
+      const timerId = event.TimerId as number;
+      const entry = inst.tasks.get(timerId);
+      inst.timers.delete(timerId);
+      if (entry?.role === 'retryTimer') {
+        const retry = entry.work.retry!;
+        if (retry.failures < retry.options.maxNumberOfAttempts)
+          this.startWork(inst, inst.nextId++, entry.work);
+      } else if (entry?.role === 'timer' && entry.long && entry.finalFireAt > ts) {
+        const nextId = inst.nextId++;
+        inst.tasks.set(nextId, entry);
+        this.startTimer(inst, nextId, this.nextLongTimerStep(entry.finalFireAt, ts));
+      }
+    }
+  }
+
+  private schedule(inst: Instance, action: OrchestratorAction, index: number, ts: number): void {
+    switch (action.actionType) {
+      case ActionType.CallActivity:
+      case ActionType.CallActivityWithRetry:
+      case ActionType.CallSubOrchestrator:
+      case ActionType.CallSubOrchestratorWithRetry: {
+        const activity =
+          action.actionType === ActionType.CallActivity ||
+          action.actionType === ActionType.CallActivityWithRetry;
+        const withRetry =
+          action.actionType === ActionType.CallActivityWithRetry ||
+          action.actionType === ActionType.CallSubOrchestratorWithRetry;
+        const work: Work = {
+          kind: activity ? 'activity' : 'subOrchestration',
+          name: String(action.functionName),
+          input: activity ? decodeProcessedInput(action.input) : roundTrip(action.input),
+          instanceId: action.instanceId || undefined,
+          retry: withRetry ? { options: action.retryOptions!, failures: 0, firstAttemptAt: ts } : undefined,
+        };
+        this.startWork(inst, inst.nextId++, work);
+        return;
+      }
+      case ActionType.CreateTimer: {
+        const id = inst.nextId++;
+        const finalFireAt = new Date(action.fireAt as Date).getTime();
+        const long = this.schemaVersion >= 2 && finalFireAt - ts > this.maxShortMs;
+        const entry: TaskEntry = { role: 'timer', finalFireAt, long };
+        inst.tasks.set(id, entry);
+        inst.timersByAction.set(index, entry);
+        if (!action.isCanceled)
+          this.startTimer(inst, id, long ? this.nextLongTimerStep(finalFireAt, ts) : finalFireAt);
+        return;
+      }
+      case ActionType.WaitForExternalEvent:
+        return; // keyed by event name, no sequence id; raiseEvent delivers it
+      default:
+        this.fail(
+          inst,
+          `The local durable engine does not support ${ActionTypeName[action.actionType] ?? `action type ${action.actionType}`} ` +
+            `(entities and callHttp are not emulated); orchestrator '${inst.name}' cannot run locally.`,
+        );
+    }
+  }
+
+  private nextLongTimerStep(finalFireAt: number, now: number): number {
+    return finalFireAt - now > this.maxShortMs ? now + this.longIntervalMs : finalFireAt;
+  }
+
+  private startTimer(inst: Instance, timerId: number, fireAt: number): void {
+    const generation = inst.generation;
+    const at = new Date(fireAt).toISOString();
+    inst.history.push(this.event(EventType.TimerCreated, { EventId: timerId, FireAt: at }));
+    const handle = this.clock.setTimer(fireAt, () => {
+      inst.timers.delete(timerId);
+      this.enqueue(inst, this.event(EventType.TimerFired, { TimerId: timerId, FireAt: at }), generation);
+    });
+    inst.timers.set(timerId, handle);
+  }
+
+  private cancelTimer(inst: Instance, timerId: number): void {
+    inst.timers.get(timerId)?.cancel();
+    inst.timers.delete(timerId);
+  }
+
+  private cancelTimers(inst: Instance): void {
+    for (const handle of inst.timers.values()) handle.cancel();
+    inst.timers.clear();
+  }
+
+  private startWork(inst: Instance, id: number, work: Work): void {
+    inst.tasks.set(id, { role: 'attempt', work });
+    if (work.kind === 'activity') {
+      inst.history.push(
+        this.event(EventType.TaskScheduled, {
+          EventId: id,
+          Name: work.name,
+          Input: JSON.stringify(work.input),
+        }),
+      );
+      void this.clock.track(this.runActivity(inst, id, work, inst.generation));
+    } else {
+      this.startSubOrchestration(inst, id, work);
+    }
+  }
+
+  private async runActivity(inst: Instance, id: number, work: Work, generation: number): Promise<void> {
+    const completion = await this.activitySlots.run(() => this.invokeActivity(work.name, work.input));
+    const event =
+      'result' in completion
+        ? this.event(EventType.TaskCompleted, { TaskScheduledId: id, Result: completion.result })
+        : this.event(EventType.TaskFailed, { TaskScheduledId: id, ...completion.failure });
+    this.enqueue(inst, event, generation);
+  }
+
+  private async invokeActivity(
+    name: string,
+    input: unknown,
+  ): Promise<{ result: string } | { failure: Record<string, unknown> }> {
+    const registration = this.registrationList.find(
+      (r) => r.name === name && r.trigger.type === 'activityTrigger',
+    );
+    if (!registration) {
+      const message = `The function '${name}' doesn't exist, is disabled, or is not an activity function.`;
+      return { failure: { Reason: message, Details: message } };
+    }
+    try {
+      const context =
+        this.options.createContext?.(registration) ??
+        createInvocationContext(registration, { logger: this.logger });
+      const result: unknown = await registration.handler(input, context);
+      return { result: JSON.stringify(result === undefined ? null : result) };
+    } catch (err) {
+      return { failure: activityFailure(name, err) };
+    }
+  }
+
+  private startSubOrchestration(inst: Instance, id: number, work: Work): void {
+    const childId = work.instanceId ?? `${inst.instanceId}:${id}`;
+    inst.history.push(
+      this.event(EventType.SubOrchestrationInstanceCreated, {
+        EventId: id,
+        Name: work.name,
+        InstanceId: childId,
+        Input: JSON.stringify(work.input),
+      }),
+    );
+    const parent: ParentLink = { instanceId: inst.instanceId, taskId: id, generation: inst.generation };
+    try {
+      this.orchestratorRegistration(work.name);
+      this.create(work.name, childId, work.input, parent);
+    } catch (err) {
+      const message = describeError(err);
+      this.enqueue(
+        inst,
+        this.event(EventType.SubOrchestrationInstanceFailed, {
+          TaskScheduledId: id,
+          Reason: message,
+          Details: message,
+        }),
+        inst.generation,
+      );
+    }
+  }
+
+  private continueAsNew(inst: Instance, action: OrchestratorAction, actions: OrchestratorAction[]): void {
+    const carried = unconsumedEvents(inst.history, actions);
+    inst.history.push(this.event(EventType.ContinueAsNew, { Result: JSON.stringify(action.input) }));
+    this.cancelTimers(inst);
+    inst.runtimeStatus = 'ContinuedAsNew';
+    inst.input = decodeProcessedInput(action.input);
+    inst.output = null;
+    this.notify(inst);
+    inst.generation++;
+    inst.history = [];
+    inst.nextId = 0;
+    inst.actionCount = 0;
+    inst.signatures = [];
+    inst.timersByAction.clear();
+    inst.tasks.clear();
+    const pending = inst.inbox.filter((e) => e.EventType === EventType.EventRaised);
+    inst.inbox = [];
+    this.enqueue(inst, this.executionStarted(inst), inst.generation);
+    for (const e of [...carried, ...pending]) this.enqueue(inst, { ...e, IsPlayed: false }, inst.generation);
+  }
+
+  private complete(inst: Instance, output: unknown): void {
+    inst.history.push(
+      this.event(EventType.ExecutionCompleted, {
+        OrchestrationStatus: 'Completed',
+        Result: JSON.stringify(output === undefined ? null : output),
+      }),
+    );
+    this.finish(inst, 'Completed', output ?? null);
+  }
+
+  private fail(inst: Instance, message: string, details?: string): void {
+    if (TERMINAL.has(inst.runtimeStatus)) return;
+    const text = redactSecrets(message);
+    inst.history.push(
+      this.event(EventType.ExecutionCompleted, { OrchestrationStatus: 'Failed', Result: text }),
+    );
+    this.logger('error', `[${inst.name}] instance ${inst.instanceId} failed: ${text}`);
+    this.finish(inst, 'Failed', text, { Reason: text, Details: redactSecrets(details ?? text) });
+  }
+
+  private finish(
+    inst: Instance,
+    status: RuntimeStatus,
+    output: unknown,
+    failure?: { Reason: string; Details: string },
+  ): void {
+    inst.runtimeStatus = status;
+    inst.output = output;
+    inst.lastUpdatedTime = new Date(this.clock.now());
+    inst.inbox = [];
+    this.cancelTimers(inst);
+    const parent = inst.parent && this.instances.get(inst.parent.instanceId);
+    if (inst.parent && parent) {
+      const event =
+        status === 'Completed'
+          ? this.event(EventType.SubOrchestrationInstanceCompleted, {
+              TaskScheduledId: inst.parent.taskId,
+              Result: JSON.stringify(output ?? null),
+            })
+          : this.event(EventType.SubOrchestrationInstanceFailed, {
+              TaskScheduledId: inst.parent.taskId,
+              ...failure,
+            });
+      this.enqueue(parent, event, inst.parent.generation);
+    }
+    this.notify(inst);
+  }
+
+  // ---- invoking the library ----------------------------------------------------------------
+
+  private async invokeOrchestrator(
+    inst: Instance,
+    history: HistoryEvent[],
+  ): Promise<{ state?: OrchestratorStateLike; error?: string }> {
+    const registration = this.orchestratorRegistration(inst.name);
+    const trigger = {
+      // The library mutates events (Timestamp → Date): give it a copy, as the host gives it JSON.
+      history: JSON.parse(JSON.stringify(history)) as HistoryEvent[],
+      input: inst.input,
+      instanceId: inst.instanceId,
+      isReplaying: history.some((e) => e.IsPlayed),
+      parentInstanceId: inst.parent?.instanceId,
+      upperSchemaVersion: Math.min(this.schemaVersion, 2),
+      ...(this.schemaVersion >= 3 ? { upperSchemaVersionNew: this.schemaVersion } : {}),
+      maximumShortTimerDuration: this.options.maximumShortTimerDuration ?? DEFAULT_MAX_SHORT_TIMER,
+      longRunningTimerIntervalDuration:
+        this.options.longRunningTimerIntervalDuration ?? DEFAULT_LONG_TIMER_INTERVAL,
+      defaultHttpAsyncRequestSleepTimeMillseconds: 30_000,
+    };
+    const context = createInvocationContext(registration, { logger: this.logger });
+    try {
+      const state = (await registration.handler(trigger, context)) as OrchestratorStateLike;
+      return { state };
+    } catch (err) {
+      return { error: orchestratorError(err) };
+    }
+  }
+
+  private checkDeterminism(inst: Instance, actions: OrchestratorAction[]): string | undefined {
+    const known = Math.min(inst.actionCount, actions.length);
+    for (let i = 0; i < known; i++) {
+      const now = actionSignature(actions[i]!);
+      if (now !== inst.signatures[i]) {
+        return (
+          `Non-deterministic orchestrator '${inst.name}': on replay, action #${i} is ${now} ` +
+          `but the first run scheduled ${inst.signatures[i]}. Orchestrators must not branch on time, randomness or I/O.`
+        );
+      }
+    }
+    if (actions.length < inst.actionCount) {
+      return `Non-deterministic orchestrator '${inst.name}': on replay it scheduled ${actions.length} actions, the first run ${inst.actionCount}.`;
+    }
+    return undefined;
+  }
+
+  private orchestratorRegistration(name: string): CapturedRegistration {
+    const found = this.registrationList.find(
+      (r) => r.name === name && r.trigger.type === 'orchestrationTrigger',
+    );
+    if (!found) {
+      const known = this.registrationList
+        .filter((r) => r.trigger.type === 'orchestrationTrigger')
+        .map((r) => r.name)
+        .join(', ');
+      throw new DurableEngineError(
+        `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function. Orchestrators: ${known || '(none)'}`,
+        'BadRequest',
+      );
+    }
+    return found;
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  private event(type: number, fields: Record<string, unknown>, at?: number): HistoryEvent {
+    return {
+      EventType: type,
+      EventId: -1,
+      IsPlayed: false,
+      Timestamp: new Date(at ?? this.clock.now()).toISOString(),
+      ...fields,
+    };
+  }
+
+  private requireInstance(instanceId: string): Instance {
+    const inst = this.instances.get(instanceId);
+    if (!inst) throw new DurableEngineError(`No instance with ID '${instanceId}' found.`, 'NotFound');
+    return inst;
+  }
+
+  private snapshot(inst: Instance, showInput: boolean, showHistory: boolean): OrchestrationStatus {
+    return {
+      instanceId: inst.instanceId,
+      name: inst.name,
+      input: showInput ? (inst.input ?? null) : null,
+      output: inst.output ?? null,
+      customStatus: inst.customStatus ?? null,
+      runtimeStatus: inst.runtimeStatus,
+      createdTime: inst.createdTime,
+      lastUpdatedTime: inst.lastUpdatedTime,
+      ...(inst.parent ? { parentInstanceId: inst.parent.instanceId } : {}),
+      ...(showHistory ? { history: inst.history.map((e) => ({ ...e })) } : {}),
+    };
+  }
+
+  private notify(inst: Instance): void {
+    if (this.listeners.size === 0) return;
+    const status = this.snapshot(inst, true, false);
+    for (const listener of [...this.listeners]) listener(status);
+  }
+}
+
+function matches(inst: Instance, q: StatusQuery): boolean {
+  if (q.runtimeStatus?.length && !q.runtimeStatus.includes(inst.runtimeStatus)) return false;
+  if (q.createdTimeFrom && inst.createdTime < q.createdTimeFrom) return false;
+  if (q.createdTimeTo && inst.createdTime > q.createdTimeTo) return false;
+  if (q.instanceIdPrefix && !inst.instanceId.startsWith(q.instanceIdPrefix)) return false;
+  return true;
+}
+
+function validateInstanceId(id: string): void {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 256) {
+    throw new DurableEngineError('instanceId: expected 1-256 characters', 'BadRequest');
+  }
+  if (/[/\\#?]/.test(id) || /[\u0000-\u001f\u007f]/.test(id)) {
+    throw new DurableEngineError(
+      `instanceId "${id}": must not contain / \\ # ? or control characters`,
+      'BadRequest',
+    );
+  }
+}
+
+function lastOrchestratorStarted(history: HistoryEvent[]): number {
+  for (let i = history.length - 1; i >= 0; i--) {
+    if (history[i]!.EventType === EventType.OrchestratorStarted) return Date.parse(history[i]!.Timestamp);
+  }
+  return 0;
+}
+
+/** EventRaised events the orchestrator never waited for: carried into the next execution. */
+function unconsumedEvents(history: HistoryEvent[], actions: OrchestratorAction[]): HistoryEvent[] {
+  const waits = new Map<string, number>();
+  for (const a of actions) {
+    if (a.actionType === ActionType.WaitForExternalEvent) {
+      waits.set(String(a.externalEventName), (waits.get(String(a.externalEventName)) ?? 0) + 1);
+    }
+  }
+  const carried: HistoryEvent[] = [];
+  for (const e of history) {
+    if (e.EventType !== EventType.EventRaised) continue;
+    const name = String(e.Name);
+    const left = waits.get(name) ?? 0;
+    if (left > 0) waits.set(name, left - 1);
+    else carried.push(e);
+  }
+  return carried;
+}
+
+/** Reason/Details as the extension reports an activity failure; FailureDetails too when the
+ * activity wrapper serialised structured details (an ExceptionPropertiesProvider is registered). */
+function activityFailure(name: string, err: unknown): Record<string, unknown> {
+  const message = err instanceof Error ? err.message : String(err);
+  let structured: Record<string, unknown> | undefined;
+  try {
+    const parsed = JSON.parse(message) as Record<string, unknown>;
+    if (parsed && typeof parsed.errorType === 'string' && typeof parsed.errorMessage === 'string')
+      structured = parsed;
+  } catch {
+    // a plain message
+  }
+  const shown = redactSecrets(structured ? String(structured.errorMessage) : message);
+  const stack = err instanceof Error && err.stack ? redactSecrets(err.stack) : shown;
+  const failure: Record<string, unknown> = {
+    Reason: `Activity function '${name}' failed: ${shown}`,
+    Details: stack,
+  };
+  if (structured) {
+    failure.FailureDetails = {
+      ErrorType: structured.errorType,
+      ErrorMessage: shown,
+      StackTrace: structured.stackTrace,
+      IsNonRetriable: structured.isNonRetriable ?? false,
+      Properties: structured.properties,
+    };
+  }
+  return failure;
+}
+
+/** The orchestrator's own error text, out of the library's OrchestrationFailureError envelope. */
+function orchestratorError(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const at = message.indexOf(OUT_OF_PROC_LABEL);
+  if (at >= 0) {
+    try {
+      const state = JSON.parse(message.slice(at + OUT_OF_PROC_LABEL.length)) as { error?: unknown };
+      if (typeof state.error === 'string') return state.error;
+    } catch {
+      // fall through to the raw message
+    }
+  }
+  return message;
+}
+
+class Semaphore {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
