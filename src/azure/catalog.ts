@@ -1,0 +1,539 @@
+// The catalog in Azure Table Storage: registered exports, SAS token metadata, landed runs and their
+// files, and which backfill waits for which export. Writes are idempotent upserts (a redelivered event
+// changes nothing); reads stream page by page; read-modify-write goes through ETags.
+import { odata, type TableClient } from '@azure/data-tables';
+import { isRestError } from '@azure/core-rest-pipeline';
+import { assertNoSecrets, compact } from './catalog/guards';
+import { prefixRange, scopePartitionKey, tableKey } from './catalog/keys';
+import {
+  backfillKeys,
+  backfillLookupFromRow,
+  backfillLookupKeys,
+  exportKeys,
+  landingKeys,
+  lastRunProperties,
+  outOfBandAttemptProperties,
+  MAPPINGS,
+  TABLE_KINDS,
+  tokenKeys,
+  type BackfillLookup,
+  type BackfillRunRecord,
+  type ExportLastRun,
+  type ExportRecord,
+  type LandingFileRecord,
+  type LandingRecord,
+  type OutOfBandAttempt,
+  type RecordTypes,
+  type Stored,
+  type TableKind,
+  type TokenRecord,
+} from './catalog/records';
+import { upsertRowsInTransactions, type Row, type UpsertManyResult } from './catalog/transactions';
+import type { Scope } from '../domain/scope';
+
+export * from './catalog/keys';
+export * from './catalog/records';
+export {
+  CatalogDataError,
+  CatalogSecretError,
+  looksLikeSecret,
+  MAX_STRING_PROPERTY_LENGTH,
+} from './catalog/guards';
+export {
+  mapWithConcurrency,
+  MAX_TRANSACTION_ACTIONS,
+  planTransactions,
+  upsertRowsInTransactions,
+  type Row,
+  type UpsertManyOptions,
+  type UpsertManyResult,
+} from './catalog/transactions';
+
+/** The part of TableClient the catalog uses, so tests and tools can hand in their own. */
+export type CatalogTableClient = Pick<
+  TableClient,
+  | 'tableName'
+  | 'createTable'
+  | 'getEntity'
+  | 'listEntities'
+  | 'createEntity'
+  | 'upsertEntity'
+  | 'updateEntity'
+  | 'submitTransaction'
+>;
+
+export type TableClientFactory = (tableName: string) => CatalogTableClient;
+
+export interface CatalogOptions {
+  /** Builds a client for a table name; `tableClientFactory(connection)` from storageClients.ts. */
+  tableClient: TableClientFactory;
+  /** Prepended to every table name (letters and digits), so tests and side-by-side deployments isolate. */
+  tablePrefix?: string;
+  /** Transactions in flight in upsertMany (default 8). */
+  concurrency?: number;
+  /** Rows per page when listing (1-1000, default 1000, the service maximum). */
+  pageSize?: number;
+}
+
+export interface PageOptions {
+  continuationToken?: string;
+  maxPageSize?: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Absent on the last page. */
+  continuationToken?: string;
+}
+
+export interface ModifyOptions {
+  /** Read-modify-write attempts before giving up with CatalogConflictError (default 5). */
+  maxAttempts?: number;
+}
+
+/** A conditional write lost: the row changed (or vanished) since it was read. */
+export class CatalogConflictError extends Error {
+  constructor(
+    readonly table: string,
+    readonly partitionKey: string,
+    readonly rowKey: string,
+    readonly reason: 'changed' | 'missing',
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `${table} row (${partitionKey}, ${rowKey}) ${reason === 'changed' ? 'was changed by another writer' : 'no longer exists'}; read it again and retry`,
+      options,
+    );
+    this.name = 'CatalogConflictError';
+  }
+}
+
+const TABLE_PREFIX = /^(?:[A-Za-z][A-Za-z0-9]{0,40})?$/;
+
+type Keys = { partitionKey: string; rowKey: string };
+
+export class Catalog {
+  private readonly clients = new Map<TableKind, CatalogTableClient>();
+  private readonly prefix: string;
+  private readonly concurrency: number;
+  private readonly pageSize: number;
+
+  constructor(private readonly options: CatalogOptions) {
+    const prefix = options.tablePrefix ?? '';
+    if (!TABLE_PREFIX.test(prefix)) {
+      throw new TypeError(
+        `tablePrefix: expected up to 41 letters and digits starting with a letter, got "${prefix}"`,
+      );
+    }
+    this.prefix = prefix;
+    this.concurrency = options.concurrency ?? 8;
+    this.pageSize = options.pageSize ?? 1000;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
+      throw new RangeError(`concurrency: expected a whole number ≥ 1, got ${this.concurrency}`);
+    }
+    if (!Number.isInteger(this.pageSize) || this.pageSize < 1 || this.pageSize > 1000) {
+      throw new RangeError(`pageSize: expected a whole number from 1 to 1000, got ${this.pageSize}`);
+    }
+  }
+
+  tableName(table: TableKind): string {
+    return `${this.prefix}${table}`;
+  }
+
+  /** Creates the five tables if they do not exist (safe to call at every start). */
+  async ensureTables(): Promise<void> {
+    await Promise.all(TABLE_KINDS.map((t) => this.client(t).createTable()));
+  }
+
+  // ------------------------------------------------------------------------------------ generic writes
+
+  /** Idempotent upsert (Replace): writing the same record again leaves an identical row. */
+  async upsert<K extends TableKind>(table: K, record: RecordTypes[K]): Promise<void> {
+    const rows = this.rowsOf(table, record);
+    await Promise.all(rows.map((row) => this.client(table).upsertEntity(row, 'Replace')));
+  }
+
+  /** Upserts many records in transactions of ≤100 rows per partition, partitions in parallel
+   * (bounded). Validates every record before anything is sent. */
+  async upsertMany<K extends TableKind>(
+    table: K,
+    records: readonly RecordTypes[K][],
+  ): Promise<UpsertManyResult> {
+    const rows = records.flatMap((r) => this.rowsOf(table, r));
+    return upsertRowsInTransactions(this.client(table), rows, { concurrency: this.concurrency });
+  }
+
+  /** Replaces the row only if its ETag is still `etag`; returns the new ETag. */
+  async replaceIfMatch<K extends TableKind>(table: K, record: RecordTypes[K], etag: string): Promise<string> {
+    const [row, ...rest] = this.rowsOf(table, record);
+    const response = await this.conditional(table, row!, () =>
+      this.client(table).updateEntity(row!, 'Replace', { etag }),
+    );
+    await Promise.all(rest.map((r) => this.client(table).upsertEntity(r, 'Replace')));
+    return response.etag ?? '';
+  }
+
+  /** Read-modify-write with ETags, retried when another writer got there first. `change` returns the
+   * new record, or undefined to leave the row as it is; it must keep the keys. Returns undefined when
+   * the row does not exist. */
+  async modify<K extends TableKind>(
+    table: K,
+    keys: Keys,
+    change: (current: RecordTypes[K]) => RecordTypes[K] | undefined,
+    options: ModifyOptions = {},
+  ): Promise<Stored<RecordTypes[K]> | undefined> {
+    const maxAttempts = options.maxAttempts ?? 5;
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.get(table, keys);
+      if (!current) return undefined;
+      const next = change(current);
+      if (next === undefined) return current;
+      const [row] = this.rowsOf(table, next);
+      if (row!.partitionKey !== keys.partitionKey || row!.rowKey !== keys.rowKey) {
+        throw new TypeError(`${this.tableName(table)}: a change must not alter the row's keys`);
+      }
+      try {
+        const etag = await this.replaceIfMatch(table, next, current.etag);
+        return { ...next, ...keys, etag };
+      } catch (error) {
+        if (!(error instanceof CatalogConflictError) || attempt >= maxAttempts) throw error;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------- generic reads
+
+  /** Point read; undefined when the row does not exist. */
+  async get<K extends TableKind>(table: K, keys: Keys): Promise<Stored<RecordTypes[K]> | undefined> {
+    try {
+      const row = await this.client(table).getEntity(keys.partitionKey, keys.rowKey);
+      return this.stored(table, row);
+    } catch (error) {
+      if (isRestError(error) && error.statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** One page of a query, for callers that hand a continuation token to their own caller. */
+  async page<K extends TableKind>(
+    table: K,
+    filter: string | undefined,
+    options: PageOptions = {},
+  ): Promise<Page<Stored<RecordTypes[K]>>> {
+    const pages = this.client(table)
+      .listEntities({ queryOptions: filter ? { filter } : {} })
+      .byPage({
+        maxPageSize: options.maxPageSize ?? this.pageSize,
+        ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}),
+      });
+    const result = await pages.next();
+    if (result.done) return { items: [] };
+    const page = result.value;
+    return {
+      items: page.map((row) => this.stored(table, row)),
+      ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
+    };
+  }
+
+  /** Streams every matching row, one page in memory at a time. */
+  async *query<K extends TableKind>(
+    table: K,
+    filter: string | undefined,
+  ): AsyncGenerator<Stored<RecordTypes[K]>, void, undefined> {
+    const pages = this.client(table)
+      .listEntities({ queryOptions: filter ? { filter } : {} })
+      .byPage({ maxPageSize: this.pageSize });
+    for await (const page of pages) {
+      for (const row of page) yield this.stored(table, row);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------- exports
+
+  upsertExport(record: ExportRecord): Promise<void> {
+    return this.upsert('exports', record);
+  }
+
+  getExport(scope: Scope | string, exportName: string): Promise<Stored<ExportRecord> | undefined> {
+    return this.get('exports', exportKeys(scopeText(scope), exportName));
+  }
+
+  /** Every registered export, or those of one scope (one partition). */
+  listExports(scope?: Scope | string): AsyncGenerator<Stored<ExportRecord>, void, undefined> {
+    return this.query(
+      'exports',
+      scope === undefined ? undefined : odata`PartitionKey eq ${scopePartitionKey(scopeText(scope))}`,
+    );
+  }
+
+  exportsPage(options: PageOptions & { scope?: Scope | string } = {}): Promise<Page<Stored<ExportRecord>>> {
+    const { scope, ...paging } = options;
+    return this.page(
+      'exports',
+      scope === undefined ? undefined : odata`PartitionKey eq ${scopePartitionKey(scopeText(scope))}`,
+      paging,
+    );
+  }
+
+  /** Records a run on an export without reading it (Merge). False when the export is not registered. */
+  recordExportRun(scope: Scope | string, exportName: string, run: ExportLastRun): Promise<boolean> {
+    return this.merge(
+      'exports',
+      compact({ ...exportKeys(scopeText(scope), exportName), ...lastRunProperties(run, 'merge') }),
+    );
+  }
+
+  /** Records this app's out-of-band attempt without reading the export (Merge). False when unknown. */
+  recordOutOfBandAttempt(
+    scope: Scope | string,
+    exportName: string,
+    attempt: OutOfBandAttempt,
+  ): Promise<boolean> {
+    return this.merge('exports', {
+      ...exportKeys(scopeText(scope), exportName),
+      ...outOfBandAttemptProperties(attempt),
+    });
+  }
+
+  modifyExport(
+    scope: Scope | string,
+    exportName: string,
+    change: (current: ExportRecord) => ExportRecord | undefined,
+    options?: ModifyOptions,
+  ): Promise<Stored<ExportRecord> | undefined> {
+    return this.modify('exports', exportKeys(scopeText(scope), exportName), change, options);
+  }
+
+  // --------------------------------------------------------------------------------------------- tokens
+
+  upsertToken(record: TokenRecord): Promise<void> {
+    return this.upsert('tokens', record);
+  }
+
+  getToken(storageAccount: string, tokenId: string): Promise<Stored<TokenRecord> | undefined> {
+    return this.get('tokens', tokenKeys(storageAccount, tokenId));
+  }
+
+  /** Every token's metadata, or one storage account's. */
+  listTokens(storageAccount?: string): AsyncGenerator<Stored<TokenRecord>, void, undefined> {
+    return this.query(
+      'tokens',
+      storageAccount === undefined
+        ? undefined
+        : odata`PartitionKey eq ${tokenKeys(storageAccount, 'x').partitionKey}`,
+    );
+  }
+
+  modifyToken(
+    storageAccount: string,
+    tokenId: string,
+    change: (current: TokenRecord) => TokenRecord | undefined,
+    options?: ModifyOptions,
+  ): Promise<Stored<TokenRecord> | undefined> {
+    return this.modify('tokens', tokenKeys(storageAccount, tokenId), change, options);
+  }
+
+  // ------------------------------------------------------------------------------------------- landings
+
+  upsertLanding(record: LandingRecord): Promise<void> {
+    return this.upsert('landings', record);
+  }
+
+  /** Inserts the landing unless a row for the run exists already; true when this call created it.
+   * The way to catalogue a possibly redelivered event without undoing a later `superseded` mark. */
+  async createLanding(record: LandingRecord): Promise<boolean> {
+    const [row] = this.rowsOf('landings', record);
+    try {
+      await this.client('landings').createEntity(row!);
+      return true;
+    } catch (error) {
+      if (isRestError(error) && error.statusCode === 409) return false;
+      throw error;
+    }
+  }
+
+  getLanding(
+    exportKeyValue: string,
+    period: string,
+    runId: string,
+  ): Promise<Stored<LandingRecord> | undefined> {
+    return this.get('landings', landingKeys(exportKeyValue, period, runId));
+  }
+
+  /** Landings of one export (see `exportKey(scope, exportName)`), ordered by period then run id;
+   * with `period`, only that period's runs. */
+  landingsByExport(
+    exportKeyValue: string,
+    options: { period?: string } = {},
+  ): AsyncGenerator<Stored<LandingRecord>, void, undefined> {
+    return this.query('landings', landingsFilter(exportKeyValue, options.period));
+  }
+
+  landingsPage(
+    exportKeyValue: string,
+    options: PageOptions & { period?: string } = {},
+  ): Promise<Page<Stored<LandingRecord>>> {
+    const { period, ...paging } = options;
+    return this.page('landings', landingsFilter(exportKeyValue, period), paging);
+  }
+
+  /** For each period of an export, the newest run that was not rejected (by `submittedTime`, then
+   * `catalogedAt`, then run id). Streams: holds one period's best row at a time. */
+  async *latestLandingPerPeriod(
+    exportKeyValue: string,
+  ): AsyncGenerator<Stored<LandingRecord>, void, undefined> {
+    let best: Stored<LandingRecord> | undefined;
+    for await (const landing of this.landingsByExport(exportKeyValue)) {
+      if (best && best.period !== landing.period) {
+        yield best;
+        best = undefined;
+      }
+      if (landing.state === 'rejected') continue;
+      if (!best || compareLandings(landing, best) > 0) best = landing;
+    }
+    if (best) yield best;
+  }
+
+  modifyLanding(
+    exportKeyValue: string,
+    period: string,
+    runId: string,
+    change: (current: LandingRecord) => LandingRecord | undefined,
+    options?: ModifyOptions,
+  ): Promise<Stored<LandingRecord> | undefined> {
+    return this.modify('landings', landingKeys(exportKeyValue, period, runId), change, options);
+  }
+
+  // --------------------------------------------------------------------------------------- landingFiles
+
+  /** One row per blob of a run, in transactions. */
+  upsertLandingFiles(files: readonly LandingFileRecord[]): Promise<UpsertManyResult> {
+    return this.upsertMany('landingFiles', files);
+  }
+
+  /** A run's files in part order. */
+  landingFilesOf(runId: string): AsyncGenerator<Stored<LandingFileRecord>, void, undefined> {
+    return this.query('landingFiles', odata`PartitionKey eq ${tableKey(runId, 'runId')}`);
+  }
+
+  // --------------------------------------------------------------------------------------- backfillRuns
+
+  /** Writes the run row and its lookup row (export name + month → backfill). */
+  upsertBackfillRun(record: BackfillRunRecord): Promise<void> {
+    return this.upsert('backfillRuns', record);
+  }
+
+  getBackfillRun(
+    backfillId: string,
+    dataset: string,
+    month: string,
+  ): Promise<Stored<BackfillRunRecord> | undefined> {
+    return this.get('backfillRuns', backfillKeys(backfillId, dataset, month));
+  }
+
+  /** A backfill's runs, ordered by dataset then month. */
+  listBackfillRuns(backfillId: string): AsyncGenerator<Stored<BackfillRunRecord>, void, undefined> {
+    return this.query('backfillRuns', odata`PartitionKey eq ${tableKey(backfillId, 'backfillId')}`);
+  }
+
+  /** Point read for the blob trigger: which backfill (and orchestration instance) waits for this
+   * scope's export and month (the manifest's `exportConfig.resourceId` gives both). */
+  async findBackfillRun(
+    scope: Scope | string,
+    exportName: string,
+    month: string,
+  ): Promise<BackfillLookup | undefined> {
+    const keys = backfillLookupKeys(scopeText(scope), exportName, month);
+    try {
+      const row = await this.client('backfillRuns').getEntity(keys.partitionKey, keys.rowKey);
+      return backfillLookupFromRow(row);
+    } catch (error) {
+      if (isRestError(error) && error.statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  modifyBackfillRun(
+    backfillId: string,
+    dataset: string,
+    month: string,
+    change: (current: BackfillRunRecord) => BackfillRunRecord | undefined,
+    options?: ModifyOptions,
+  ): Promise<Stored<BackfillRunRecord> | undefined> {
+    return this.modify('backfillRuns', backfillKeys(backfillId, dataset, month), change, options);
+  }
+
+  // ------------------------------------------------------------------------------------------ internals
+
+  /** Merges columns into an existing row; false when the row does not exist. */
+  private async merge(table: TableKind, row: Row): Promise<boolean> {
+    assertNoSecrets(this.tableName(table), row);
+    try {
+      await this.client(table).updateEntity(row, 'Merge', { etag: '*' });
+      return true;
+    } catch (error) {
+      if (isRestError(error) && error.statusCode === 404) return false;
+      throw error;
+    }
+  }
+
+  private client(table: TableKind): CatalogTableClient {
+    let client = this.clients.get(table);
+    if (!client) this.clients.set(table, (client = this.options.tableClient(this.tableName(table))));
+    return client;
+  }
+
+  /** Validates a record into its rows and refuses anything that looks like a secret. */
+  private rowsOf<K extends TableKind>(table: K, record: RecordTypes[K]): Row[] {
+    const rows = MAPPINGS[table].toRows(record);
+    for (const row of rows) assertNoSecrets(this.tableName(table), row);
+    return rows;
+  }
+
+  private stored<K extends TableKind>(
+    table: K,
+    row: Record<string, unknown> & { etag: string },
+  ): Stored<RecordTypes[K]> {
+    const record = MAPPINGS[table].fromRow(row);
+    return { ...record, partitionKey: String(row.partitionKey), rowKey: String(row.rowKey), etag: row.etag };
+  }
+
+  private async conditional<T>(table: TableKind, row: Row, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (isRestError(error) && (error.statusCode === 412 || error.statusCode === 404)) {
+        const reason = error.statusCode === 412 ? 'changed' : 'missing';
+        throw new CatalogConflictError(this.tableName(table), row.partitionKey, row.rowKey, reason, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+}
+
+function scopeText(scope: Scope | string): string {
+  return typeof scope === 'string' ? scope : scope.canonical;
+}
+
+function landingsFilter(exportKeyValue: string, period: string | undefined): string {
+  if (period === undefined) return odata`PartitionKey eq ${exportKeyValue}`;
+  const { from, to } = prefixRange(tableKey(period, 'period'));
+  return odata`PartitionKey eq ${exportKeyValue} and RowKey ge ${from} and RowKey lt ${to}`;
+}
+
+/** Manifest times without a zone (scheduled runs) are UTC. */
+function instant(timestamp: string | undefined): number {
+  if (!timestamp) return Number.NEGATIVE_INFINITY;
+  const zoned = /(?:Z|[+-]\d{2}:\d{2})$/.test(timestamp) ? timestamp : `${timestamp}Z`;
+  return Date.parse(zoned);
+}
+
+function compareLandings(a: LandingRecord, b: LandingRecord): number {
+  return (
+    instant(a.submittedTime) - instant(b.submittedTime) ||
+    instant(a.catalogedAt) - instant(b.catalogedAt) ||
+    (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0)
+  );
+}

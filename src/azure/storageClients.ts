@@ -1,0 +1,181 @@
+// SDK clients for a storage connection as the Functions host defines it (config.ts StorageConnection):
+// a connection string locally, managed identity in Azure. The same settings the bindings use, so the
+// app never silently talks to an emulator in Azure or to Azure from a laptop.
+import { TableClient, TableServiceClient } from '@azure/data-tables';
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import type { StorageConnection } from '../config';
+import { redactSecrets } from '../domain/redact';
+
+export interface StorageClientOptions {
+  /** Replaces DefaultAzureCredential for identity connections (tests, tools). */
+  credential?: TokenCredential;
+}
+
+/** A connection that cannot be used. The message names the setting and never holds its value. */
+export class StorageConnectionError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageConnectionError';
+  }
+}
+
+const DEVELOPMENT_TABLE_ENDPOINT = 'http://127.0.0.1:10002/devstoreaccount1';
+const DEVELOPMENT_BLOB_ENDPOINT = 'http://127.0.0.1:10000/devstoreaccount1';
+
+/** `Key=Value;...` with case-insensitive keys (returned lower-cased); values may contain `=`. */
+export function parseConnectionString(text: string): Map<string, string> {
+  const settings = new Map<string, string>();
+  for (const part of text.split(';')) {
+    const at = part.indexOf('=');
+    if (at <= 0) continue;
+    settings.set(part.slice(0, at).trim().toLowerCase(), part.slice(at + 1).trim());
+  }
+  return settings;
+}
+
+/** The service endpoint a connection string selects, the way the SDKs resolve it. */
+export function serviceEndpoint(connectionString: string, service: 'table' | 'blob'): string | undefined {
+  const s = parseConnectionString(connectionString);
+  if (s.get('usedevelopmentstorage')?.toLowerCase() === 'true') {
+    return service === 'table' ? DEVELOPMENT_TABLE_ENDPOINT : DEVELOPMENT_BLOB_ENDPOINT;
+  }
+  const explicit = s.get(`${service}endpoint`);
+  if (explicit) return explicit;
+  const account = s.get('accountname');
+  if (!account) return undefined;
+  const protocol = s.get('defaultendpointsprotocol') ?? 'https';
+  return `${protocol}://${account}.${service}.${s.get('endpointsuffix') ?? 'core.windows.net'}`;
+}
+
+/** Plain http to this machine: the only place the table client may skip TLS (Azurite). */
+export function isLoopbackHttp(endpoint: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'http:') return false;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127(?:\.\d{1,3}){3}$/.test(host);
+}
+
+/** http is allowed to loopback only; elsewhere a key or token must not cross the network in clear. */
+function insecureAllowed(
+  connection: StorageConnection,
+  endpoint: string | undefined,
+  setting: string,
+): boolean {
+  if (endpoint === undefined || !endpoint.toLowerCase().startsWith('http:')) return false;
+  if (isLoopbackHttp(endpoint)) return true;
+  throw new StorageConnectionError(
+    `${setting}: the ${connection.name} endpoint uses http on a host other than this machine; use https`,
+  );
+}
+
+const credentials = new Map<string, TokenCredential>();
+
+/** One DefaultAzureCredential per identity (it caches tokens), user-assigned when clientId is set. */
+export function credentialFor(
+  connection: Extract<StorageConnection, { kind: 'identity' }>,
+  options: StorageClientOptions = {},
+): TokenCredential {
+  if (options.credential) return options.credential;
+  const id = connection.clientId ?? '';
+  let credential = credentials.get(id);
+  if (!credential) {
+    credential = new DefaultAzureCredential(
+      connection.clientId ? { managedIdentityClientId: connection.clientId } : {},
+    );
+    credentials.set(id, credential);
+  }
+  return credential;
+}
+
+function fromConnectionString<T>(connection: StorageConnection, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    // SDK messages about a malformed string are safe once redacted; the string itself is never shown.
+    const reason = redactSecrets(error instanceof Error ? error.message : String(error));
+    throw new StorageConnectionError(`${connection.name}: the connection string is not usable (${reason})`);
+  }
+}
+
+function identityUri(
+  connection: Extract<StorageConnection, { kind: 'identity' }>,
+  service: 'table' | 'blob',
+): string {
+  const uri = service === 'table' ? connection.tableServiceUri : connection.blobServiceUri;
+  if (!uri) {
+    throw new StorageConnectionError(
+      `${connection.name}__${service}ServiceUri: required (or ${connection.name}__accountName) for managed-identity access`,
+    );
+  }
+  return uri;
+}
+
+export function createTableServiceClient(
+  connection: StorageConnection,
+  options: StorageClientOptions = {},
+): TableServiceClient {
+  if (connection.kind === 'connectionString') {
+    const endpoint = serviceEndpoint(connection.connectionString, 'table');
+    const allowInsecureConnection = insecureAllowed(connection, endpoint, connection.name);
+    return fromConnectionString(connection, () =>
+      TableServiceClient.fromConnectionString(connection.connectionString, { allowInsecureConnection }),
+    );
+  }
+  const uri = identityUri(connection, 'table');
+  return new TableServiceClient(uri, credentialFor(connection, options), {
+    allowInsecureConnection: insecureAllowed(connection, uri, `${connection.name}__tableServiceUri`),
+  });
+}
+
+export function createTableClient(
+  connection: StorageConnection,
+  tableName: string,
+  options: StorageClientOptions = {},
+): TableClient {
+  if (connection.kind === 'connectionString') {
+    const endpoint = serviceEndpoint(connection.connectionString, 'table');
+    const allowInsecureConnection = insecureAllowed(connection, endpoint, connection.name);
+    return fromConnectionString(connection, () =>
+      TableClient.fromConnectionString(connection.connectionString, tableName, { allowInsecureConnection }),
+    );
+  }
+  const uri = identityUri(connection, 'table');
+  return new TableClient(uri, tableName, credentialFor(connection, options), {
+    allowInsecureConnection: insecureAllowed(connection, uri, `${connection.name}__tableServiceUri`),
+  });
+}
+
+/** The factory Catalog takes: validates the connection once, then builds a client per table. */
+export function tableClientFactory(
+  connection: StorageConnection,
+  options: StorageClientOptions = {},
+): (tableName: string) => TableClient {
+  createTableServiceClient(connection, options);
+  return (tableName) => createTableClient(connection, tableName, options);
+}
+
+export function createBlobServiceClient(
+  connection: StorageConnection,
+  options: StorageClientOptions = {},
+): BlobServiceClient {
+  if (connection.kind === 'connectionString') {
+    return fromConnectionString(connection, () =>
+      BlobServiceClient.fromConnectionString(connection.connectionString),
+    );
+  }
+  return new BlobServiceClient(identityUri(connection, 'blob'), credentialFor(connection, options));
+}
+
+export function createContainerClient(
+  connection: StorageConnection,
+  containerName: string,
+  options: StorageClientOptions = {},
+): ContainerClient {
+  return createBlobServiceClient(connection, options).getContainerClient(containerName);
+}
