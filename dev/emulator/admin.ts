@@ -1,0 +1,327 @@
+// The emulator's admin API (`/_admin/...`, HTTPS, no auth: loopback only) and its typed client.
+// Tests and benchmarks use it to count calls, inject faults, move the clock and steer runs.
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ThrottleLimits } from './throttle';
+import type { Faults, RunError, RunStatus } from './state';
+
+export interface Counters {
+  /** Every API request that matched an operation (throttled and failed ones included). */
+  total: number;
+  byOperation: Record<string, number>;
+  /** canonical scope -> operation -> count */
+  byScope: Record<string, Record<string, number>>;
+  /** `${canonical scope}/providers/Microsoft.CostManagement/exports/${lower-case name}` -> operation -> count */
+  byExport: Record<string, Record<string, number>>;
+  byStatus: Record<string, number>;
+}
+
+export interface RequestLogEntry {
+  /** Wall-clock ms (Date.now()) when the request arrived and when it was answered. */
+  receivedAt: number;
+  answeredAt: number;
+  method: string;
+  path: string;
+  operation: string;
+  status: number;
+  scope?: string;
+  exportName?: string;
+  principal?: string;
+  retryAfterSeconds?: number;
+}
+
+export interface AdminRunView {
+  runId: string;
+  id: string;
+  scope: string;
+  exportName: string;
+  status: RunStatus;
+  executionType: string;
+  submittedBy: string;
+  submittedTime: string;
+  processingStartTime?: string;
+  processingEndTime?: string;
+  /** yyyy-MM-dd, inclusive. */
+  from: string;
+  to: string;
+  fileName?: string;
+  manifestFile?: string;
+  error?: RunError;
+}
+
+export interface AdminExportView {
+  id: string;
+  scope: string;
+  name: string;
+  eTag: string;
+  /** The export as GET returns it (SAS obfuscated). */
+  body: Record<string, unknown>;
+  runCount: number;
+}
+
+export interface ClockView {
+  now: string;
+  offsetMs: number;
+}
+
+/** What the server exposes to the admin API. */
+export interface EmulatorControl {
+  counters(): Counters;
+  resetCounters(): void;
+  requestLog(): RequestLogEntry[];
+  faults(): Faults;
+  setFaults(update: Partial<Faults>): Faults;
+  throttle(): ThrottleLimits;
+  setThrottle(update: ThrottleLimits): ThrottleLimits;
+  clock(): ClockView;
+  setClock(update: { now?: string; offsetMs?: number; advanceMs?: number }): ClockView;
+  speedFactor(): number;
+  setSpeedFactor(value: number): void;
+  exports(): AdminExportView[];
+  runs(): AdminRunView[];
+  forceRunOutcome(runId: string, status: RunStatus, error?: RunError): AdminRunView;
+  /** Submits a run as the scheduler would (executionType Scheduled, submittedBy System). */
+  scheduledRun(scope: string, exportName: string): AdminRunView;
+  waitForIdle(timeoutMs: number): Promise<void>;
+  reset(): void;
+  caPem: string;
+}
+
+class AdminInputError extends Error {}
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8').trim();
+      if (!text) return resolve({});
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        reject(new AdminInputError('body is not valid JSON'));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body?: unknown): void {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+function asObject(value: unknown, name: string): Record<string, unknown> {
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new AdminInputError(`${name} must be an object`);
+  return value as Record<string, unknown>;
+}
+
+/** Serves `/_admin/...`. Returns false if the path is not an admin path. */
+export async function handleAdmin(
+  control: EmulatorControl,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<boolean> {
+  const url = new URL(`https://emulator${req.url ?? '/'}`);
+  if (!url.pathname.startsWith('/_admin/')) return false;
+  const route = `${req.method ?? 'GET'} ${url.pathname.replace(/\/+$/, '')}`;
+  try {
+    const runOutcome = /^POST \/_admin\/runs\/([0-9a-fA-F-]{36})\/outcome$/.exec(route);
+    if (runOutcome) {
+      const body = asObject(await readJson(req), 'body');
+      const status = body.status as RunStatus;
+      const error = body.error as RunError | undefined;
+      send(res, 200, control.forceRunOutcome(runOutcome[1]!, status, error));
+      return true;
+    }
+    switch (route) {
+      case 'GET /_admin/counters':
+        send(res, 200, control.counters());
+        break;
+      case 'POST /_admin/counters/reset':
+        control.resetCounters();
+        send(res, 200, control.counters());
+        break;
+      case 'GET /_admin/requests':
+        send(res, 200, control.requestLog());
+        break;
+      case 'GET /_admin/faults':
+        send(res, 200, control.faults());
+        break;
+      case 'PUT /_admin/faults':
+        send(res, 200, control.setFaults(asObject(await readJson(req), 'faults')));
+        break;
+      case 'GET /_admin/throttle':
+        send(res, 200, control.throttle());
+        break;
+      case 'PUT /_admin/throttle':
+        send(res, 200, control.setThrottle(asObject(await readJson(req), 'throttle')));
+        break;
+      case 'GET /_admin/clock':
+        send(res, 200, control.clock());
+        break;
+      case 'PUT /_admin/clock':
+        send(res, 200, control.setClock(asObject(await readJson(req), 'clock')));
+        break;
+      case 'GET /_admin/speed':
+        send(res, 200, { speedFactor: control.speedFactor() });
+        break;
+      case 'PUT /_admin/speed': {
+        const value = asObject(await readJson(req), 'speed').speedFactor;
+        const speed = value === 'max' ? Infinity : value;
+        if (typeof speed !== 'number' || !(speed > 0))
+          throw new AdminInputError('speedFactor must be > 0 or "max"');
+        control.setSpeedFactor(speed);
+        send(res, 200, { speedFactor: control.speedFactor() });
+        break;
+      }
+      case 'GET /_admin/exports':
+        send(res, 200, control.exports());
+        break;
+      case 'GET /_admin/runs':
+        send(res, 200, control.runs());
+        break;
+      case 'POST /_admin/scheduled-runs': {
+        const body = asObject(await readJson(req), 'body');
+        if (typeof body.scope !== 'string' || typeof body.exportName !== 'string')
+          throw new AdminInputError('scope and exportName are required strings');
+        send(res, 200, control.scheduledRun(body.scope, body.exportName));
+        break;
+      }
+      case 'POST /_admin/idle': {
+        const timeoutMs = Number(url.searchParams.get('timeoutMs') ?? '30000');
+        await control.waitForIdle(Number.isFinite(timeoutMs) ? timeoutMs : 30_000);
+        send(res, 200, { idle: true });
+        break;
+      }
+      case 'POST /_admin/reset':
+        control.reset();
+        send(res, 200, { reset: true });
+        break;
+      case 'GET /_admin/ca':
+        res.writeHead(200, { 'content-type': 'application/x-pem-file' });
+        res.end(control.caPem);
+        break;
+      default:
+        send(res, 404, { error: { code: 'NotFound', message: `no admin route ${route}` } });
+    }
+  } catch (err) {
+    const status =
+      typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 400;
+    const code = (err as { code?: string }).code ?? 'BadRequest';
+    send(res, err instanceof AdminInputError || status < 500 ? status : 500, {
+      error: { code, message: err instanceof Error ? err.message : String(err) },
+    });
+  }
+  return true;
+}
+
+/** Typed client for the admin API, returned by startEmulator (works against `npm run emulator` too). */
+export class EmulatorAdmin {
+  private readonly agent: https.Agent;
+
+  constructor(
+    readonly baseUrl: string,
+    caPem: string,
+  ) {
+    this.agent = new https.Agent({ ca: caPem, keepAlive: false });
+  }
+
+  private request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = new URL(path, this.baseUrl);
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise<T>((resolve, reject) => {
+      const req = https.request(
+        url,
+        {
+          method,
+          agent: this.agent,
+          headers: text
+            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }
+            : {},
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const raw = Buffer.concat(chunks).toString('utf8');
+            if ((res.statusCode ?? 500) >= 400) {
+              return reject(new Error(`admin ${method} ${path} -> ${res.statusCode}: ${raw}`));
+            }
+            try {
+              resolve((raw ? JSON.parse(raw) : undefined) as T);
+            } catch {
+              resolve(raw as T);
+            }
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(text);
+    });
+  }
+
+  counters(): Promise<Counters> {
+    return this.request('GET', '/_admin/counters');
+  }
+  resetCounters(): Promise<Counters> {
+    return this.request('POST', '/_admin/counters/reset');
+  }
+  requests(): Promise<RequestLogEntry[]> {
+    return this.request('GET', '/_admin/requests');
+  }
+  faults(): Promise<Faults> {
+    return this.request('GET', '/_admin/faults');
+  }
+  setFaults(update: Partial<Faults>): Promise<Faults> {
+    return this.request('PUT', '/_admin/faults', update);
+  }
+  throttle(): Promise<ThrottleLimits> {
+    return this.request('GET', '/_admin/throttle');
+  }
+  setThrottle(update: ThrottleLimits): Promise<ThrottleLimits> {
+    return this.request('PUT', '/_admin/throttle', update);
+  }
+  clock(): Promise<ClockView> {
+    return this.request('GET', '/_admin/clock');
+  }
+  /** Sets the virtual clock to `now`, or its offset, or moves it forward; due runs progress at once. */
+  setClock(update: { now?: Date | string; offsetMs?: number; advanceMs?: number }): Promise<ClockView> {
+    const now = update.now instanceof Date ? update.now.toISOString() : update.now;
+    return this.request('PUT', '/_admin/clock', { ...update, ...(now ? { now } : {}) });
+  }
+  advanceClock(ms: number): Promise<ClockView> {
+    return this.setClock({ advanceMs: ms });
+  }
+  setSpeedFactor(speedFactor: number | 'max'): Promise<{ speedFactor: number }> {
+    return this.request('PUT', '/_admin/speed', { speedFactor });
+  }
+  exports(): Promise<AdminExportView[]> {
+    return this.request('GET', '/_admin/exports');
+  }
+  runs(): Promise<AdminRunView[]> {
+    return this.request('GET', '/_admin/runs');
+  }
+  forceRunOutcome(runId: string, status: RunStatus, error?: RunError): Promise<AdminRunView> {
+    return this.request('POST', `/_admin/runs/${runId}/outcome`, { status, ...(error ? { error } : {}) });
+  }
+  triggerScheduledRun(scope: string, exportName: string): Promise<AdminRunView> {
+    return this.request('POST', '/_admin/scheduled-runs', { scope, exportName });
+  }
+  /** Resolves once no run is Queued or InProgress. */
+  waitForIdle(timeoutMs = 30_000): Promise<void> {
+    return this.request<unknown>('POST', `/_admin/idle?timeoutMs=${timeoutMs}`).then(() => undefined);
+  }
+  reset(): Promise<void> {
+    return this.request<unknown>('POST', '/_admin/reset').then(() => undefined);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}

@@ -1,0 +1,806 @@
+// The emulator's memory: exports per canonical scope + case-insensitive name, their runs, and the
+// run state machine Queued -> InProgress -> Completed | Failed | Timeout | DataNotAvailable.
+// Time is the emulator's virtual clock; transitions are due at virtual instants and one real timer
+// wakes the machine for the next one, so tests can also move the clock instead of waiting.
+import { randomUUID } from 'node:crypto';
+import type { Scope } from '../../src/domain/scope';
+import { redactError } from '../../src/domain/redact';
+import {
+  deliverRun,
+  DeliveryAuthorizationError,
+  SAS_AUTHORIZATION_MESSAGE,
+  DeliveryUnsupportedError,
+  type EmulatorStorage,
+  type RunDeliveryRequest,
+} from './delivery';
+import { ArmError, type ExportInput, type ExportPropertiesInput, type TimePeriodInput } from './validation';
+
+export type RunStatus =
+  'Queued' | 'InProgress' | 'Completed' | 'Failed' | 'Timeout' | 'NewDataNotAvailable' | 'DataNotAvailable';
+
+export const TERMINAL_STATUSES: readonly RunStatus[] = [
+  'Completed',
+  'Failed',
+  'Timeout',
+  'NewDataNotAvailable',
+  'DataNotAvailable',
+];
+
+export interface Faults {
+  /** Share of runs (0..1) that end Failed with an internal error. */
+  runFailureRate: number;
+  /** Share of runs (0..1) that end Timeout. */
+  runTimeoutRate: number;
+  /** Share of API calls (0..1) answered 503 ServiceUnavailable before doing anything. */
+  serverErrorRate: number;
+  /** Added to every API response. */
+  latencyMs: number;
+  /** Months `yyyy-MM` with no cost data: runs touching one end DataNotAvailable with no files. */
+  noDataMonths: string[];
+}
+
+export const DEFAULT_FAULTS: Faults = {
+  runFailureRate: 0,
+  runTimeoutRate: 0,
+  serverErrorRate: 0,
+  latencyMs: 0,
+  noDataMonths: [],
+};
+
+export function validateFaults(value: unknown, base: Faults = DEFAULT_FAULTS): Faults {
+  if (value === undefined || value === null) return { ...base };
+  if (typeof value !== 'object') throw new Error('faults must be an object');
+  const input = value as Record<string, unknown>;
+  const out: Faults = { ...base, noDataMonths: [...base.noDataMonths] };
+  for (const key of Object.keys(input)) {
+    const v = input[key];
+    switch (key) {
+      case 'runFailureRate':
+      case 'runTimeoutRate':
+      case 'serverErrorRate':
+        if (typeof v !== 'number' || !(v >= 0 && v <= 1))
+          throw new Error(`faults.${key} must be a number 0..1`);
+        out[key] = v;
+        break;
+      case 'latencyMs':
+        if (typeof v !== 'number' || !(v >= 0 && v <= 600_000))
+          throw new Error('faults.latencyMs must be 0..600000');
+        out.latencyMs = v;
+        break;
+      case 'noDataMonths':
+        if (!Array.isArray(v) || v.some((m) => typeof m !== 'string' || !/^\d{4}-(0[1-9]|1[0-2])$/.test(m)))
+          throw new Error('faults.noDataMonths must be an array of yyyy-MM strings');
+        out.noDataMonths = [...(v as string[])];
+        break;
+      default:
+        throw new Error(`faults has an unknown field: ${key}`);
+    }
+  }
+  return out;
+}
+
+/** The emulator's clock: real time plus an offset that can be set or advanced. */
+export class VirtualClock {
+  constructor(private offsetMs = 0) {}
+
+  now(): number {
+    return Date.now() + this.offsetMs;
+  }
+
+  set(at: Date | number): void {
+    this.offsetMs = (typeof at === 'number' ? at : at.getTime()) - Date.now();
+  }
+
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+
+  getOffsetMs(): number {
+    return this.offsetMs;
+  }
+
+  setOffsetMs(ms: number): void {
+    this.offsetMs = ms;
+  }
+}
+
+/** mulberry32: small, fast, seeded; the emulator's only source of fault randomness. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface StoredExport {
+  key: string;
+  scope: Scope;
+  name: string;
+  eTag: string;
+  identity?: { type: string; principalId?: string; tenantId?: string };
+  location?: string;
+  /** As accepted, with the real SAS token. */
+  properties: ExportPropertiesInput;
+  createdAt: number;
+  updatedAt: number;
+  runs: RunRecord[];
+}
+
+export interface RunError {
+  code: string;
+  message: string;
+}
+
+export interface RunRecord {
+  id: string;
+  exportKey: string;
+  scope: string;
+  exportName: string;
+  apiVersion: string;
+  executionType: 'OnDemand' | 'Scheduled';
+  status: RunStatus;
+  submittedBy: string;
+  submittedTime: number;
+  processingStartTime?: number;
+  processingEndTime?: number;
+  /** The run's period, UTC days, inclusive. */
+  from: Date;
+  to: Date;
+  /** The export's settings when the run was submitted (real SAS token). */
+  runSettings: ExportPropertiesInput;
+  error?: RunError;
+  fileName?: string;
+  manifestFile?: string;
+  /** Virtual instant of the next transition. */
+  dueAt: number;
+  /** Drawn when submitted so the outcome is deterministic for a seed and a call sequence. */
+  planned: 'deliver' | 'fail' | 'timeout';
+  forced?: { status: RunStatus; error?: RunError };
+  finishing?: boolean;
+}
+
+export interface StoreOptions {
+  clock: VirtualClock;
+  /** Run timings are divided by this; Infinity makes runs finish as fast as delivery allows. */
+  speedFactor: number;
+  seed: number;
+  storage?: EmulatorStorage;
+  faults: Faults;
+  /** How many deliveries may write to storage at once. */
+  maxConcurrentDeliveries?: number;
+  /** Passed through to delivery (data volume). */
+  data?: { rowsPerPartition?: number; resourcesPerDay?: number };
+  /** Runs kept per export (oldest dropped first). */
+  historyLimit?: number;
+  /** Real-world durations before speedFactor: time Queued, time InProgress. */
+  queuedMs?: number;
+  processingMs?: number;
+}
+
+export const OBFUSCATED_SAS = '**********';
+
+/** The documented message for a SAS the storage account refused (Microsoft Learn, SAS exports). */
+export const SAS_FAILURE_MESSAGE = SAS_AUTHORIZATION_MESSAGE;
+
+const DAY = 86_400_000;
+
+function utcDay(ms: number): Date {
+  const d = new Date(ms);
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+}
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+}
+
+/** The period a run covers when it is given no body: the export's Custom period, or its timeframe
+ * resolved against `now` (UTC). BillingMonth timeframes use calendar months (the emulator has no
+ * billing calendar); weeks start on Monday. */
+export function resolveTimeframe(
+  def: ExportPropertiesInput['definition'],
+  now: number,
+): { from: Date; to: Date } {
+  const today = utcDay(now);
+  const y = today.getUTCFullYear();
+  const m = today.getUTCMonth();
+  switch (def.timeframe.toLowerCase()) {
+    case 'custom':
+      return { from: utcDay(Date.parse(def.timePeriod!.from)), to: utcDay(Date.parse(def.timePeriod!.to)) };
+    case 'monthtodate':
+    case 'billingmonthtodate':
+      return { from: new Date(Date.UTC(y, m, 1)), to: today };
+    case 'thecurrentmonth':
+      return { from: new Date(Date.UTC(y, m, 1)), to: new Date(Date.UTC(y, m, daysInMonth(y, m))) };
+    case 'thelastmonth':
+    case 'thelastbillingmonth':
+      return { from: new Date(Date.UTC(y, m - 1, 1)), to: new Date(Date.UTC(y, m, 0)) };
+    case 'weektodate': {
+      const sinceMonday = (today.getUTCDay() + 6) % 7;
+      return { from: new Date(today.getTime() - sinceMonday * DAY), to: today };
+    }
+    default:
+      throw new ArmError(400, 'BadRequest', `Unsupported timeframe '${def.timeframe}'.`);
+  }
+}
+
+/** Rules for a run's period: from <= to, `to` not in the future, at most one calendar month
+ * (inclusive day count no larger than the number of days in the month of `from`). */
+export function checkRunPeriod(from: Date, to: Date, now: number): void {
+  const bad = (message: string) => new ArmError(400, 'BadRequest', message);
+  if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw bad('Invalid time period provided.');
+  if (from.getTime() > to.getTime())
+    throw bad("Invalid time period provided: 'from' must not be after 'to'.");
+  if (to.getTime() > now) throw bad("Invalid time period provided: 'to' value cannot be in the future.");
+  const days = Math.round((to.getTime() - from.getTime()) / DAY) + 1;
+  const limit = daysInMonth(from.getUTCFullYear(), from.getUTCMonth());
+  if (days > limit) {
+    throw bad(
+      `Invalid time period provided: the period spans ${days} days; the maximum date range is 1 calendar month.`,
+    );
+  }
+}
+
+function parsePeriod(period: TimePeriodInput): { from: Date; to: Date } {
+  return { from: utcDay(Date.parse(period.from)), to: utcDay(Date.parse(period.to)) };
+}
+
+function monthsOf(from: Date, to: Date): string[] {
+  const out: string[] = [];
+  let y = from.getUTCFullYear();
+  let m = from.getUTCMonth();
+  while (y < to.getUTCFullYear() || (y === to.getUTCFullYear() && m <= to.getUTCMonth())) {
+    out.push(`${y}-${String(m + 1).padStart(2, '0')}`);
+    m += 1;
+    if (m === 12) {
+      m = 0;
+      y += 1;
+    }
+  }
+  return out;
+}
+
+export function exportKey(scope: Scope, name: string): string {
+  return `${scope.canonical.toLowerCase()}|${name.toLowerCase()}`;
+}
+
+function newETag(): string {
+  return `"${randomUUID()}"`;
+}
+
+function unquote(etag: string): string {
+  return etag.trim().replace(/^W\//, '').replace(/^"|"$/g, '').toLowerCase();
+}
+
+export interface Caller {
+  /** Shown as the run's submittedBy: the token's e-mail/upn, else its object id. */
+  displayName: string;
+}
+
+export class ExportStore {
+  private readonly exports = new Map<string, StoredExport>();
+  private readonly active = new Set<RunRecord>();
+  private readonly runsById = new Map<string, RunRecord>();
+  private readonly inflight = new Set<Promise<void>>();
+  /** Virtual instant each export's last run ended (the next queued run starts no earlier). */
+  private readonly freedAt = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerDueAt = Infinity;
+  private delivering = 0;
+  private stopped = false;
+  private random: () => number;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: StoreOptions) {
+    this.random = seededRandom(options.seed);
+  }
+
+  get clock(): VirtualClock {
+    return this.options.clock;
+  }
+
+  get faults(): Faults {
+    return this.options.faults;
+  }
+
+  setFaults(faults: Faults): void {
+    this.options.faults = faults;
+  }
+
+  setSpeedFactor(speedFactor: number): void {
+    this.options.speedFactor = speedFactor;
+    this.kick();
+  }
+
+  get speedFactor(): number {
+    return this.options.speedFactor;
+  }
+
+  /** Draws from the seeded generator (also used by the server for 5xx faults). */
+  draw(): number {
+    return this.random();
+  }
+
+  get(scope: Scope, name: string): StoredExport | undefined {
+    return this.exports.get(exportKey(scope, name));
+  }
+
+  require(scope: Scope, name: string): StoredExport {
+    const found = this.get(scope, name);
+    if (!found) {
+      throw new ArmError(404, 'NotFound', `Export '${name}' was not found at scope '${scope.canonical}'.`);
+    }
+    return found;
+  }
+
+  list(scope: Scope): StoredExport[] {
+    const prefix = `${scope.canonical.toLowerCase()}|`;
+    return [...this.exports.values()]
+      .filter((e) => e.key.startsWith(prefix))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  all(): StoredExport[] {
+    return [...this.exports.values()];
+  }
+
+  allRuns(): RunRecord[] {
+    return [...this.runsById.values()];
+  }
+
+  getRun(id: string): RunRecord | undefined {
+    return this.runsById.get(id.toLowerCase());
+  }
+
+  /** Create or update. Update needs the current eTag (body `eTag` or If-Match): missing -> 400
+   * (the message Cost Management returns, code "400"), stale -> 412 PreconditionFailed. */
+  put(
+    scope: Scope,
+    name: string,
+    input: ExportInput,
+    ifMatch: string | undefined,
+  ): { created: boolean; export: StoredExport } {
+    const now = this.clock.now();
+    const existing = this.get(scope, name);
+    const props = structuredClone(input.properties);
+    // `type` of the destination is accepted but never echoed (the examples' responses omit it).
+    delete props.deliveryInfo.destination.type;
+    if (!existing) {
+      const created: StoredExport = {
+        key: exportKey(scope, name),
+        scope,
+        name,
+        eTag: newETag(),
+        ...(input.identity ? { identity: this.newIdentity(input.identity.type) } : {}),
+        ...(input.location !== undefined ? { location: input.location } : {}),
+        properties: props,
+        createdAt: now,
+        updatedAt: now,
+        runs: [],
+      };
+      if (created.properties.deliveryInfo.destination.sasToken === OBFUSCATED_SAS) {
+        throw new ArmError(
+          400,
+          'BadRequest',
+          "'properties.deliveryInfo.destination.sasToken' is the obfuscated placeholder; a real SAS token is required.",
+        );
+      }
+      this.exports.set(created.key, created);
+      return { created: true, export: created };
+    }
+    const given = input.eTag ?? ifMatch;
+    if (!given) {
+      throw new ArmError(
+        400,
+        '400',
+        `Etag value required for update operation of report: ${existing.name}.Please get the latest to avoid overwrite.`,
+      );
+    }
+    if (given.trim() !== '*' && unquote(given) !== unquote(existing.eTag)) {
+      throw new ArmError(
+        412,
+        'PreconditionFailed',
+        `The eTag '${given}' does not match the current eTag of export '${existing.name}'. Get the export again and retry with its eTag.`,
+      );
+    }
+    if (
+      input.location !== undefined &&
+      existing.location !== undefined &&
+      input.location !== existing.location
+    ) {
+      throw new ArmError(
+        400,
+        'BadRequest',
+        `'location' cannot be changed after creation (was '${existing.location}', got '${input.location}').`,
+      );
+    }
+    const dest = props.deliveryInfo.destination;
+    if (dest.sasToken === OBFUSCATED_SAS) {
+      // The documented contract: sending back the obfuscated value keeps the stored token.
+      const old = existing.properties.deliveryInfo.destination.sasToken;
+      if (old === undefined) {
+        throw new ArmError(
+          400,
+          'BadRequest',
+          "'properties.deliveryInfo.destination.sasToken' is the obfuscated placeholder but the export has no SAS token.",
+        );
+      }
+      dest.sasToken = old;
+    }
+    existing.properties = props;
+    if (input.identity && !existing.identity) existing.identity = this.newIdentity(input.identity.type);
+    if (input.identity && existing.identity) existing.identity.type = input.identity.type;
+    if (input.location !== undefined) existing.location = input.location;
+    existing.eTag = newETag();
+    existing.updatedAt = now;
+    return { created: false, export: existing };
+  }
+
+  private newIdentity(type: string): StoredExport['identity'] {
+    if (type.toLowerCase() === 'none') return { type };
+    return { type, principalId: randomUUID(), tenantId: '00000000-0000-0000-0000-000000000000' };
+  }
+
+  delete(scope: Scope, name: string): void {
+    const found = this.require(scope, name);
+    this.exports.delete(found.key);
+    this.freedAt.delete(found.key);
+    for (const run of found.runs) {
+      if (!run.finishing) this.active.delete(run);
+      this.runsById.delete(run.id);
+    }
+  }
+
+  /** POST .../run. `body` undefined = no body: the export's own definition. */
+  run(
+    scope: Scope,
+    name: string,
+    body: { timePeriod?: TimePeriodInput } | undefined,
+    caller: Caller,
+    apiVersion: string,
+    executionType: 'OnDemand' | 'Scheduled' = 'OnDemand',
+  ): RunRecord {
+    const exp = this.require(scope, name);
+    const now = this.clock.now();
+    let period: { from: Date; to: Date };
+    const settings = structuredClone(exp.properties);
+    delete settings.schedule;
+    if (body === undefined) {
+      period = resolveTimeframe(exp.properties.definition, now);
+      if (exp.properties.definition.timeframe.toLowerCase() === 'custom')
+        checkRunPeriod(period.from, period.to, now);
+    } else {
+      // A body without a period (e.g. `{}`) is read as "export selected dates" with none given.
+      if (!body.timePeriod) throw new ArmError(400, 'BadRequest', 'Invalid time period provided.');
+      period = parsePeriod(body.timePeriod);
+      checkRunPeriod(period.from, period.to, now);
+      settings.definition = { ...settings.definition, timeframe: 'Custom', timePeriod: body.timePeriod };
+    }
+    const roll = this.random();
+    const f = this.faults;
+    const planned: RunRecord['planned'] =
+      roll < f.runFailureRate ? 'fail' : roll < f.runFailureRate + f.runTimeoutRate ? 'timeout' : 'deliver';
+    const run: RunRecord = {
+      id: randomUUID().toLowerCase(),
+      exportKey: exp.key,
+      scope: exp.scope.canonical,
+      exportName: exp.name,
+      apiVersion,
+      executionType,
+      status: 'Queued',
+      submittedBy: executionType === 'Scheduled' ? 'System' : caller.displayName,
+      submittedTime: now,
+      from: period.from,
+      to: period.to,
+      runSettings: settings,
+      dueAt: now + this.scaled(this.options.queuedMs ?? 20_000),
+      planned,
+    };
+    exp.runs.push(run);
+    const limit = this.options.historyLimit ?? 100;
+    while (exp.runs.length > limit) {
+      const dropped = exp.runs.shift()!;
+      if (!this.active.has(dropped)) this.runsById.delete(dropped.id);
+    }
+    this.runsById.set(run.id, run);
+    this.active.add(run);
+    this.kick();
+    return run;
+  }
+
+  /** Admin: make a run end now with the given status (Completed still delivers files). */
+  forceOutcome(runId: string, status: RunStatus, error?: RunError): RunRecord {
+    const run = this.getRun(runId);
+    if (!run) throw new ArmError(404, 'NotFound', `Run '${runId}' was not found.`);
+    if (!TERMINAL_STATUSES.includes(status)) {
+      throw new ArmError(400, 'BadRequest', `status must be one of ${TERMINAL_STATUSES.join(', ')}`);
+    }
+    if (TERMINAL_STATUSES.includes(run.status) || run.finishing) {
+      throw new ArmError(409, 'Conflict', `Run '${runId}' has already finished (${run.status}).`);
+    }
+    run.forced = { status, ...(error ? { error } : {}) };
+    const now = this.clock.now();
+    if (run.status === 'Queued') {
+      run.status = 'InProgress';
+      run.processingStartTime = now;
+    }
+    run.dueAt = now;
+    this.kick();
+    return run;
+  }
+
+  private scaled(ms: number): number {
+    const speed = this.options.speedFactor;
+    return speed === Infinity ? 0 : ms / speed;
+  }
+
+  /** Re-evaluates due transitions now (after a clock move or a finished delivery). */
+  kick(): void {
+    if (this.stopped) return;
+    this.tick();
+  }
+
+  private tick(): void {
+    const now = this.clock.now();
+    const maxDeliveries = this.options.maxConcurrentDeliveries ?? 8;
+    const busyExports = new Set<string>();
+    for (const run of this.active) if (run.status === 'InProgress') busyExports.add(run.exportKey);
+    // Oldest first, so each export's runs are processed in submission order, one at a time.
+    const ordered = [...this.active].sort((a, b) => a.submittedTime - b.submittedTime);
+    let next = Infinity;
+    for (const run of ordered) {
+      if (run.status === 'Queued') {
+        if (busyExports.has(run.exportKey)) continue;
+        if (run.dueAt <= now) {
+          // Start when it was due (or when the export's previous run ended), not when the clock
+          // was looked at: one big clock move then carries a run through every state.
+          const startAt = Math.min(now, Math.max(run.dueAt, this.freedAt.get(run.exportKey) ?? 0));
+          run.status = 'InProgress';
+          run.processingStartTime = startAt;
+          run.dueAt = startAt + this.scaled(this.options.processingMs ?? 40_000);
+          busyExports.add(run.exportKey);
+        } else {
+          next = Math.min(next, run.dueAt);
+          busyExports.add(run.exportKey); // later runs of the export wait behind it
+          continue;
+        }
+      }
+      if (run.status === 'InProgress' && !run.finishing) {
+        if (run.dueAt > now) {
+          next = Math.min(next, run.dueAt);
+        } else if (this.delivering < maxDeliveries || run.forced || run.planned !== 'deliver') {
+          this.finish(run);
+        }
+      }
+    }
+    this.schedule(next, now);
+    if (this.active.size === 0) this.notifyIdle();
+  }
+
+  private schedule(dueAt: number, now: number): void {
+    if (dueAt === Infinity) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerDueAt = Infinity;
+      return;
+    }
+    if (this.timer && this.timerDueAt <= dueAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerDueAt = dueAt;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerDueAt = Infinity;
+        this.kick();
+      },
+      Math.max(0, dueAt - now),
+    );
+  }
+
+  private finish(run: RunRecord): void {
+    run.finishing = true;
+    const task = this.complete(run)
+      .catch((err: unknown) => {
+        this.end(run, 'Failed', { code: 'InternalServerError', message: redactError(err) });
+      })
+      .finally(() => {
+        this.inflight.delete(task);
+        this.active.delete(run);
+        run.finishing = false;
+        this.kick();
+      });
+    this.inflight.add(task);
+  }
+
+  private async complete(run: RunRecord): Promise<void> {
+    if (run.forced) {
+      if (run.forced.status === 'Completed') return this.deliver(run);
+      return this.end(run, run.forced.status, run.forced.error ?? defaultError(run.forced.status));
+    }
+    const noData = new Set(this.faults.noDataMonths);
+    if (monthsOf(run.from, run.to).some((m) => noData.has(m))) return this.end(run, 'DataNotAvailable');
+    if (run.planned === 'fail') return this.end(run, 'Failed', defaultError('Failed'));
+    if (run.planned === 'timeout') return this.end(run, 'Timeout', defaultError('Timeout'));
+    return this.deliver(run);
+  }
+
+  private async deliver(run: RunRecord): Promise<void> {
+    const storage = this.options.storage;
+    if (!storage) return this.end(run, 'Completed');
+    this.delivering += 1;
+    try {
+      const result = await deliverRun(storage, this.deliveryRequest(run));
+      if (this.stopped) return;
+      run.manifestFile = result.manifestPath;
+      const first = result.blobs[0];
+      if (first) run.fileName = first.blobName;
+      this.end(run, 'Completed');
+    } catch (err) {
+      if (err instanceof DeliveryAuthorizationError) {
+        this.end(run, 'Failed', {
+          code: 'StorageAuthorizationFailed',
+          message: err.message || SAS_FAILURE_MESSAGE,
+        });
+      } else if (err instanceof DeliveryUnsupportedError) {
+        this.end(run, 'Failed', { code: 'BadRequest', message: redactError(err) });
+      } else {
+        throw err;
+      }
+    } finally {
+      this.delivering -= 1;
+    }
+  }
+
+  private deliveryRequest(run: RunRecord): RunDeliveryRequest {
+    const s = run.runSettings;
+    const dest = s.deliveryInfo.destination;
+    const format = s.format?.toLowerCase() === 'parquet' ? 'Parquet' : 'Csv';
+    const compression = (s.compressionMode?.toLowerCase() ?? 'none') as RunDeliveryRequest['compression'];
+    const overwrite =
+      s.dataOverwriteBehavior?.toLowerCase() === 'overwritepreviousreport'
+        ? 'OverwritePreviousReport'
+        : 'CreateNewReport';
+    const dataSet = s.definition.dataSet;
+    return {
+      exportName: run.exportName,
+      scope: run.scope,
+      exportResourceId: `${run.scope}/providers/Microsoft.CostManagement/exports/${run.exportName}`,
+      apiVersion: run.apiVersion,
+      runId: run.id,
+      executionType: run.executionType,
+      submittedTime: new Date(run.submittedTime),
+      from: run.from,
+      to: run.to,
+      dataset: {
+        type: s.definition.type,
+        ...(dataSet?.configuration?.dataVersion ? { version: dataSet.configuration.dataVersion } : {}),
+        ...(dataSet?.granularity ? { granularity: dataSet.granularity } : {}),
+      },
+      format,
+      compression,
+      partitionData: s.partitionData ?? false,
+      overwrite,
+      destination: {
+        container: dest.container,
+        ...(dest.rootFolderPath !== undefined ? { rootFolderPath: dest.rootFolderPath } : {}),
+        ...(dest.resourceId !== undefined ? { resourceId: dest.resourceId } : {}),
+        ...(dest.storageAccount !== undefined ? { storageAccount: dest.storageAccount } : {}),
+        ...(dest.sasToken !== undefined ? { sasToken: dest.sasToken } : {}),
+      },
+      timeFrame: s.definition.timeframe,
+      seed: this.options.seed,
+      ...(this.options.data?.rowsPerPartition
+        ? { rowsPerPartition: this.options.data.rowsPerPartition }
+        : {}),
+      ...(this.options.data?.resourcesPerDay ? { resourcesPerDay: this.options.data.resourcesPerDay } : {}),
+    };
+  }
+
+  private end(run: RunRecord, status: RunStatus, error?: RunError): void {
+    if (TERMINAL_STATUSES.includes(run.status)) return;
+    const now = this.clock.now();
+    run.status = status;
+    run.processingStartTime ??= now;
+    run.processingEndTime = Math.max(run.processingStartTime, Math.min(now, run.dueAt));
+    this.freedAt.set(run.exportKey, run.processingEndTime);
+    if (error) run.error = error;
+  }
+
+  /** Resolves when no run is Queued or InProgress (or after timeoutMs, rejecting). */
+  waitForIdle(timeoutMs = 30_000): Promise<void> {
+    if (this.active.size === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.idleWaiters = this.idleWaiters.filter((w) => w !== done);
+        reject(new Error(`runs still active after ${timeoutMs} ms: ${this.active.size}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.idleWaiters.push(done);
+    });
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  activeCount(): number {
+    return this.active.size;
+  }
+
+  /** Forgets every export and run (pending runs are dropped). */
+  reset(): void {
+    this.exports.clear();
+    this.runsById.clear();
+    this.freedAt.clear();
+    for (const run of [...this.active]) if (!run.finishing) this.active.delete(run);
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await Promise.allSettled([...this.inflight]);
+    this.notifyIdle();
+  }
+}
+
+function defaultError(status: RunStatus): RunError | undefined {
+  switch (status) {
+    case 'Failed':
+      return {
+        code: 'InternalServerError',
+        message: 'The export run failed because of an internal error. Please retry the export run.',
+      };
+    case 'Timeout':
+      return { code: 'Timeout', message: 'The export run did not finish within the allotted time.' };
+    default:
+      return undefined;
+  }
+}
+
+/** The next scheduled run: occurrences at 23:00 UTC from the recurrence start, every
+ * day/week/month/year (the examples show a Daily schedule from 2023-06-01 estimated at 23:00). */
+export function nextRunTimeEstimate(props: ExportPropertiesInput, now: number): Date | undefined {
+  const s = props.schedule;
+  if (!s || s.status?.toLowerCase() !== 'active' || !s.recurrence || !s.recurrencePeriod) return undefined;
+  const start = utcDay(Date.parse(s.recurrencePeriod.from));
+  const end = s.recurrencePeriod.to ? Date.parse(s.recurrencePeriod.to) : Infinity;
+  const occurrence = (k: number): Date => {
+    const d = new Date(start);
+    switch (s.recurrence!.toLowerCase()) {
+      case 'weekly':
+        d.setUTCDate(d.getUTCDate() + 7 * k);
+        break;
+      case 'monthly':
+        d.setUTCMonth(d.getUTCMonth() + k);
+        break;
+      case 'annually':
+        d.setUTCFullYear(d.getUTCFullYear() + k);
+        break;
+      default:
+        d.setUTCDate(d.getUTCDate() + k);
+    }
+    d.setUTCHours(23);
+    return d;
+  };
+  let k = 0;
+  const stepDays = { weekly: 7, monthly: 28, annually: 365 }[s.recurrence.toLowerCase()] ?? 1;
+  if (now > start.getTime()) k = Math.max(0, Math.floor((now - start.getTime()) / (stepDays * DAY)) - 1);
+  let next = occurrence(k);
+  while (next.getTime() <= now) next = occurrence(++k);
+  return next.getTime() <= end ? next : undefined;
+}
+
+export function isoSeconds(ms: number | Date): string {
+  const d = typeof ms === 'number' ? new Date(ms) : ms;
+  return d.toISOString().replace('.000Z', 'Z');
+}
