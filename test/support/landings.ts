@@ -1,0 +1,95 @@
+// Shared set-up for the landing catalog tests: a catalog on unique tables in the jest Azurite, a
+// unique exports container, and the fixture manifests with fresh run ids.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { Catalog, type LandingFileRecord, type LandingRecord, type Stored } from '../../src/azure/catalog';
+import { createTableClient, tableClientFactory } from '../../src/azure/storageClients';
+import type { StorageConnection } from '../../src/config';
+import {
+  containerBlobLister,
+  LandingService,
+  unresolvedLandingTable,
+  type LandingDependencies,
+  type LandingLog,
+} from '../../src/services/landings';
+import { testStorageConnection, uniqueName } from './storage';
+
+export const FIXTURES = join(__dirname, '..', 'fixtures', 'manifests');
+
+export function storageConnection(): StorageConnection {
+  return { kind: 'connectionString', name: 'AzureWebJobsStorage', connectionString: testStorageConnection() };
+}
+
+export interface LandingWorld {
+  catalog: Catalog;
+  container: ContainerClient;
+  containerName: string;
+  logs: { level: keyof LandingLog; message: string }[];
+  service(overrides?: Partial<LandingDependencies>): LandingService;
+}
+
+export async function landingWorld(): Promise<LandingWorld> {
+  const connection = storageConnection();
+  const catalog = new Catalog({ tableClient: tableClientFactory(connection), tablePrefix: uniqueName('lw') });
+  await catalog.ensureTables();
+  const containerName = uniqueName('exports');
+  const container =
+    BlobServiceClient.fromConnectionString(testStorageConnection()).getContainerClient(containerName);
+  await container.create();
+  const unresolved = unresolvedLandingTable(createTableClient(connection, catalog.tableName('landings')));
+  const logs: LandingWorld['logs'] = [];
+  const log: LandingLog = {
+    info: (message) => logs.push({ level: 'info', message }),
+    warn: (message) => logs.push({ level: 'warn', message }),
+    error: (message) => logs.push({ level: 'error', message }),
+  };
+  return {
+    catalog,
+    container,
+    containerName,
+    logs,
+    service: (overrides = {}) =>
+      new LandingService({ catalog, blobs: containerBlobLister(container), unresolved, log, ...overrides }),
+  };
+}
+
+/** A fixture's text with its run id (everywhere, blob paths included) replaced by a fresh one. */
+export function fixture(name: string, runId: string = randomUUID()): { text: string; runId: string } {
+  const text = readFileSync(join(FIXTURES, name), 'utf8');
+  const doc = JSON.parse(text) as { runInfo?: { runId?: string }; blobs?: { blobName: string }[] };
+  const old =
+    doc.runInfo?.runId ??
+    /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/.exec(
+      doc.blobs?.[0]?.blobName ?? '',
+    )?.[1];
+  if (!old) throw new Error(`${name}: no run id to replace`);
+  return { text: text.split(old).join(runId), runId };
+}
+
+/** Uploads a small blob for every name the manifest lists (sizes do not matter to the catalog when the
+ * manifest states them). */
+export async function uploadListedBlobs(container: ContainerClient, manifestText: string): Promise<void> {
+  const doc = JSON.parse(manifestText) as { blobs: { blobName: string }[] };
+  await Promise.all(doc.blobs.map((b) => container.getBlockBlobClient(b.blobName).upload('data', 4)));
+}
+
+/** Table contents without the per-write bookkeeping (ETag, Timestamp), for equality checks. */
+export function content<T extends object>(rows: readonly Stored<T>[]): unknown[] {
+  return rows.map(({ etag: _etag, ...rest }) => rest);
+}
+
+export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
+export async function filesOf(catalog: Catalog, runId: string): Promise<Stored<LandingFileRecord>[]> {
+  return collect(catalog.landingFilesOf(runId));
+}
+
+export async function landingsOf(catalog: Catalog, partitionKey: string): Promise<Stored<LandingRecord>[]> {
+  return collect(catalog.landingsByExport(partitionKey));
+}
