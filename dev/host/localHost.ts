@@ -30,7 +30,7 @@ import {
 import { compileRoute, matchRoute, type CompiledRoute } from './httpRoutes';
 import { TimerTriggerRunner } from './timerTriggers';
 import { BlobTriggerWatcher, parseBlobPath, matchBlobPath, type BlobDelivery } from './blobTriggers';
-import type { HostEnv } from './settings';
+import { resolveSettings, type HostEnv } from './settings';
 
 export interface LocalHostOptions {
   /** App settings: `%NAME%` in schedules/paths and connection settings resolve here (default process.env). */
@@ -347,7 +347,10 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     invokeBlob(name, blobPath, content, properties = {}) {
       const registration = blobs.get(name);
       if (!registration) return Promise.reject(new Error(`No blob function named "${name}"`));
-      const pattern = parseBlobPath(String(registration.trigger.path));
+      // Same %SETTING% resolution as the watchers, so `%EXPORTS_CONTAINER%/{blobPath}` works here too.
+      const pattern = parseBlobPath(
+        resolveSettings(String(registration.trigger.path), env, `function ${name}`),
+      );
       const [container, ...rest] = blobPath.replace(/^\/+/, '').split('/');
       const blobName = rest.join('/');
       const params = container === pattern.container ? matchBlobPath(pattern, blobName) : undefined;

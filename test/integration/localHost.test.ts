@@ -112,7 +112,8 @@ app.timer('onStartup', {
 const container = uniqueName('landing');
 const landed: { content: string; metadata: unknown }[] = [];
 app.storageBlob('onLanded', {
-  path: `${container}/{folder}/{file}.json`,
+  // The container comes from an app setting, as the app's own blob trigger does (%EXPORTS_CONTAINER%).
+  path: '%LANDING_CONTAINER%/{folder}/{file}.json',
   connection: 'LandingStorage',
   source: 'EventGrid',
   handler: (blob: unknown, context: InvocationContext) => {
@@ -132,7 +133,11 @@ beforeAll(async () => {
   clock = new VirtualClock(START);
   host = await startLocalHost({
     clock,
-    env: { TICK_SCHEDULE: '0 */5 * * * *', LandingStorage: testStorageConnection() },
+    env: {
+      TICK_SCHEDULE: '0 */5 * * * *',
+      LandingStorage: testStorageConnection(),
+      LANDING_CONTAINER: container,
+    },
     // Each poll lists Azurite for real: a long interval keeps virtual hours cheap.
     blobPollIntervalMs: MINUTE,
     functionKey: 'local-test-key',
