@@ -225,6 +225,8 @@ var coreSettings = {
   ExportsStorage__clientId: identity.outputs.clientId
   EXPORTS_CONTAINER: exportsContainerName
   LANDING_TRIGGER_SOURCE: 'EventGrid'
+  // Where the SAS probe reaches a partner's account; follows the cloud's storage suffix.
+  STORAGE_BLOB_ENDPOINT_TEMPLATE: 'https://{account}.blob.${environment().suffixes.storage}'
   // Follows the cloud the app is deployed to (public, US Gov, China).
   COST_MANAGEMENT_ENDPOINT: environment().resourceManager
   COST_MANAGEMENT_CLIENT_TYPE: costManagementClientType

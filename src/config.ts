@@ -38,6 +38,9 @@ export interface AppConfig {
     exports: StorageConnection;
     exportsContainer: string;
     landingTriggerSource: LandingTriggerSource;
+    /** Blob endpoint of any storage account, `{account}` standing for its name: the SAS probe's target.
+     * `https://{account}.blob.core.windows.net` in Azure; e.g. `http://127.0.0.1:10000/{account}` for Azurite. */
+    blobEndpointTemplate: string;
   };
   /** Billing or RBAC scopes whose exports the app discovers and manages. */
   managedScopes: string[];
@@ -127,6 +130,36 @@ class SettingsReader {
       this.problems.push(`${name}: expected an absolute http(s) URL, got "${text}"`);
       return undefined;
     }
+  }
+
+  /** An absolute URL with `{account}` in its host or path; plain http only to this machine, because
+   * the SAS probe sends a token in the query. */
+  blobEndpointTemplate(name: string, fallback: string): string {
+    const value = (this.raw(name) ?? fallback).replace(/\/+$/, '');
+    const expects = `${name}: expected an absolute URL containing {account} once, like "https://{account}.blob.core.windows.net" or "http://127.0.0.1:10000/{account}"`;
+    if (value.split('{account}').length !== 2) {
+      this.problems.push(`${expects}, got "${value}"`);
+      return fallback;
+    }
+    let url: URL;
+    try {
+      url = new URL(value.replace('{account}', 'account'));
+    } catch {
+      this.problems.push(`${expects}, got "${value}"`);
+      return fallback;
+    }
+    const loopback = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i.test(url.hostname);
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+      this.problems.push(
+        `${name}: expected https (plain http only to 127.0.0.1 or localhost), got "${value}"`,
+      );
+      return fallback;
+    }
+    if (url.search || url.hash) {
+      this.problems.push(`${name}: expected no query or fragment, got "${value}"`);
+      return fallback;
+    }
+    return value;
   }
 
   /** Six-field NCRONTAB (`sec min hour day month weekday`), as Functions timer triggers use. */
@@ -256,6 +289,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
         'EventGrid',
         'LogsAndContainerScan',
       ]),
+      blobEndpointTemplate: r.blobEndpointTemplate(
+        'STORAGE_BLOB_ENDPOINT_TEMPLATE',
+        'https://{account}.blob.core.windows.net',
+      ),
     },
     managedScopes: r.list('MANAGED_SCOPES'),
     secrets: { store: secretStore, ...(keyVaultUri ? { keyVaultUri } : {}) },

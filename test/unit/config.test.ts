@@ -79,3 +79,33 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).not.toContain('c2VjcmV0');
   });
 });
+
+describe('STORAGE_BLOB_ENDPOINT_TEMPLATE (the SAS probe target)', () => {
+  it('defaults to the public Azure blob endpoint', () => {
+    expect(loadConfig(base).storage.blobEndpointTemplate).toBe('https://{account}.blob.core.windows.net');
+  });
+
+  it.each([
+    ['http://127.0.0.1:10000/{account}', 'http://127.0.0.1:10000/{account}'],
+    ['https://{account}.blob.core.usgovcloudapi.net/', 'https://{account}.blob.core.usgovcloudapi.net'],
+    ['http://localhost:10000/{account}', 'http://localhost:10000/{account}'],
+  ])('accepts %s', (value, expected) => {
+    expect(loadConfig({ ...base, STORAGE_BLOB_ENDPOINT_TEMPLATE: value }).storage.blobEndpointTemplate).toBe(
+      expected,
+    );
+  });
+
+  it.each([
+    ['https://example.blob.core.windows.net', 'containing {account} once'],
+    ['https://{account}.blob/{account}', 'containing {account} once'],
+    ['http://{account}.blob.core.windows.net', 'plain http only to 127.0.0.1'],
+    ['ftp://127.0.0.1/{account}', 'plain http only to 127.0.0.1'],
+    ['https://{account}.blob.core.windows.net/?x=1', 'no query or fragment'],
+    ['not a url {account}', 'containing {account} once'],
+  ])('refuses %s, naming the setting', (value, reason) => {
+    const problems = problemsOf({ ...base, STORAGE_BLOB_ENDPOINT_TEMPLATE: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^STORAGE_BLOB_ENDPOINT_TEMPLATE: /);
+    expect(problems[0]).toContain(reason);
+  });
+});

@@ -1,0 +1,156 @@
+// SAS token endpoints (authLevel function):
+//   POST /api/tokens                           { storageAccount, container, sasToken } → 201 metadata
+//   POST /api/tokens/{storageAccount}/rotate   { sasToken, container? } → per-export results
+//   GET  /api/tokens                           metadata and days left of every token
+// Thin: parse, call services/tokens.ts, shape the answer. Bodies and logs never carry the token: errors
+// are answered from TokenRequestError (built from redacting parsers) or as a generic 500 with a
+// redacted log line.
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { createSasProbe } from '../azure/sasProbe';
+import { getConfig } from '../config';
+import { redactError } from '../domain/redact';
+import { getServices } from '../services/appContext';
+import {
+  TokenRequestError,
+  listTokens,
+  parseRegisterRequest,
+  parseRotateRequest,
+  realSleep,
+  registerToken,
+  rotateToken,
+  type TokensDeps,
+} from '../services/tokens';
+
+export const REGISTER_TOKEN_FUNCTION = 'registerToken';
+export const ROTATE_TOKEN_FUNCTION = 'rotateToken';
+export const LIST_TOKENS_FUNCTION = 'listTokens';
+
+let shared: Promise<TokensDeps> | undefined;
+
+function runtime(): Promise<TokensDeps> {
+  shared ??= (async (): Promise<TokensDeps> => {
+    const services = await getServices();
+    const { blobEndpointTemplate } = getConfig().storage;
+    return {
+      catalog: services.catalog,
+      secrets: services.secrets,
+      costExports: services.costExports,
+      probe: createSasProbe({ blobEndpointTemplate }),
+      // Config allows plain http only to loopback (Azurite), which enforces spr: see TokensDeps.
+      allowHttpTokens: blobEndpointTemplate.startsWith('http:'),
+      now: () => new Date(),
+      sleep: realSleep,
+    };
+  })().catch((error: unknown) => {
+    shared = undefined;
+    throw error;
+  });
+  return shared;
+}
+
+/** Tests and the local host hand in their own adapters, probe, clock and sleep; undefined goes back to settings. */
+export function useTokensRuntime(value: TokensDeps | undefined): void {
+  shared = value ? Promise.resolve(value) : undefined;
+}
+
+async function readJson(request: HttpRequest): Promise<unknown> {
+  const text = await request.text();
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new TokenRequestError(400, 'InvalidRequest', 'body', 'the body is not valid JSON');
+  }
+}
+
+/** Runs a handler body, turning errors into JSON answers that never include the token. */
+async function answer(
+  context: InvocationContext,
+  action: string,
+  work: () => Promise<HttpResponseInit>,
+): Promise<HttpResponseInit> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof TokenRequestError) {
+      context.warn(
+        `${action} refused: ${error.status} ${error.code}${error.field ? ` (${error.field})` : ''}`,
+      );
+      return { status: error.status, jsonBody: error.toBody() };
+    }
+    context.error(`${action} failed: ${redactError(error)}`);
+    return {
+      status: 500,
+      jsonBody: {
+        error: {
+          code: 'InternalError',
+          message: `${action} failed; see the function logs (invocation ${context.invocationId})`,
+        },
+      },
+    };
+  }
+}
+
+export async function registerTokenHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  return answer(context, 'token registration', async () => {
+    const input = parseRegisterRequest(await readJson(request));
+    const token = await registerToken(await runtime(), input);
+    context.log(
+      `registered SAS token ${token.fingerprint} for ${token.storageAccount}, expires ${token.expiresOn}`,
+    );
+    return { status: 201, jsonBody: { token } };
+  });
+}
+
+export async function rotateTokenHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  return answer(context, 'token rotation', async () => {
+    const input = parseRotateRequest(request.params.storageAccount, await readJson(request));
+    const outcome = await rotateToken(await runtime(), input);
+    context.log(
+      `rotated SAS token of ${input.storageAccount} to ${outcome.token.fingerprint}: ${outcome.updated} export(s) updated, ${outcome.failed} failed`,
+    );
+    for (const r of outcome.results.filter((x) => x.status === 'failed')) {
+      context.warn(
+        `export ${r.exportName} at ${r.scope} still carries the old token: ${r.error ?? 'unknown error'}`,
+      );
+    }
+    return { status: outcome.failed > 0 ? 207 : 200, jsonBody: outcome };
+  });
+}
+
+export async function listTokensHandler(
+  _request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  return answer(context, 'token listing', async () => ({
+    status: 200,
+    jsonBody: { tokens: await listTokens(await runtime()) },
+  }));
+}
+
+app.http(REGISTER_TOKEN_FUNCTION, {
+  route: 'tokens',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: registerTokenHandler,
+});
+
+app.http(ROTATE_TOKEN_FUNCTION, {
+  route: 'tokens/{storageAccount}/rotate',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: rotateTokenHandler,
+});
+
+app.http(LIST_TOKENS_FUNCTION, {
+  route: 'tokens',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: listTokensHandler,
+});

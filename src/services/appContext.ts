@@ -1,0 +1,40 @@
+// The adapters the app's functions share, built lazily from settings once per process (clients keep
+// their connections and token caches). Tests and the local host call resetServices() after changing
+// settings.
+import { getConfig, type AppConfig } from '../config';
+import { Catalog } from '../azure/catalog';
+import { createCostExportsClient, type CostExportsApi } from '../azure/costExports';
+import { createSecretStore, type SecretStore } from '../azure/secrets';
+import { tableClientFactory } from '../azure/storageClients';
+
+export interface AppServices {
+  config: AppConfig;
+  /** Tables created on first use. */
+  catalog: Catalog;
+  costExports: CostExportsApi;
+  secrets: SecretStore;
+}
+
+let services: Promise<AppServices> | undefined;
+
+export function getServices(): Promise<AppServices> {
+  services ??= (async () => {
+    const config = getConfig();
+    const catalog = new Catalog({ tableClient: tableClientFactory(config.storage.catalog) });
+    await catalog.ensureTables();
+    return {
+      config,
+      catalog,
+      costExports: createCostExportsClient(config.costManagement),
+      secrets: createSecretStore(config.secrets, config.storage.catalog),
+    };
+  })().catch((error: unknown) => {
+    services = undefined; // bad settings or storage down: try again on the next invocation
+    throw error;
+  });
+  return services;
+}
+
+export function resetServices(): void {
+  services = undefined;
+}
