@@ -1,0 +1,265 @@
+// Out-of-band runs: the timer (`%OUT_OF_BAND_SCHEDULE%`, every 6 hours by default) starts one
+// outOfBandRound orchestration per tick, whose activities find the due exports a page at a time and
+// run them (services/outOfBand.ts); and `PUT|DELETE /api/exports/{scopeKey}/{exportName}/outOfBand`
+// sets or removes an export's policy.
+//
+// The instance id is derived from the tick, so a tick delivered twice finds its round and starts
+// nothing; a tick that finds the previous round still running skips (its exports are claimed with
+// ETags anyway, so even overlapping rounds never run one export twice).
+import {
+  app,
+  type HttpRequest,
+  type HttpResponseInit,
+  type InvocationContext,
+  type Timer,
+} from '@azure/functions';
+import * as df from 'durable-functions';
+import type { CostExportsApi } from '../azure/costExports';
+import { roundInstanceId, validateOutOfBandPolicy } from '../domain/outOfBandPolicy';
+import { redactError } from '../domain/redact';
+import { scopeFromKey, ScopeError } from '../domain/scope';
+import { getServices } from '../services/appContext';
+import {
+  findDueExports,
+  runOutOfBandExport,
+  setOutOfBandPolicy,
+  type OutOfBandCatalog,
+} from '../services/outOfBand';
+import {
+  FIND_DUE_ACTIVITY,
+  OUT_OF_BAND_ROUND,
+  RUN_EXPORT_ACTIVITY,
+  outOfBandRound,
+  type FindDueInput,
+  type FindDueOutput,
+  type RoundInput,
+  type RunExportInput,
+  type RunExportOutput,
+} from '../workflows/outOfBandRound';
+
+export const OUT_OF_BAND_TIMER = 'outOfBandRuns';
+export const OUT_OF_BAND_POLICY_FUNCTION = 'setOutOfBandPolicy';
+
+export interface OutOfBandRuntime {
+  catalog: OutOfBandCatalog;
+  costExports: Pick<CostExportsApi, 'run'>;
+  /** Parallel runs per round (OUT_OF_BAND_CONCURRENCY). */
+  concurrency: number;
+  /** Exports read per page (and per orchestration generation). Default 200. */
+  pageSize?: number;
+  now(): Date;
+}
+
+let shared: Promise<OutOfBandRuntime> | undefined;
+
+function runtime(): Promise<OutOfBandRuntime> {
+  shared ??= (async (): Promise<OutOfBandRuntime> => {
+    const { config, catalog, costExports } = await getServices();
+    return { catalog, costExports, concurrency: config.outOfBand.concurrency, now: () => new Date() };
+  })().catch((error: unknown) => {
+    shared = undefined;
+    throw error;
+  });
+  return shared;
+}
+
+/** Tests and the local host hand in their own adapters and clock; undefined goes back to settings. */
+export function useOutOfBandRuntime(value: OutOfBandRuntime | undefined): void {
+  shared = value ? Promise.resolve(value) : undefined;
+}
+
+// ------------------------------------------------------------------------------------------ timer
+
+export type TickResult =
+  | { started: true; instanceId: string }
+  | {
+      started: false;
+      instanceId: string;
+      reason: 'alreadyStarted' | 'previousRoundRunning';
+      previous?: string;
+    };
+
+const ACTIVE = new Set<string>([
+  df.OrchestrationRuntimeStatus.Running,
+  df.OrchestrationRuntimeStatus.Pending,
+  df.OrchestrationRuntimeStatus.ContinuedAsNew,
+]);
+
+/** The runtime status of an instance, or undefined when there is none (the client throws on 404). */
+async function statusOf(client: df.DurableClient, instanceId: string): Promise<string | undefined> {
+  try {
+    return (await client.getStatus(instanceId)).runtimeStatus;
+  } catch (error) {
+    if (error instanceof Error && /\b404\b/.test(error.message)) return undefined;
+    throw error;
+  }
+}
+
+export async function outOfBandTimerHandler(timer: Timer, context: InvocationContext): Promise<TickResult> {
+  const rt = await runtime();
+  const now = rt.now();
+  const instanceId = roundInstanceId(now);
+  const client = df.getClient(context);
+  if ((await statusOf(client, instanceId)) !== undefined) {
+    context.log(`outOfBandRuns: round ${instanceId} was already started for this tick`);
+    return { started: false, instanceId, reason: 'alreadyStarted' };
+  }
+  const last = Date.parse(timer.scheduleStatus?.last ?? '');
+  if (Number.isFinite(last) && last > 0) {
+    const previous = roundInstanceId(new Date(last));
+    const status = previous === instanceId ? undefined : await statusOf(client, previous);
+    if (status !== undefined && ACTIVE.has(status)) {
+      context.warn(`outOfBandRuns: round ${previous} is still ${status}; this tick is skipped`);
+      return { started: false, instanceId, reason: 'previousRoundRunning', previous };
+    }
+  }
+  const input: RoundInput = {
+    tick: now.toISOString(),
+    concurrency: rt.concurrency,
+    pageSize: rt.pageSize ?? 200,
+  };
+  await client.startNew(OUT_OF_BAND_ROUND, { instanceId, input });
+  context.log(`outOfBandRuns: started round ${instanceId} (concurrency ${rt.concurrency})`);
+  return { started: true, instanceId };
+}
+
+app.timer(OUT_OF_BAND_TIMER, {
+  schedule: '%OUT_OF_BAND_SCHEDULE%',
+  extraInputs: [df.input.durableClient()],
+  handler: outOfBandTimerHandler,
+});
+
+// -------------------------------------------------------------------------- orchestration + activities
+
+df.app.orchestration(OUT_OF_BAND_ROUND, outOfBandRound);
+
+export async function findDueActivity(input: FindDueInput): Promise<FindDueOutput> {
+  const rt = await runtime();
+  const page = await findDueExports(rt.catalog, {
+    now: new Date(input.now),
+    pageSize: input.pageSize,
+    ...(input.continuationToken ? { continuationToken: input.continuationToken } : {}),
+  });
+  const skipped: Record<string, number> = {};
+  for (const [reason, count] of Object.entries(page.skipped)) skipped[reason] = count ?? 0;
+  return {
+    due: page.due,
+    scanned: page.scanned,
+    skipped,
+    ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
+  };
+}
+
+export async function runExportActivity(
+  input: RunExportInput,
+  context: InvocationContext,
+): Promise<RunExportOutput> {
+  const rt = await runtime();
+  const result = await runOutOfBandExport(rt.catalog, rt.costExports, {
+    scope: input.scope,
+    exportName: input.exportName,
+    now: new Date(input.now),
+  });
+  if (result.outcome === 'failed') {
+    context.warn(`outOfBand: ${input.exportName} at ${input.scope}: run refused: ${result.error ?? ''}`);
+  }
+  return {
+    scope: result.scope,
+    exportName: result.exportName,
+    outcome: result.outcome,
+    ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}),
+  };
+}
+
+df.app.activity(FIND_DUE_ACTIVITY, { handler: (input: FindDueInput) => findDueActivity(input) });
+df.app.activity(RUN_EXPORT_ACTIVITY, {
+  handler: (input: RunExportInput, context: InvocationContext) => runExportActivity(input, context),
+});
+
+// ------------------------------------------------------------------------------------- HTTP policy
+
+interface FieldError {
+  field: string;
+  message: string;
+}
+
+const badRequest = (errors: FieldError[]): HttpResponseInit => ({ status: 400, jsonBody: { errors } });
+
+export async function outOfBandPolicyHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const { scopeKey = '', exportName = '' } = request.params;
+  let scope: string;
+  try {
+    scope = scopeFromKey(decodeURIComponent(scopeKey)).canonical;
+  } catch (error) {
+    if (error instanceof ScopeError || error instanceof URIError) {
+      return badRequest([{ field: 'scopeKey', message: error.message }]);
+    }
+    throw error;
+  }
+  const name = safeDecode(exportName);
+  if (!name || name.length > 256) {
+    return badRequest([{ field: 'exportName', message: 'expected 1-256 characters' }]);
+  }
+
+  let policy;
+  if (request.method.toUpperCase() === 'PUT') {
+    let body: unknown;
+    try {
+      body = JSON.parse(await request.text());
+    } catch {
+      return badRequest([
+        {
+          field: 'body',
+          message: 'expected JSON like {"minIntervalMinutes": 360, "hoursUtc": {"from": 6, "to": 18}}',
+        },
+      ]);
+    }
+    const validation = validateOutOfBandPolicy(body);
+    if (!validation.ok) return badRequest(validation.problems);
+    policy = validation.policy;
+  }
+
+  const rt = await runtime();
+  try {
+    const result = await setOutOfBandPolicy(rt.catalog, scope, name, policy, rt.now());
+    if (!result.found) {
+      return {
+        status: 404,
+        jsonBody: {
+          errors: [{ field: 'exportName', message: `export "${name}" is not registered at ${scope}` }],
+        },
+      };
+    }
+    const record = result.record;
+    return {
+      status: 200,
+      jsonBody: {
+        scope: record.scope,
+        exportName: record.exportName,
+        outOfBand: record.outOfBand ?? null,
+        lastOutOfBand: record.lastOutOfBand ?? null,
+      },
+    };
+  } catch (error) {
+    context.error(`setOutOfBandPolicy: ${redactError(error)}`);
+    throw error;
+  }
+}
+
+function safeDecode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
+app.http(OUT_OF_BAND_POLICY_FUNCTION, {
+  route: 'exports/{scopeKey}/{exportName}/outOfBand',
+  methods: ['PUT', 'DELETE'],
+  authLevel: 'function',
+  handler: outOfBandPolicyHandler,
+});
