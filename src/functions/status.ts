@@ -1,0 +1,171 @@
+// HTTP health and status (services/status.ts does the work):
+// - GET /api/health (anonymous): liveness for probes and load balancers. Validates settings, nothing
+//   else; 503 with the problems (each naming its variable) when they do not validate.
+// - GET /api/status (function key): configuration summary, catalog reachability, Cost Management
+//   access per managed scope (cached a few minutes) and bounded catalog counts, as JSON, or as an
+//   HTML page for `Accept: text/html` (a browser) or `?format=html`.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { createCostExportsClient } from '../azure/costExports';
+import { ConfigError, getConfig, type AppConfig } from '../config';
+import { redactError } from '../domain/redact';
+import { getServices } from '../services/appContext';
+import {
+  checkHealth,
+  collectStatus,
+  renderStatusHtml,
+  ScopeAccessChecker,
+  type CountOptions,
+  type ExportLister,
+  type StatusCatalog,
+} from '../services/status';
+
+export const HEALTH_FUNCTION = 'health';
+export const STATUS_FUNCTION = 'status';
+
+/** What the status endpoint reads, when a test or the local host hands in its own (see useStatusRuntime). */
+export interface StatusRuntime {
+  config: AppConfig;
+  catalog: StatusCatalog;
+  exports: ExportLister;
+  now?: () => Date;
+  counts?: CountOptions;
+}
+
+let runtimeOverride: StatusRuntime | undefined;
+/** Per process: the point is that a dashboard refresh does not call ARM again. */
+let checker = new ScopeAccessChecker();
+
+/** Tests and the local host hand in their own adapters (e.g. a prefixed catalog); undefined goes
+ * back to settings (services/appContext). Either way the scope-access cache starts empty. */
+export function useStatusRuntime(runtime: StatusRuntime | undefined, cacheTtlMs?: number): void {
+  runtimeOverride = runtime;
+  checker = new ScopeAccessChecker(cacheTtlMs === undefined ? {} : { ttlMs: cacheTtlMs });
+}
+
+let version: string | undefined;
+
+/** This app's package.json version, read once (the nearest package.json named like this app). */
+export function appVersion(): string {
+  if (version !== undefined) return version;
+  version = 'unknown';
+  for (let dir = __dirname, i = 0; i < 5; i++, dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: unknown;
+        version?: unknown;
+      };
+      if (pkg.name === 'cost-export-autopilot' && typeof pkg.version === 'string') {
+        version = pkg.version;
+        break;
+      }
+    } catch {
+      // not here: look one folder up
+    }
+  }
+  return version;
+}
+
+const NO_STORE = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
+
+export function healthHandler(_request: HttpRequest, _context: InvocationContext): HttpResponseInit {
+  const result = checkHealth(getConfig, appVersion());
+  return { status: result.status, headers: NO_STORE, jsonBody: result.body };
+}
+
+/** `?format=html|json` wins; otherwise HTML when the client accepts it (a browser), else JSON. */
+export function responseFormat(request: HttpRequest): 'html' | 'json' | { error: string } {
+  const format = request.query.get('format');
+  if (format !== null) {
+    const f = format.trim().toLowerCase();
+    if (f === 'html' || f === 'json') return f;
+    return { error: `format: expected html or json, got ${JSON.stringify(format.slice(0, 40))}` };
+  }
+  const accept = request.headers.get('accept') ?? '';
+  const html = accept
+    .split(',')
+    .map((part) => part.trim().toLowerCase())
+    .some((part) => part.startsWith('text/html') && !/;\s*q=0(?:\.0*)?\s*(?:;|$)/.test(part));
+  return html ? 'html' : 'json';
+}
+
+async function resolveRuntime(): Promise<{
+  config: AppConfig;
+  catalog?: StatusCatalog;
+  catalogError?: unknown;
+  exports: ExportLister;
+  now?: () => Date;
+  counts?: CountOptions;
+}> {
+  if (runtimeOverride) return runtimeOverride;
+  const config = getConfig();
+  try {
+    const services = await getServices();
+    return { config, catalog: services.catalog, exports: services.costExports };
+  } catch (error) {
+    // Storage down or unusable: still report the scopes, with an adapter of our own.
+    return { config, catalogError: error, exports: createCostExportsClient(config.costManagement) };
+  }
+}
+
+export async function statusHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const format = responseFormat(request);
+  if (typeof format === 'object')
+    return { status: 400, headers: NO_STORE, jsonBody: { error: format.error } };
+
+  let runtime: Awaited<ReturnType<typeof resolveRuntime>>;
+  try {
+    runtime = await resolveRuntime();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) context.error(`status: ${redactError(error)}`);
+    const health = checkHealth(() => {
+      throw error;
+    }, appVersion());
+    return { status: 503, headers: NO_STORE, jsonBody: health.body };
+  }
+
+  const report = await collectStatus(
+    {
+      config: runtime.config,
+      ...(runtime.catalog ? { catalog: runtime.catalog } : {}),
+      ...(runtime.catalogError !== undefined ? { catalogError: runtime.catalogError } : {}),
+      exports: runtime.exports,
+      checker,
+      version: appVersion(),
+      ...(runtime.now ? { now: runtime.now } : {}),
+    },
+    runtime.counts,
+  );
+  if (report.status !== 'ok') context.warn(`status: degraded: ${report.problems.join('; ')}`);
+  if (format === 'json') return { status: 200, headers: NO_STORE, jsonBody: report };
+  return {
+    status: 200,
+    headers: {
+      ...NO_STORE,
+      'Content-Type': 'text/html; charset=utf-8',
+      // No scripts, no external anything; the inline <style> is the page's only resource.
+      'Content-Security-Policy':
+        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'",
+      'Referrer-Policy': 'no-referrer',
+    },
+    body: renderStatusHtml(report),
+  };
+}
+
+app.http(HEALTH_FUNCTION, {
+  route: 'health',
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  handler: healthHandler,
+});
+
+app.http(STATUS_FUNCTION, {
+  route: 'status',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: statusHandler,
+});
