@@ -1,5 +1,9 @@
-// The v4 programming model entry point (package.json "main"): importing each trigger file registers it.
-// Add every new file under src/functions/ here; test/unit/index.test.ts checks none is missing.
-import { app } from '@azure/functions';
-
-app.setup({ enableHttpStream: false });
+// The v4 programming model entry point (package.json "main"): importing each trigger file registers
+// its functions with the host. test/unit/index.test.ts checks that every file in src/functions/ is here.
+import './functions/backfill';
+import './functions/exportLanded';
+import './functions/exportSync';
+import './functions/outOfBandRuns';
+import './functions/sasWatch';
+import './functions/status';
+import './functions/tokens';
