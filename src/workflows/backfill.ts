@@ -1,0 +1,526 @@
+// Durable orchestrator bodies for a backfill: the parent keeps a sliding window of per-(dataset, month)
+// sub-orchestrations; each child creates a one-month Custom export, runs it, waits for its landing and
+// reports one outcome. Deterministic and I/O-free: time is `currentUtcDateTime`, every side effect is
+// an activity called by name, and throttling waits are durable timers for the advertised Retry-After.
+import type { OrchestrationContext, Task, TimerTask } from 'durable-functions';
+import type { BackfillWindow } from '../domain/backfillPlan';
+import { backfillExportName } from '../domain/backfillPlan';
+import type { ExportDataset } from '../domain/scope';
+import { sameScope } from '../domain/scope';
+
+export const BACKFILL_ORCHESTRATOR = 'backfill';
+export const BACKFILL_MONTH_ORCHESTRATOR = 'backfillMonth';
+/** Raised by the landing catalog on the month's sub-orchestration (backfillRuns lookup row). */
+export const EXPORT_LANDED_EVENT = 'exportLanded';
+export const BACKFILL_ACTIVITIES = {
+  putExport: 'backfillPutExport',
+  runExport: 'backfillRunExport',
+  readRun: 'backfillReadRun',
+  finishMonth: 'backfillFinishMonth',
+} as const;
+
+// ---------------------------------------------------------------------------------------- contract
+
+/** Where the exports deliver. A SAS destination names a registered token, never its value. */
+export type BackfillDestination =
+  | { resourceId: string; container: string; rootFolderPath?: string }
+  | { storageAccount: string; tokenId: string; container: string; rootFolderPath?: string };
+
+export interface BackfillTiming {
+  maxAttempts: number;
+  /** First history read after a run is submitted (unless the landing event comes first). */
+  pollIntervalMs: number;
+  /** Reads back off by doubling up to this. */
+  maxPollIntervalMs: number;
+  /** A run that has neither landed nor ended by then counts as a timed-out attempt. */
+  landingTimeoutMs: number;
+  /** Back-off after a failed run or a transient API error: base × 2^(n-1), capped. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Consecutive 429s tolerated on one call before the month fails (each waits its Retry-After). */
+  maxThrottleWaits: number;
+}
+
+export interface ExportSettings {
+  format: 'Csv' | 'Parquet';
+  compression: 'gzip' | 'snappy' | 'none';
+  dataVersion?: string;
+}
+
+export interface BackfillInput extends ExportSettings {
+  /** The deterministic instance id (backfillInstanceId). */
+  backfillId: string;
+  /** 1 for the first run of this id; +1 each time `force` restarts it (keeps child ids unique). */
+  run: number;
+  /** Canonical scope. */
+  scope: string;
+  datasets: ExportDataset[];
+  /** Planned by the HTTP starter with planBackfill (the plan fixed the instance id). */
+  windows: BackfillWindow[];
+  destination: BackfillDestination;
+  concurrency: number;
+  keepExports: boolean;
+  exportNamePrefix?: string;
+  timing: BackfillTiming;
+}
+
+/** One (dataset, month): everything an activity needs, with no secret in it. */
+export interface MonthTask extends ExportSettings {
+  backfillId: string;
+  scope: string;
+  dataset: ExportDataset;
+  month: string;
+  from: string;
+  to: string;
+  exportName: string;
+  destination: BackfillDestination;
+}
+
+export interface MonthInput {
+  task: MonthTask;
+  keepExports: boolean;
+  timing: BackfillTiming;
+}
+
+export type MonthOutcome = 'Completed' | 'NoData' | 'Failed';
+
+export interface MonthResult {
+  dataset: ExportDataset;
+  month: string;
+  outcome: MonthOutcome;
+  /** The run that decided the outcome; null when none was identified (e.g. the PUT failed). */
+  runId: string | null;
+  /** Runs submitted. */
+  attempts: number;
+  landingKey?: LandingKeyRef;
+  rowCount?: number;
+  error?: string;
+}
+
+/** Where the landing catalog filed the run (landings table keys). */
+export interface LandingKeyRef {
+  partitionKey: string;
+  rowKey: string;
+}
+
+export interface BackfillOutput {
+  backfillId: string;
+  scope: string;
+  total: number;
+  counts: Record<MonthOutcome, number>;
+  months: MonthResult[];
+}
+
+export interface BackfillProgress {
+  backfillId: string;
+  total: number;
+  counts: Record<MonthOutcome | 'pending' | 'running', number>;
+  /** `Dataset YYYY-MM` of the months in flight. */
+  inFlight: string[];
+  /** Months finished so far, in completion order (the output lists them all at the end). */
+  finished: { dataset: ExportDataset; month: string; outcome: MonthOutcome; error?: string }[];
+}
+
+/** Every activity answers with one of these; a 429 is a result, not an exception, because durable
+ * retry policies cannot wait for a Retry-After the service advertised. */
+export type CallResult<T extends object = object> =
+  | ({ kind: 'ok' } & T)
+  | { kind: 'throttled'; retryAfterMs: number; message: string }
+  | { kind: 'error'; transient: boolean; message: string; code?: string };
+
+export interface PutExportInput {
+  task: MonthTask;
+  instanceId: string;
+}
+export interface RunExportInput {
+  task: MonthTask;
+  instanceId: string;
+  attempt: number;
+}
+export interface ReadRunInput {
+  task: MonthTask;
+  /** Runs of earlier attempts, never to be taken for this attempt's. */
+  excludeRunIds: string[];
+}
+export interface ObservedRun {
+  runId: string;
+  status: string;
+  error?: string;
+}
+export type ReadRunResult = CallResult<{ run?: ObservedRun }>;
+export interface FinishMonthInput {
+  task: MonthTask;
+  instanceId: string;
+  result: MonthResult;
+  deleteExport: boolean;
+}
+
+/** What the landing catalog raises. */
+export interface ExportLandedEvent {
+  exportName: string;
+  scope: string;
+  billingMonth: string;
+  runId: string;
+  /** `complete`, `incomplete` (blobs still missing; re-checked and raised again) or `rejected`. */
+  state: string;
+  rowCount?: number;
+  landingKey?: LandingKeyRef;
+}
+
+// ---------------------------------------------------------------------------------------- helpers
+
+/** Child instance id: unique per backfill run, dataset and month, and free of `/ \ # ?`. */
+export function monthInstanceId(
+  backfillId: string,
+  run: number,
+  dataset: ExportDataset,
+  month: string,
+): string {
+  return `${backfillId}:${run}:${dataset.toLowerCase()}:${month.replace('-', '')}`;
+}
+
+export function backoffMs(timing: BackfillTiming, attempt: number): number {
+  return Math.min(timing.retryMaxMs, timing.retryBaseMs * 2 ** Math.max(0, attempt - 1));
+}
+
+/** `YYYY-MM` from the forms a billing month arrives in: `2025-01`, `202501`, `20250101-20250131`. */
+export function normaliseBillingMonth(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const m = /^(\d{4})-?(0[1-9]|1[0-2])(?:$|\d{2}\b|-\d{2})/.exec(value.trim());
+  return m ? `${m[1]}-${m[2]}` : undefined;
+}
+
+/** Whether a landing event is this month's current run (events of other exports, months or of
+ * earlier attempts are ignored). */
+export function isOwnLanding(event: unknown, task: MonthTask, excludeRunIds: readonly string[]): boolean {
+  if (typeof event !== 'object' || event === null) return false;
+  const e = event as Partial<ExportLandedEvent>;
+  if (typeof e.exportName !== 'string' || e.exportName.toLowerCase() !== task.exportName.toLowerCase())
+    return false;
+  if (normaliseBillingMonth(e.billingMonth) !== task.month) return false;
+  if (typeof e.runId !== 'string' || e.runId === '' || excludeRunIds.includes(e.runId)) return false;
+  if (typeof e.scope === 'string') {
+    try {
+      if (!sameScope(e.scope, task.scope)) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+function isLandingKey(value: unknown): value is LandingKeyRef {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as LandingKeyRef).partitionKey === 'string' &&
+    typeof (value as LandingKeyRef).rowKey === 'string'
+  );
+}
+
+type Step<T> = Generator<Task, T, unknown>;
+
+function nowMs(ctx: OrchestrationContext): number {
+  return ctx.df.currentUtcDateTime.getTime();
+}
+
+/** Calls an activity, waiting out 429s for exactly the advertised time (a durable timer from the
+ * moment the answer arrived) and retrying transient errors with back-off. */
+function* callActivity<T extends object>(
+  ctx: OrchestrationContext,
+  name: string,
+  input: unknown,
+  timing: BackfillTiming,
+): Step<CallResult<T>> {
+  let throttles = 0;
+  let transientFailures = 0;
+  for (;;) {
+    const result = (yield ctx.df.callActivity(name, input)) as CallResult<T>;
+    if (result.kind === 'throttled') {
+      throttles++;
+      if (throttles > timing.maxThrottleWaits) {
+        return {
+          kind: 'error',
+          transient: true,
+          message: `still throttled after ${timing.maxThrottleWaits} waits: ${result.message}`,
+        };
+      }
+      yield ctx.df.createTimer(new Date(nowMs(ctx) + Math.max(0, result.retryAfterMs)));
+      continue;
+    }
+    if (result.kind === 'error' && result.transient && transientFailures + 1 < timing.maxAttempts) {
+      transientFailures++;
+      yield ctx.df.createTimer(new Date(nowMs(ctx) + backoffMs(timing, transientFailures)));
+      continue;
+    }
+    return result;
+  }
+}
+
+type Landing =
+  | { kind: 'landed'; runId: string; rowCount?: number; landingKey?: LandingKeyRef }
+  | { kind: 'noData'; runId: string; status: string }
+  | { kind: 'failed'; runId?: string; reason: string };
+
+/** Waits for this month's landing event, reading run history when the poll timer fires first. */
+function* awaitLanding(
+  ctx: OrchestrationContext,
+  input: MonthInput,
+  exclude: readonly string[],
+): Step<Landing> {
+  const { task, timing } = input;
+  const started = nowMs(ctx);
+  const deadline = started + timing.landingTimeoutMs;
+  let delay = timing.pollIntervalMs;
+  let lastSeen = 'not yet listed in run history';
+  let timer: TimerTask | undefined;
+  for (;;) {
+    timer ??= ctx.df.createTimer(new Date(Math.min(nowMs(ctx) + delay, deadline)));
+    const landed = ctx.df.waitForExternalEvent(EXPORT_LANDED_EVENT);
+    const winner = (yield ctx.df.Task.any([landed, timer])) as Task;
+    if (winner === landed) {
+      const event = landed.result as ExportLandedEvent;
+      // Another run's or month's, or an incomplete landing that will be raised again: keep waiting.
+      if (!isOwnLanding(event, task, exclude) || event.state === 'incomplete') continue;
+      timer.cancel();
+      if (event.state !== 'complete') {
+        return { kind: 'failed', runId: event.runId, reason: `run ${event.runId} landed ${event.state}` };
+      }
+      return {
+        kind: 'landed',
+        runId: event.runId,
+        ...(typeof event.rowCount === 'number' ? { rowCount: event.rowCount } : {}),
+        ...(isLandingKey(event.landingKey) ? { landingKey: event.landingKey } : {}),
+      };
+    }
+    timer = undefined;
+    const read = yield* callActivity<{ run?: ObservedRun }>(
+      ctx,
+      BACKFILL_ACTIVITIES.readRun,
+      { task, excludeRunIds: [...exclude] } satisfies ReadRunInput,
+      timing,
+    );
+    if (read.kind === 'ok' && read.run) {
+      const run = read.run;
+      lastSeen = run.status;
+      switch (run.status) {
+        case 'Completed':
+          return { kind: 'landed', runId: run.runId };
+        case 'DataNotAvailable':
+        case 'NewDataNotAvailable':
+          return { kind: 'noData', runId: run.runId, status: run.status };
+        case 'Failed':
+        case 'Timeout':
+          return {
+            kind: 'failed',
+            runId: run.runId,
+            reason: `run ${run.runId} ended ${run.status}${run.error ? `: ${run.error}` : ''}`,
+          };
+        default:
+          break; // Queued, InProgress: keep waiting
+      }
+    } else if (read.kind !== 'ok') {
+      lastSeen = `history unreadable (${read.message})`;
+    }
+    if (nowMs(ctx) >= deadline) {
+      return {
+        kind: 'failed',
+        reason: `no landing within ${Math.round(timing.landingTimeoutMs / 60_000)} minutes (last status: ${lastSeen})`,
+      };
+    }
+    delay = Math.min(delay * 2, timing.maxPollIntervalMs);
+  }
+}
+
+// ---------------------------------------------------------------------------------- orchestrators
+
+/** One (dataset, month): PUT the export, run it (retrying failed runs), wait for the landing, clean up. */
+export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<MonthResult> {
+  const input = ctx.df.getInput<MonthInput>();
+  const { task, timing } = input;
+  const instanceId = ctx.df.instanceId;
+  const excluded: string[] = [];
+  let attempts = 0;
+  let result: MonthResult | undefined;
+  const base = { dataset: task.dataset, month: task.month };
+
+  ctx.df.setCustomStatus({ phase: 'creatingExport', attempts });
+  const put = yield* callActivity(
+    ctx,
+    BACKFILL_ACTIVITIES.putExport,
+    { task, instanceId } satisfies PutExportInput,
+    timing,
+  );
+  if (put.kind !== 'ok') {
+    result = {
+      ...base,
+      outcome: 'Failed',
+      runId: null,
+      attempts,
+      error: `creating the export failed: ${put.message}`,
+    };
+  }
+
+  let lastError = '';
+  let lastRunId: string | null = null;
+  while (!result && attempts < timing.maxAttempts) {
+    attempts++;
+    ctx.df.setCustomStatus({ phase: 'running', attempts });
+    const run = yield* callActivity(
+      ctx,
+      BACKFILL_ACTIVITIES.runExport,
+      { task, instanceId, attempt: attempts } satisfies RunExportInput,
+      timing,
+    );
+    if (run.kind !== 'ok') {
+      lastError = `running the export failed: ${run.message}`;
+      break;
+    }
+    ctx.df.setCustomStatus({ phase: 'waitingForLanding', attempts });
+    const landing = yield* awaitLanding(ctx, input, excluded);
+    if (landing.kind === 'landed') {
+      result = {
+        ...base,
+        outcome: 'Completed',
+        runId: landing.runId,
+        attempts,
+        ...(landing.landingKey !== undefined ? { landingKey: landing.landingKey } : {}),
+        ...(landing.rowCount !== undefined ? { rowCount: landing.rowCount } : {}),
+      };
+    } else if (landing.kind === 'noData') {
+      result = { ...base, outcome: 'NoData', runId: landing.runId, attempts, rowCount: 0 };
+    } else {
+      lastError = landing.reason;
+      if (landing.runId) {
+        excluded.push(landing.runId);
+        lastRunId = landing.runId;
+      }
+      if (attempts < timing.maxAttempts) {
+        ctx.df.setCustomStatus({ phase: 'backingOff', attempts, lastError });
+        yield ctx.df.createTimer(new Date(nowMs(ctx) + backoffMs(timing, attempts)));
+      }
+    }
+  }
+  result ??= {
+    ...base,
+    outcome: 'Failed',
+    runId: lastRunId,
+    attempts,
+    error: attempts >= timing.maxAttempts ? `${lastError} (after ${attempts} attempts)` : lastError,
+  };
+
+  ctx.df.setCustomStatus({ phase: 'finishing', attempts, outcome: result.outcome });
+  const finish = yield* callActivity<{ deleted: boolean }>(
+    ctx,
+    BACKFILL_ACTIVITIES.finishMonth,
+    { task, instanceId, result, deleteExport: !input.keepExports } satisfies FinishMonthInput,
+    timing,
+  );
+  if (finish.kind !== 'ok' && result.outcome !== 'Failed') {
+    // The data landed; only the clean-up failed. Say so without hiding the outcome.
+    result = { ...result, error: `the temporary export was not deleted: ${finish.message}` };
+  }
+  return result;
+}
+
+function emptyCounts(): Record<MonthOutcome, number> {
+  return { Completed: 0, NoData: 0, Failed: 0 };
+}
+
+/** The whole backfill: (month, dataset) chunks newest first, at most `concurrency` in flight. */
+export function* backfillOrchestrator(ctx: OrchestrationContext): Step<BackfillOutput> {
+  const input = ctx.df.getInput<BackfillInput>();
+  const chunks = input.windows.flatMap((window) => input.datasets.map((dataset) => ({ dataset, window })));
+  const results: (MonthResult | undefined)[] = chunks.map(() => undefined);
+  const finished: BackfillProgress['finished'] = [];
+  const inFlight: { index: number; task: Task }[] = [];
+  const counts = emptyCounts();
+  const concurrency = Math.max(1, Math.floor(input.concurrency));
+  let next = 0;
+
+  const label = (index: number) => `${chunks[index]!.dataset} ${chunks[index]!.window.month}`;
+  const progress = (): BackfillProgress => ({
+    backfillId: input.backfillId,
+    total: chunks.length,
+    counts: { ...counts, pending: chunks.length - next, running: inFlight.length },
+    inFlight: inFlight.map((f) => label(f.index)),
+    finished: [...finished],
+  });
+
+  while (next < chunks.length || inFlight.length > 0) {
+    while (inFlight.length < concurrency && next < chunks.length) {
+      const { dataset, window } = chunks[next]!;
+      const monthInput: MonthInput = {
+        task: {
+          backfillId: input.backfillId,
+          scope: input.scope,
+          dataset,
+          month: window.month,
+          from: window.from,
+          to: window.to,
+          exportName: backfillExportName(dataset, window.month, input.exportNamePrefix),
+          destination: input.destination,
+          format: input.format,
+          compression: input.compression,
+          ...(input.dataVersion !== undefined ? { dataVersion: input.dataVersion } : {}),
+        },
+        keepExports: input.keepExports,
+        timing: input.timing,
+      };
+      const childId = monthInstanceId(input.backfillId, input.run, dataset, window.month);
+      inFlight.push({
+        index: next,
+        task: ctx.df.callSubOrchestrator(BACKFILL_MONTH_ORCHESTRATOR, monthInput, childId),
+      });
+      next++;
+    }
+    ctx.df.setCustomStatus(progress());
+    yield ctx.df.Task.any(inFlight.map((f) => f.task));
+    // Several may have finished in the same episode: take every completed one, in window order.
+    for (let i = 0; i < inFlight.length;) {
+      const { index, task } = inFlight[i]!;
+      if (!task.isCompleted && !task.isFaulted) {
+        i++;
+        continue;
+      }
+      inFlight.splice(i, 1);
+      const { dataset, window } = chunks[index]!;
+      const result: MonthResult = task.isFaulted
+        ? {
+            dataset,
+            month: window.month,
+            outcome: 'Failed',
+            runId: null,
+            attempts: 0,
+            error: `the month's orchestration failed: ${errorText(task.result)}`,
+          }
+        : (task.result as MonthResult);
+      results[index] = result;
+      counts[result.outcome]++;
+      finished.push({
+        dataset,
+        month: window.month,
+        outcome: result.outcome,
+        ...(result.error !== undefined ? { error: result.error } : {}),
+      });
+    }
+  }
+  ctx.df.setCustomStatus(progress());
+  return {
+    backfillId: input.backfillId,
+    scope: input.scope,
+    total: chunks.length,
+    counts,
+    months: results.map((r, i) => r ?? missingResult(chunks[i]!.dataset, chunks[i]!.window.month)),
+  };
+}
+
+/** Unreachable by construction; present so the output can never silently lose a month. */
+function missingResult(dataset: ExportDataset, month: string): MonthResult {
+  return { dataset, month, outcome: 'Failed', runId: null, attempts: 0, error: 'no result was recorded' };
+}
+
+function errorText(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  return typeof value === 'string' ? value : JSON.stringify(value ?? 'unknown error');
+}
