@@ -1,0 +1,227 @@
+// HTTP start / status / cancel of durable backfills, and the registrations of their orchestrations
+// and activities. Thin: validation and activities live in services/backfills.ts, the orchestrator
+// bodies in workflows/backfill.ts.
+//
+// Instance ids are deterministic: backfillInstanceId(scope, datasets, months). A repeated POST while
+// the backfill runs returns it (202); after it finished, 200 with its result. `force: true` purges the
+// finished instance's history and starts it again under the same id with `run` = previous run + 1;
+// sub-orchestration ids carry that run number, so a late landing event of the previous run can never
+// reach the new one (the backfillRuns lookup rows are rewritten to the new child ids on its PUT).
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
+import { ConfigError, getConfig } from '../config';
+import { redactSecrets } from '../domain/redact';
+import { getServices } from '../services/appContext';
+import {
+  backfillTiming,
+  buildBackfillInput,
+  checkBackfillToken,
+  cleanupBackfill,
+  createBackfillActivities,
+  monthInstanceIds,
+  parseBackfillRequest,
+  toCallResult,
+  type BackfillActivities,
+  type FieldError,
+} from '../services/backfills';
+import {
+  BACKFILL_ACTIVITIES,
+  BACKFILL_MONTH_ORCHESTRATOR,
+  BACKFILL_ORCHESTRATOR,
+  backfillMonthOrchestrator,
+  backfillOrchestrator,
+  type BackfillInput,
+} from '../workflows/backfill';
+
+export const BACKFILL_START_FUNCTION = 'backfillStart';
+export const BACKFILL_STATUS_FUNCTION = 'backfillStatus';
+const ID = /^bf-\d{6}-\d{6}-[0-9a-f]{32}$/;
+const ACTIVE = new Set(['Pending', 'Running', 'ContinuedAsNew', 'Suspended']);
+
+// ---------------------------------------------------------------------------------- registrations
+
+df.app.orchestration(BACKFILL_ORCHESTRATOR, backfillOrchestrator);
+df.app.orchestration(BACKFILL_MONTH_ORCHESTRATOR, backfillMonthOrchestrator);
+
+/** Each activity answers with a CallResult even when the adapters cannot be built, so a broken
+ * setting shows up as the month's error rather than as a crashed orchestration. */
+function registerActivity<K extends keyof BackfillActivities>(name: string, key: K): void {
+  df.app.activity(name, {
+    handler: async (input: unknown) => {
+      try {
+        const activities = createBackfillActivities(await getServices());
+        const call = activities[key] as (input: unknown) => Promise<unknown>;
+        return await call(input);
+      } catch (error) {
+        return toCallResult(error);
+      }
+    },
+  });
+}
+registerActivity(BACKFILL_ACTIVITIES.putExport, 'putExport');
+registerActivity(BACKFILL_ACTIVITIES.runExport, 'runExport');
+registerActivity(BACKFILL_ACTIVITIES.readRun, 'readRun');
+registerActivity(BACKFILL_ACTIVITIES.finishMonth, 'finishMonth');
+
+app.http(BACKFILL_START_FUNCTION, {
+  route: 'backfills',
+  methods: ['POST'],
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: startBackfill,
+});
+
+app.http(BACKFILL_STATUS_FUNCTION, {
+  route: 'backfills/{id}',
+  methods: ['GET', 'DELETE'],
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: backfillStatus,
+});
+
+// ---------------------------------------------------------------------------------------- handlers
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, jsonBody: body, headers };
+}
+
+function badRequest(errors: FieldError[]): HttpResponseInit {
+  return json(400, { errors });
+}
+
+function statusUrl(request: HttpRequest, id: string): string {
+  const url = new URL(request.url);
+  const base = url.pathname.replace(/\/backfills(\/.*)?$/i, '/backfills');
+  return `${url.origin}${base}/${id}`; // no query: never echo a function key
+}
+
+async function getStatus(client: DurableClient, id: string): Promise<DurableOrchestrationStatus | undefined> {
+  try {
+    return await client.getStatus(id, { showInput: true });
+  } catch (error) {
+    if (error instanceof Error && /\b404\b/.test(error.message)) return undefined;
+    throw error;
+  }
+}
+
+function view(request: HttpRequest, status: DurableOrchestrationStatus): Record<string, unknown> {
+  const url = statusUrl(request, status.instanceId);
+  return {
+    id: status.instanceId,
+    runtimeStatus: status.runtimeStatus,
+    createdTime: status.createdTime,
+    lastUpdatedTime: status.lastUpdatedTime,
+    statusUrl: url,
+    cancelUrl: url,
+    progress: status.customStatus ?? null,
+    result: status.output ?? null,
+  };
+}
+
+function accepted(request: HttpRequest, id: string, body: Record<string, unknown>): HttpResponseInit {
+  const url = statusUrl(request, id);
+  return json(202, { id, statusUrl: url, cancelUrl: url, ...body }, { Location: url, 'Retry-After': '30' });
+}
+
+function previousRun(status: DurableOrchestrationStatus): number {
+  const run = (status.input as Partial<BackfillInput> | null | undefined)?.run;
+  return typeof run === 'number' && Number.isInteger(run) && run > 0 ? run : 1;
+}
+
+function serverError(context: InvocationContext, error: unknown): HttpResponseInit {
+  const message = redactSecrets(error instanceof Error ? error.message : String(error));
+  context.error(`backfill: ${message}`);
+  if (error instanceof ConfigError) return json(500, { error: 'the app is misconfigured; see its logs' });
+  return json(503, { error: 'a dependency is unavailable; try again later' });
+}
+
+export async function startBackfill(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await request.text());
+  } catch {
+    return badRequest([{ field: 'body', message: 'expected a JSON object' }]);
+  }
+  try {
+    const config = getConfig();
+    const now = new Date();
+    const parsed = parseBackfillRequest(body, { now, maxConcurrency: config.backfill.maxConcurrency });
+    if (!parsed.ok) return badRequest(parsed.errors);
+    const id = parsed.value.instanceId;
+    const client = df.getClient(context);
+
+    const existing = await getStatus(client, id);
+    if (existing && ACTIVE.has(existing.runtimeStatus)) {
+      return accepted(request, id, { runtimeStatus: existing.runtimeStatus, started: false });
+    }
+    if (existing && !parsed.value.request.force)
+      return json(200, { ...view(request, existing), started: false });
+
+    const services = await getServices();
+    const token = await checkBackfillToken(parsed.value, services.catalog, now);
+    if (!token.ok) return badRequest(token.errors);
+    const run = existing ? previousRun(existing) + 1 : 1;
+    if (existing) await client.purgeInstanceHistory(id);
+    const input = buildBackfillInput(parsed.value, token.destination, backfillTiming(config.backfill), run);
+    try {
+      await client.startNew(BACKFILL_ORCHESTRATOR, { instanceId: id, input });
+    } catch (error) {
+      // Two identical requests raced: the other one started it.
+      const now2 = await getStatus(client, id);
+      if (now2 && ACTIVE.has(now2.runtimeStatus))
+        return accepted(request, id, { runtimeStatus: now2.runtimeStatus, started: false });
+      throw error;
+    }
+    context.log(
+      `backfill ${id} run ${run} started: ${parsed.value.request.scope.canonical}, ` +
+        `${input.datasets.join('+')}, ${input.windows.length} month(s), concurrency ${input.concurrency}`,
+    );
+    return accepted(request, id, {
+      runtimeStatus: 'Pending',
+      started: true,
+      run,
+      months: input.windows.map((w) => w.month),
+      datasets: input.datasets,
+    });
+  } catch (error) {
+    return serverError(context, error);
+  }
+}
+
+export async function backfillStatus(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const id = request.params.id ?? '';
+  if (!ID.test(id)) return json(404, { errors: [{ field: 'id', message: 'not a backfill id' }] });
+  try {
+    const client = df.getClient(context);
+    const status = await getStatus(client, id);
+    if (!status) return json(404, { errors: [{ field: 'id', message: `no backfill ${id}` }] });
+    if (request.method.toUpperCase() === 'GET') return json(200, view(request, status));
+
+    // DELETE: stop the parent and its months in flight, then remove their temporary exports.
+    const input = status.input as BackfillInput | null | undefined;
+    let terminated = false;
+    if (ACTIVE.has(status.runtimeStatus)) {
+      await client.terminate(id, 'cancelled by DELETE /api/backfills');
+      terminated = true;
+      if (input && Array.isArray(input.windows) && Array.isArray(input.datasets)) {
+        await Promise.all(
+          monthInstanceIds(input).map((child) =>
+            client.terminate(child, 'backfill cancelled').catch(() => undefined),
+          ),
+        );
+      }
+    }
+    const cleanup = await cleanupBackfill(await getServices(), id);
+    const after = (await getStatus(client, id)) ?? status;
+    return json(200, { ...view(request, after), terminated, cleanup });
+  } catch (error) {
+    return serverError(context, error);
+  }
+}

@@ -1,0 +1,308 @@
+// Backfills end to end: the real registrations of src/index.ts in the local host (real clock), the
+// Exports emulator over HTTPS delivering into Azurite, the exportLanded blob trigger waking the
+// months, and every request over real HTTP.
+import { Catalog } from '../../src/azure/catalog';
+import { tableClientFactory } from '../../src/azure/storageClients';
+import { loadConfig, resetConfigCache } from '../../src/config';
+import { registrations } from '../../dev/host/functionsCoreStub';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import type { EmulatorAdmin } from '../../dev/emulator/admin';
+import { startEmulator } from '../../dev/emulator/server';
+import { RealClock } from '../../dev/host/clock';
+import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
+import { resetServices } from '../../src/services/appContext';
+import { testStorageConnection, uniqueName } from '../support/storage';
+import { buildBackfillInput, backfillTiming, parseBackfillRequest } from '../../src/services/backfills';
+import { BACKFILL_ORCHESTRATOR, type BackfillOutput } from '../../src/workflows/backfill';
+import { invalidBodies } from '../support/backfillFuzz';
+import { connectionSettings, staticSettings } from '../../dev/stack';
+
+jest.setTimeout(180_000);
+
+const SCOPE = '/subscriptions/6c1f5e0a-8d3b-4f7e-9a21-3b4c5d6e7f80';
+const DESTINATION = {
+  resourceId: `${SCOPE}/resourceGroups/rg-finops/providers/Microsoft.Storage/storageAccounts/devstoreaccount1`,
+  container: 'msexports',
+  rootFolderPath: 'backfill',
+};
+
+interface Stack {
+  api: string;
+  host: LocalHost;
+  emulatorAdmin: EmulatorAdmin;
+  stop(): Promise<void>;
+}
+
+let stack: Stack;
+const tempDir = mkdtempSync(path.join(os.tmpdir(), 'backfill-e2e-'));
+const saved = new Map<string, string | undefined>();
+
+beforeAll(async () => {
+  const storage = testStorageConnection();
+  const blobEndpoint = /BlobEndpoint=([^;]+)/.exec(storage)![1]!;
+  const container = uniqueName('bfexports');
+  await BlobServiceClient.fromConnectionString(storage).getContainerClient(container).create();
+  DESTINATION.container = container;
+  const caFile = path.join(tempDir, 'ca.pem');
+  const emulator = await startEmulator({
+    speedFactor: 2000,
+    storage: { blobEndpoint, connectionString: storage },
+    caFile,
+  });
+  // The same settings `npm run dev` uses (every documented setting, schedules included), pointed at
+  // this suite's Azurite container and emulator.
+  const settings: Record<string, string> = {
+    ...staticSettings([]),
+    ...connectionSettings({
+      storage,
+      blobOrigin: new URL(blobEndpoint).origin,
+      emulatorUrl: emulator.url,
+      emulatorCa: caFile,
+    }),
+    EXPORTS_CONTAINER: container,
+    DURABLE_TASK_HUB: 'backfilltest',
+  };
+  for (const [name, value] of Object.entries(settings)) {
+    saved.set(name, process.env[name]);
+    process.env[name] = value;
+  }
+  resetConfigCache();
+  resetServices();
+  // After the settings: function files read some of them when they register.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('../../src/index');
+  const host = await startLocalHost({
+    env: process.env,
+    clock: new RealClock(),
+    blobPollIntervalMs: 200,
+    taskHub: settings.DURABLE_TASK_HUB,
+    logger: () => undefined,
+  }).catch(async (error: unknown) => {
+    await emulator.stop(); // or its HTTPS server keeps jest alive after the failure
+    throw error;
+  });
+  stack = {
+    api: host.baseUrl,
+    host,
+    emulatorAdmin: emulator.admin,
+    stop: async () => {
+      await host.stop();
+      await emulator.stop();
+    },
+  };
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  for (const [name, value] of saved) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  resetConfigCache();
+  resetServices();
+  rmSync(tempDir, { recursive: true, force: true });
+});
+
+async function post(body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`${stack.api}/backfills`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+async function get(id: string): Promise<Record<string, unknown>> {
+  const response = await fetch(`${stack.api}/backfills/${id}`);
+  expect(response.status).toBe(200);
+  return (await response.json()) as Record<string, unknown>;
+}
+
+async function until(id: string, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await get(id);
+    if (['Completed', 'Failed', 'Terminated'].includes(String(status.runtimeStatus))) return status;
+    if (Date.now() > deadline) throw new Error(`backfill ${id} still ${String(status.runtimeStatus)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250)); // real clock: the emulator runs in real time
+  }
+}
+
+function landedFunctionRegistered(): boolean {
+  return registrations.some((r) => r.name === 'exportLanded');
+}
+
+test('12 months × 2 datasets: every month Completed and catalogued, ≤ 4 ARM calls each, exports removed', async () => {
+  await stack.emulatorAdmin.resetCounters();
+  const started = await post({
+    scope: SCOPE,
+    datasets: ['ActualCost', 'AmortizedCost'],
+    months: 12,
+    destination: DESTINATION,
+    concurrency: 6,
+  });
+  expect(started.status).toBe(202);
+  expect(started.json).toMatchObject({ started: true, run: 1 });
+  const id = String(started.json.id);
+  expect(started.json.statusUrl).toBe(`${stack.api}/backfills/${id}`);
+
+  // The same request while it runs starts nothing and answers with the same id and URLs.
+  const before = stack.host.engine.listInstances().length;
+  const again = await post({
+    scope: SCOPE,
+    datasets: ['AmortizedCost', 'ActualCost'],
+    months: 12,
+    destination: DESTINATION,
+    concurrency: 6,
+  });
+  expect(again.status).toBe(202);
+  expect(again.json).toMatchObject({ id, started: false, statusUrl: started.json.statusUrl });
+  expect(stack.host.engine.listInstances().length).toBe(before);
+
+  const status = await until(id);
+  expect(status.runtimeStatus).toBe('Completed');
+  const output = status.result as BackfillOutput;
+  expect(output.total).toBe(24);
+  expect(output.counts).toEqual({ Completed: 24, NoData: 0, Failed: 0 });
+
+  const counters = await stack.emulatorAdmin.counters();
+  const perExport = Object.entries(counters.byExport).filter(([key]) => /\/cea-bf-/.test(key));
+  expect(perExport).toHaveLength(24);
+  for (const [, ops] of perExport) {
+    const total = Object.values(ops).reduce((s, n) => s + n, 0);
+    expect(total).toBeLessThanOrEqual(4);
+  }
+  expect((await stack.emulatorAdmin.exports()).filter((e) => e.name.startsWith('cea-bf-'))).toEqual([]);
+
+  const catalog = new Catalog({ tableClient: tableClientFactory(loadConfig(process.env).storage.catalog) });
+  const runs = [];
+  for await (const run of catalog.listBackfillRuns(id)) runs.push(run);
+  expect(runs).toHaveLength(24);
+  expect(runs.every((r) => r.status === 'landed')).toBe(true);
+  if (landedFunctionRegistered()) {
+    // Woken by the landing catalog: each month names its landing row.
+    expect(output.months.every((m) => m.landingKey !== undefined && m.rowCount !== undefined)).toBe(true);
+    for (const m of output.months) {
+      const landing = await catalog.get('landings', m.landingKey!);
+      expect(landing).toMatchObject({ runId: m.runId, state: 'complete' });
+    }
+  }
+
+  // Finished: the same request answers 200 with the result and starts nothing.
+  const done = await post({
+    scope: SCOPE,
+    datasets: ['ActualCost', 'AmortizedCost'],
+    months: 12,
+    destination: DESTINATION,
+    concurrency: 6,
+  });
+  expect(done.status).toBe(200);
+  expect(done.json).toMatchObject({ id, runtimeStatus: 'Completed', started: false });
+});
+
+test('fuzz: 500 bad bodies all get 400 naming fields, and start nothing', async () => {
+  await stack.emulatorAdmin.resetCounters();
+  const before = stack.host.engine.listInstances().length;
+  const cases = invalidBodies(500, 4242);
+  for (let i = 0; i < cases.length; i += 25) {
+    const batch = cases.slice(i, i + 25);
+    const answers = await Promise.all(batch.map((c) => post(c.body)));
+    answers.forEach((answer, k) => {
+      const c = batch[k]!;
+      if (answer.status !== 400) throw new Error(`${answer.status} for ${c.description}`);
+      const errors = answer.json.errors as { field: string; message: string }[];
+      expect(errors.length).toBeGreaterThan(0);
+      for (const field of c.fields) expect(errors.map((e) => e.field)).toContain(field);
+    });
+  }
+  expect((await post('{not json')).status).toBe(400);
+  expect(stack.host.engine.listInstances().length).toBe(before);
+  expect((await stack.emulatorAdmin.counters()).total).toBe(0);
+});
+
+test('throttled: every month completes and no call comes before a Retry-After deadline', async () => {
+  await stack.emulatorAdmin.setThrottle({ runPerPrincipal: { limit: 2, windowSeconds: 2 } });
+  try {
+    const started = await post({
+      scope: SCOPE,
+      datasets: ['ActualCost', 'AmortizedCost'],
+      from: '2024-01',
+      to: '2024-04',
+      destination: DESTINATION,
+      concurrency: 6,
+    });
+    expect(started.status).toBe(202);
+    const status = await until(String(started.json.id));
+    expect((status.result as BackfillOutput).counts.Completed).toBe(8);
+    const log = await stack.emulatorAdmin.requests();
+    const throttled = log.filter((e) => e.status === 429);
+    expect(throttled.length).toBeGreaterThan(0);
+    for (const t of throttled) {
+      const deadline = t.answeredAt + (t.retryAfterSeconds ?? 0) * 1000;
+      const early = log.filter(
+        (e) =>
+          e.exportName === t.exportName &&
+          e.operation === t.operation &&
+          e.receivedAt > t.answeredAt &&
+          e.receivedAt < deadline,
+      );
+      expect(early).toEqual([]);
+    }
+  } finally {
+    await stack.emulatorAdmin.setThrottle({ runPerPrincipal: null });
+  }
+});
+
+test('injected failures: retried months succeed, the rest are reported with reasons, NoData recorded', async () => {
+  // Started on the engine directly with second-scale timing: the settings' minimum poll interval is
+  // a minute, which a failed run (no landing event) would have to wait out on the real clock.
+  await stack.emulatorAdmin.setFaults({ runFailureRate: 0.5, noDataMonths: ['2023-06'] });
+  try {
+    const parsed = parseBackfillRequest(
+      {
+        scope: SCOPE,
+        datasets: ['ActualCost'],
+        from: '2023-01',
+        to: '2023-12',
+        destination: DESTINATION,
+        concurrency: 6,
+      },
+      { now: new Date(), maxConcurrency: 6 },
+    );
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const timing = {
+      ...backfillTiming(loadConfig(process.env).backfill),
+      pollIntervalMs: 300,
+      maxPollIntervalMs: 1000,
+      landingTimeoutMs: 20_000,
+      retryBaseMs: 100,
+      retryMaxMs: 400,
+    };
+    const input = buildBackfillInput(
+      parsed.value,
+      parsed.value.request.destination as typeof DESTINATION,
+      timing,
+    );
+    const id = stack.host.engine.startNew(BACKFILL_ORCHESTRATOR, {
+      instanceId: parsed.value.instanceId,
+      input,
+    });
+    const status = await until(id);
+    const output = status.result as BackfillOutput;
+    expect(output.months).toHaveLength(12);
+    expect(output.months.find((m) => m.month === '2023-06')).toMatchObject({ outcome: 'NoData' });
+    const retried = output.months.filter((m) => m.outcome === 'Completed' && m.attempts > 1);
+    const failed = output.months.filter((m) => m.outcome === 'Failed');
+    expect(retried.length).toBeGreaterThan(0);
+    for (const m of failed) {
+      expect(m.attempts).toBe(3);
+      expect(m.error).toMatch(/ended Failed/);
+    }
+    expect(output.counts.Completed + output.counts.NoData + output.counts.Failed).toBe(12);
+  } finally {
+    await stack.emulatorAdmin.setFaults({ runFailureRate: 0, noDataMonths: [] });
+  }
+});
