@@ -15,7 +15,7 @@ async function main(): Promise<void> {
     });
     const output = await waitForBackfill(stack.api, id);
     const seconds = (Date.now() - started) / 1000;
-    const counters = await stack.admin.counters();
+    const counters = await stack.emulatorAdmin.counters();
     const perMonth = Object.entries(counters.byExport)
       .filter(([key]) => key.includes('/cea-bf-'))
       .map(([, ops]) => Object.values(ops).reduce((s, n) => s + n, 0));

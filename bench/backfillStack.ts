@@ -1,26 +1,9 @@
-// Shared by the backfill benchmarks: Azurite + the Exports emulator + the local host serving the real
-// registrations of src/index.ts on the real clock (the emulator throttles and runs in real time).
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { startAzurite } from '../dev/azurite';
-import type { EmulatorAdmin } from '../dev/emulator/admin';
-import { startEmulator, type EmulatorOptions } from '../dev/emulator/server';
-import { RealClock } from '../dev/host/clock';
-import { installFunctionsCoreStub } from '../dev/host/installFunctionsCoreStub';
-import { startLocalHost, type LocalHost } from '../dev/host/localHost';
-import { resetConfigCache } from '../src/config';
+// Shared by the backfill benchmarks: the dev stack (Azurite + the Exports emulator + the local host
+// serving the real registrations of src/index.ts on the real clock), with fast emulator runs and
+// the emulator's throttling in real time.
+import type { EmulatorOptions } from '../dev/emulator/server';
+import { EXPORTS_CONTAINER, startStack, type RunningStack } from '../dev/stack';
 import type { BackfillOutput } from '../src/workflows/backfill';
-
-const EXPORTS_CONTAINER = 'msexports';
-
-export interface BenchStack {
-  api: string;
-  host: LocalHost;
-  admin: EmulatorAdmin;
-  stop(): Promise<void>;
-}
 
 export const BENCH_DESTINATION = {
   resourceId:
@@ -28,60 +11,17 @@ export const BENCH_DESTINATION = {
   container: EXPORTS_CONTAINER,
 };
 
-export async function startBenchStack(emulator: EmulatorOptions = {}): Promise<BenchStack> {
-  const tempDir = mkdtempSync(path.join(os.tmpdir(), 'backfill-bench-'));
-  const caFile = path.join(tempDir, 'ca.pem');
-  const azurite = await startAzurite();
-  await BlobServiceClient.fromConnectionString(azurite.connectionString)
-    .getContainerClient(EXPORTS_CONTAINER)
-    .createIfNotExists();
-  const emu = await startEmulator({
+export function startBenchStack(
+  emulator: Omit<EmulatorOptions, 'storage' | 'caFile'> = {},
+): Promise<RunningStack> {
+  return startStack({
     speedFactor: 2000,
-    storage: { blobEndpoint: azurite.blobEndpoint, connectionString: azurite.connectionString },
-    caFile,
-    ...emulator,
-  });
-  const settings: Record<string, string> = {
-    AzureWebJobsStorage: azurite.connectionString,
-    ExportsStorage: azurite.connectionString,
-    EXPORTS_CONTAINER,
-    LANDING_TRIGGER_SOURCE: 'LogsAndContainerScan',
-    STORAGE_BLOB_ENDPOINT_TEMPLATE: `${new URL(azurite.blobEndpoint).origin}/{account}`,
-    COST_MANAGEMENT_ENDPOINT: emu.url,
-    COST_MANAGEMENT_CA_FILE: caFile,
-    COST_MANAGEMENT_CLIENT_TYPE: 'CostExportAutopilotLocal',
-    MANAGED_SCOPES: '',
-    SECRET_STORE: 'table',
-    KEY_VAULT_URI: '',
-    ALERT_MAIL_TRANSPORT: 'none',
-    BACKFILL_MAX_CONCURRENCY: '6',
-    BACKFILL_MAX_ATTEMPTS: '3',
-    BACKFILL_POLL_INTERVAL_MINUTES: '1',
-    BACKFILL_LANDING_TIMEOUT_MINUTES: '10',
-    DURABLE_TASK_HUB: 'backfilltest',
-  };
-  Object.assign(process.env, settings);
-  resetConfigCache();
-  installFunctionsCoreStub();
-  await import('../src/index.js');
-  const host = await startLocalHost({
-    env: process.env,
-    clock: new RealClock(),
     blobPollIntervalMs: 200,
-    taskHub: settings.DURABLE_TASK_HUB,
+    managedScopes: [],
     logger: () => undefined,
+    emulator,
+    settings: { DURABLE_TASK_HUB: 'backfillbench' },
   });
-  return {
-    api: host.baseUrl,
-    host,
-    admin: emu.admin,
-    async stop() {
-      await host.stop();
-      await emu.stop();
-      await azurite.stop();
-      rmSync(tempDir, { recursive: true, force: true });
-    },
-  };
 }
 
 export async function startBackfill(api: string, body: unknown): Promise<string> {

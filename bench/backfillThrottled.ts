@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     const outputs = await Promise.all(ids.map((id) => waitForBackfill(stack.api, id, 900_000)));
     const completed = outputs.reduce((s, o) => s + o.counts.Completed, 0);
     const total = outputs.reduce((s, o) => s + o.total, 0);
-    const log = await stack.admin.requests();
+    const log = await stack.emulatorAdmin.requests();
     const runs = log.filter((e) => e.operation === 'Exports_Execute');
     const ok = runs
       .filter((e) => e.status < 300)
@@ -43,6 +43,8 @@ async function main(): Promise<void> {
     const early = throttled.filter((t) =>
       runs.some(
         (e) =>
+          // Backfill export names repeat across scopes: the same export is the same scope + name.
+          e.scope === t.scope &&
           e.exportName === t.exportName &&
           e.receivedAt > t.answeredAt &&
           e.receivedAt < t.answeredAt + (t.retryAfterSeconds ?? 0) * 1000,

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { startAzurite, type AzuriteInstance } from './azurite';
-import { startEmulator, type RunningEmulator } from './emulator/server';
+import { startEmulator, type EmulatorOptions, type RunningEmulator } from './emulator/server';
 import type { EmulatorAdmin } from './emulator/admin';
 import { RealClock } from './host/clock';
 import { installFunctionsCoreStub } from './host/installFunctionsCoreStub';
@@ -37,6 +37,8 @@ export interface StackOptions {
   seed?: number;
   /** Generated data volume per run (emulator delivery). */
   data?: { rowsPerPartition?: number; resourcesPerDay?: number };
+  /** More emulator options (throttle limits, faults, request log size), applied last. */
+  emulator?: Omit<EmulatorOptions, 'storage' | 'caFile'>;
   /** Stop everything on the first SIGINT/SIGTERM (even mid-start) and exit the process with this code. */
   exitOnSignal?: (signal: NodeJS.Signals) => number;
 }
@@ -197,6 +199,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       ...(options.data ? { data: options.data } : {}),
       storage: { blobEndpoint: azurite.blobEndpoint, connectionString: azurite.connectionString },
       caFile: emulatorCa, // written by the emulator; removed with tempDir on stop
+      ...options.emulator,
     });
     started.emulator = emulator;
 
