@@ -2,6 +2,7 @@
 // run state machine Queued -> InProgress -> Completed | Failed | Timeout | DataNotAvailable.
 // Time is the emulator's virtual clock; transitions are due at virtual instants and one real timer
 // wakes the machine for the next one, so tests can also move the clock instead of waiting.
+import { mulberry32 } from './data/prng';
 import { randomUUID } from 'node:crypto';
 import type { Scope } from '../../src/domain/scope';
 import { redactError } from '../../src/domain/redact';
@@ -102,18 +103,6 @@ export class VirtualClock {
   setOffsetMs(ms: number): void {
     this.offsetMs = ms;
   }
-}
-
-/** mulberry32: small, fast, seeded; the emulator's only source of fault randomness. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface StoredExport {
@@ -295,7 +284,7 @@ export class ExportStore {
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly options: StoreOptions) {
-    this.random = seededRandom(options.seed);
+    this.random = mulberry32(options.seed);
   }
 
   get clock(): VirtualClock {

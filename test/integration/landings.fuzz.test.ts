@@ -6,21 +6,10 @@ import { randomUUID } from 'node:crypto';
 import { fromTableKey, mapWithConcurrency, type LandingRecord, type Stored } from '../../src/azure/catalog';
 import { LandingIncompleteError, type LandingOutcome } from '../../src/services/landings';
 import { filesOf, fixture, landingWorld, type LandingWorld } from '../support/landings';
+import { mulberry32 } from '../../dev/emulator/data/prng';
 
 const CASES = 1_200;
 const SEED = 0x1a2b3c;
-
-/** Mulberry32: small, fast, good enough to pick mutations reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const BASES = [
   'actualcost-csv-gzip-multipart.json',
@@ -113,7 +102,7 @@ beforeAll(async () => {
 });
 
 test(`${CASES} fuzzed manifests: a rejected row, an incomplete row or a complete landing, never half of one`, async () => {
-  const random = prng(SEED);
+  const random = mulberry32(SEED);
   const cases = Array.from({ length: CASES }, (_, i) => ({ i, ...mutate(random, i) }));
   const tally = { rejected: 0, incomplete: 0, complete: 0 };
   const service = world.service();

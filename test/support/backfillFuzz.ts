@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../dev/emulator/data/prng';
 // Invalid POST /api/backfills bodies for fuzz tests: a valid body with one or more mutations, each of
 // which alone makes the request invalid and names the field it breaks. Seeded, so failures replay.
 
@@ -10,18 +11,6 @@ export function validBody(overrides: Body = {}): Body {
     months: 12,
     destination: { storageAccount: 'acct1', tokenId: 'tok1', container: 'exports' },
     ...overrides,
-  };
-}
-
-/** mulberry32 */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -147,7 +136,7 @@ export interface FuzzCase {
 
 /** `count` invalid bodies: mostly one mutation, some with two or three, a few that are not objects. */
 export function invalidBodies(count: number, seed = 1): FuzzCase[] {
-  const random = seeded(seed);
+  const random = mulberry32(seed);
   const cases: FuzzCase[] = [];
   for (let i = 0; i < count; i++) {
     if (random() < 0.03) {

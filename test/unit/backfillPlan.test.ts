@@ -18,6 +18,7 @@ import {
   type BackfillWindow,
 } from '../../src/domain/backfillPlan';
 import { EXPORT_DATASETS, type ExportDataset } from '../../src/domain/scope';
+import { mulberry32 } from '../../dev/emulator/data/prng';
 
 const at = (iso: string): Date => new Date(iso);
 
@@ -29,18 +30,6 @@ function fieldOf(fn: () => unknown): string {
     throw e;
   }
   throw new Error('expected a BackfillPlanError');
-}
-
-/** Deterministic PRNG (mulberry32) so property runs are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const months = (plan: BackfillWindow[]): string[] => plan.map((w) => w.month);
@@ -296,7 +285,7 @@ describe('planBackfill', () => {
   });
 
   it('holds its invariants for random clocks and requests', () => {
-    const random = prng(20250101);
+    const random = mulberry32(20250101);
     for (let i = 0; i < 500; i++) {
       const clock = new Date(Date.UTC(1995, 0, 1) + Math.floor(random() * 60 * 365 * 86_400_000));
       const count = 1 + Math.floor(random() * MAX_BACKFILL_MONTHS);

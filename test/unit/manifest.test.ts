@@ -9,6 +9,7 @@ import {
   type LandingRecord,
   type ParseManifestOptions,
 } from '../../src/domain/manifest';
+import { mulberry32 } from '../../dev/emulator/data/prng';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/manifests');
 const raw = (name: string): Buffer => readFileSync(path.join(FIXTURES, name));
@@ -32,18 +33,6 @@ function errorOf(fn: () => unknown): ManifestError {
     throw e;
   }
   throw new Error('expected a ManifestError');
-}
-
-/** Deterministic PRNG (mulberry32) so the fuzz run is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('fixtures', () => {
@@ -792,7 +781,7 @@ describe('fuzz', () => {
   }
 
   it('returns a valid record or throws ManifestError for 3,000 mutated manifests', () => {
-    const random = prng(0xc0ffee);
+    const random = mulberry32(0xc0ffee);
     const outcomes = { valid: 0, errors: new Map<string, number>() };
     for (let i = 0; i < 3000; i++) {
       const base = bases[Math.floor(random() * bases.length)]!;

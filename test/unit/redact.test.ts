@@ -1,4 +1,5 @@
 import { REDACTED, redactError, redactSecrets } from '../../src/domain/redact';
+import { mulberry32 } from '../../dev/emulator/data/prng';
 
 const SIG = 'Xy7+ab/Cd9eFgH1iJkLmN0pQrStUvWxYz23456789AB=';
 const SIG_URL = encodeURIComponent(SIG); // Xy7%2Bab%2FCd9...%3D
@@ -292,14 +293,8 @@ describe('redactSecrets fuzz: a signature never survives', () => {
   });
 });
 
-/** A small deterministic PRNG (mulberry32) so generated cases are the same on every run. */
+/** Reproducible integers in [0, n): the shared mulberry32 stream, scaled. */
 function seeded(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n: number) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
+  const next = mulberry32(seed);
+  return (n: number) => Math.floor(next() * n);
 }

@@ -13,6 +13,7 @@ import {
   scopeFromKey,
   scopeKey,
 } from '../../src/domain/scope';
+import { mulberry32 } from '../../dev/emulator/data/prng';
 
 const SUB = '6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 const MCA = '12345678-1234-1234-1234-123456789012:12345678-1234-1234-1234-123456789012_2019-05-31';
@@ -456,14 +457,8 @@ describe('datasets per scope', () => {
   });
 });
 
-/** A small deterministic PRNG (mulberry32) so generated cases are the same on every run. */
+/** Reproducible integers in [0, n): the shared mulberry32 stream, scaled. */
 function seeded(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n: number) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
+  const next = mulberry32(seed);
+  return (n: number) => Math.floor(next() * n);
 }

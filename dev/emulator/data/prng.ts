@@ -24,16 +24,22 @@ export interface Random {
   code(length: number): string;
 }
 
-/** mulberry32: tiny, fast and good enough for fake billing data (not for cryptography). */
-export function createRandom(...key: (string | number)[]): Random {
-  let state = hashKey(...key);
-  const next = (): number => {
+/** mulberry32: a tiny, fast, seeded PRNG, uniform in [0, 1) (not for cryptography). The one copy for
+ * the emulator's data and faults and for every reproducible fuzz loop in the tests. */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** A stream keyed by `key`: the same key always yields the same fake billing data. */
+export function createRandom(...key: (string | number)[]): Random {
+  const next = mulberry32(hashKey(...key));
   const int = (min: number, max: number): number => min + Math.floor(next() * (max - min + 1));
   const hex = (n: number): string => {
     let s = '';
