@@ -28,10 +28,11 @@ let shared: Promise<SasWatchRuntime> | undefined;
 
 function runtime(): Promise<SasWatchRuntime> {
   shared ??= (async (): Promise<SasWatchRuntime> => {
-    const { config, catalog } = await getServices();
+    const { config, catalog, costExports } = await getServices();
     return {
       deps: {
         catalog,
+        costExports,
         mailer: createMailer(config.alerts),
         state: new TableAlertStateStore(
           createTableClient(config.storage.catalog, alertStateTableName(catalog)),
@@ -41,6 +42,9 @@ function runtime(): Promise<SasWatchRuntime> {
         thresholdsDays: config.sasWatch.thresholdsDays,
         recipients: config.alerts.recipients,
         appBaseUrl: appBaseUrl(process.env.WEBSITE_HOSTNAME),
+        // Latest runs straight from Cost Management (one list per scope), so a SAS failure is reported
+        // by this run even when export sync runs rarely or failed.
+        scanRunHistory: true,
       },
       now: () => new Date(),
     };

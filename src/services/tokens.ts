@@ -368,6 +368,8 @@ export async function rotateToken(deps: TokensDeps, request: RotateTokenRequest)
   const container = request.container ?? targets[0]?.destination.container;
   if (!container) throw bad('container', 'container is required: no export of this account names one');
 
+  // Read before acceptToken supersedes it: what an export that this rotation cannot reach still carries.
+  const previousTokenId = await activeTokenId(deps.catalog, storageAccount);
   const record = await acceptToken(deps, storageAccount, container, request.sasToken);
   const sasToken = normalizeSasToken(request.sasToken);
   const limits: RotationLimits = { maxAttempts: 4, maxWaitMs: 10_000, concurrency: 4, ...deps.rotation };
@@ -377,13 +379,50 @@ export async function rotateToken(deps: TokensDeps, request: RotateTokenRequest)
   const worker = async () => {
     while (next < targets.length) {
       const index = next++;
-      results[index] = await pushToken(deps, limits, targets[index]!, sasToken, record.fingerprint);
+      const target = targets[index]!;
+      const result = await pushToken(deps, limits, target, sasToken, record.fingerprint);
+      if (result.status === 'failed') await recordOldToken(deps, target, previousTokenId);
+      results[index] = result;
     }
   };
   await Promise.all(Array.from({ length: Math.min(limits.concurrency, targets.length) }, worker));
   const updated = results.filter((r) => r.status === 'updated').length;
   return { token: tokenView(record, deps.now()), results, updated, failed: results.length - updated };
 }
+
+async function activeTokenId(catalog: TokensCatalog, storageAccount: string): Promise<string | undefined> {
+  for await (const token of catalog.listTokens(storageAccount)) {
+    if (token.status === 'active') return token.tokenId;
+  }
+  return undefined;
+}
+
+/** An export the rotation could not reach keeps its old token. Its row must say so even when no
+ * rotation reached it before (no tokenRef yet): the watch compares tokenRef with the account's
+ * current token and names the export in every digest until a rotation reaches it. */
+async function recordOldToken(
+  deps: TokensDeps,
+  target: Stored<ExportRecord>,
+  previousTokenId: string | undefined,
+): Promise<void> {
+  if (target.destination.tokenRef !== undefined) return; // already names the token it carries
+  try {
+    await deps.catalog.modifyExport(target.scope, target.exportName, (row) =>
+      row.destination.tokenRef !== undefined
+        ? undefined
+        : {
+            ...row,
+            destination: { ...row.destination, tokenRef: previousTokenId ?? UNREGISTERED_TOKEN_REF },
+            updatedAt: deps.now().toISOString(),
+          },
+    );
+  } catch {
+    // The answer still lists this export as failed; the next rotation or sync rewrites the row.
+  }
+}
+
+/** tokenRef of an export that carries a token this app never registered (set before the app). */
+export const UNREGISTERED_TOKEN_REF = 'unregistered';
 
 /** GET for a fresh eTag, PUT with it; conflicts retried at once, 429s after their wait (capped). */
 async function pushToken(

@@ -38,6 +38,7 @@ import {
 } from '../../src/azure/secrets';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import { sasTokenFingerprint } from '../../src/domain/sasToken';
+import { carriesStaleToken } from '../../src/domain/alertPolicy';
 import {
   LIST_TOKENS_FUNCTION,
   REGISTER_TOKEN_FUNCTION,
@@ -471,12 +472,18 @@ describe('SAS tokens through the local host (HTTPS Azurite probe, Key Vault fake
         ['monthly-c', 'failed'],
       ]);
       expect(outcome.results[2]!.error).toContain('404');
-      // The record: which exports carry which token.
+      // The record: which exports carry which token. monthly-c was never reached, so it is on the
+      // token registered before, and the watch reports it as on a replaced token.
       expect(await tokenRefs()).toEqual({
         'daily-a': sasTokenFingerprint(token),
         'daily-b': sasTokenFingerprint(token),
-        'monthly-c': undefined,
+        'monthly-c': first.tokenId,
       });
+      const current = { tokenId: outcome.token.tokenId, fingerprint: outcome.token.fingerprint };
+      const lagging = (await catalog.getExport(SUB2, 'monthly-c'))!;
+      expect(carriesStaleToken({ sasDelivered: true, tokenRef: lagging.destination.tokenRef }, current)).toBe(
+        true,
+      );
       expect((await catalog.getExport(SUB2, 'other-account'))!.destination.tokenRef).toBeUndefined();
       expect((await catalog.getToken(AZURITE_ACCOUNT, first.tokenId))!.status).toBe('rotated');
       expect(vault.versions(sasSecretName(AZURITE_ACCOUNT)).map((v) => v.value)).toEqual([firstToken, token]);
