@@ -1,7 +1,7 @@
 // The Exports adapter against a scripted HTTPS server on loopback: real TLS (trusted through the
 // caPem option, not NODE_EXTRA_CA_CERTS), the real SDK pipeline (bearer policy, user agent, our
 // retry policy), real HTTP status handling.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -661,10 +661,14 @@ describe('credentials and configuration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cea-ca-'));
     const caFile = join(dir, 'emulator.pem');
     writeFileSync(caFile, fake.caPem);
-    const api = createCostExportsClient({ endpoint: fake.url, caFile, clientType: 'FromSettings' });
-    await api.list(`/subscriptions/${SUB}`);
-    expect(last().headers.authorization).toBe(`Bearer ${LOOPBACK_TOKEN}`);
-    expect(last().headers.clienttype).toBe('FromSettings');
+    try {
+      const api = createCostExportsClient({ endpoint: fake.url, caFile, clientType: 'FromSettings' });
+      await api.list(`/subscriptions/${SUB}`);
+      expect(last().headers.authorization).toBe(`Bearer ${LOOPBACK_TOKEN}`);
+      expect(last().headers.clienttype).toBe('FromSettings');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('an unreadable CA file is reported by its setting name', () => {
