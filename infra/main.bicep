@@ -79,6 +79,10 @@ param backfillPollIntervalMinutes int = 15
 @minLength(3)
 @maxLength(45)
 param durableTaskHub string = 'costexportautopilot'
+param durableCleanupSchedule string = '0 15 4 * * *'
+@minValue(1)
+@maxValue(3650)
+param durableHistoryRetentionDays int = 30
 
 // ---------------------------------------------------------------------------------------------------
 // Parameters: scale
@@ -245,6 +249,8 @@ var coreSettings = {
   BACKFILL_LANDING_TIMEOUT_MINUTES: string(backfillLandingTimeoutMinutes)
   BACKFILL_POLL_INTERVAL_MINUTES: string(backfillPollIntervalMinutes)
   DURABLE_TASK_HUB: durableTaskHub
+  DURABLE_CLEANUP_SCHEDULE: durableCleanupSchedule
+  DURABLE_HISTORY_RETENTION_DAYS: string(durableHistoryRetentionDays)
 }
 
 var acsMailSettings = alertMailTransport == 'acs'

@@ -62,6 +62,8 @@ export interface AppConfig {
     pollIntervalMinutes: number;
   };
   durableTaskHub: string;
+  /** Purge of finished orchestrations' history, so the task hub does not grow forever. */
+  durableCleanup: { schedule: string; retentionDays: number };
 }
 
 export class ConfigError extends Error {
@@ -321,6 +323,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       /^[A-Za-z][A-Za-z0-9]{2,44}$/,
       '3-45 letters and digits, starting with a letter',
     ),
+    durableCleanup: {
+      schedule: r.ncrontab('DURABLE_CLEANUP_SCHEDULE', '0 15 4 * * *'),
+      retentionDays: r.int('DURABLE_HISTORY_RETENTION_DAYS', 30, 1, 3650),
+    },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

@@ -1,6 +1,7 @@
 // The v4 programming model entry point (package.json "main"): importing each trigger file registers
 // its functions with the host. test/unit/index.test.ts checks that every file in src/functions/ is here.
 import './functions/backfill';
+import './functions/durableCleanup';
 import './functions/exportLanded';
 import './functions/exportSync';
 import './functions/outOfBandRuns';

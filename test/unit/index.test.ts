@@ -27,7 +27,7 @@ describe('src/index.ts', () => {
 
   it('resolves every timer schedule from an app setting, so operators can change it without a deploy', () => {
     const timers = registrations.filter((r) => r.trigger.type === 'timerTrigger');
-    expect(timers.map((t) => t.name).sort()).toEqual(['exportSync', 'outOfBandRuns', 'sasWatch']);
+    expect(timers.map((t) => t.name).sort()).toEqual(['durableCleanup', 'exportSync', 'outOfBandRuns', 'sasWatch']);
     for (const t of timers) expect(String(t.trigger.schedule)).toMatch(/^%[A-Z_]+_SCHEDULE%$/);
   });
 
