@@ -135,15 +135,17 @@ function landedFunctionRegistered(): boolean {
   return registrations.some((r) => r.name === 'exportLanded');
 }
 
+const twelveMonths = (datasets: string[]) => ({
+  scope: SCOPE,
+  datasets,
+  months: 12,
+  destination: DESTINATION,
+  concurrency: 6,
+});
+
 test('12 months × 2 datasets: every month Completed and catalogued, ≤ 4 ARM calls each, exports removed', async () => {
   await stack.emulatorAdmin.resetCounters();
-  const started = await post({
-    scope: SCOPE,
-    datasets: ['ActualCost', 'AmortizedCost'],
-    months: 12,
-    destination: DESTINATION,
-    concurrency: 6,
-  });
+  const started = await post(twelveMonths(['ActualCost', 'AmortizedCost']));
   expect(started.status).toBe(202);
   expect(started.json).toMatchObject({ started: true, run: 1 });
   const id = String(started.json.id);
@@ -151,13 +153,7 @@ test('12 months × 2 datasets: every month Completed and catalogued, ≤ 4 ARM c
 
   // The same request while it runs starts nothing and answers with the same id and URLs.
   const before = stack.host.engine.listInstances().length;
-  const again = await post({
-    scope: SCOPE,
-    datasets: ['AmortizedCost', 'ActualCost'],
-    months: 12,
-    destination: DESTINATION,
-    concurrency: 6,
-  });
+  const again = await post(twelveMonths(['AmortizedCost', 'ActualCost']));
   expect(again.status).toBe(202);
   expect(again.json).toMatchObject({ id, started: false, statusUrl: started.json.statusUrl });
   expect(stack.host.engine.listInstances().length).toBe(before);
@@ -192,13 +188,7 @@ test('12 months × 2 datasets: every month Completed and catalogued, ≤ 4 ARM c
   }
 
   // Finished: the same request answers 200 with the result and starts nothing.
-  const done = await post({
-    scope: SCOPE,
-    datasets: ['ActualCost', 'AmortizedCost'],
-    months: 12,
-    destination: DESTINATION,
-    concurrency: 6,
-  });
+  const done = await post(twelveMonths(['ActualCost', 'AmortizedCost']));
   expect(done.status).toBe(200);
   expect(done.json).toMatchObject({ id, runtimeStatus: 'Completed', started: false });
 });
