@@ -653,19 +653,26 @@ export class LandingService {
         ? this.deps.catalog.findBackfillRun(identity.scope, record.exportName, record.billingMonth)
         : Promise.resolve(undefined);
     backfill.catch(() => undefined); // awaited below; never an unhandled rejection
-    const listed = await this.listBlobs(record.blobs.map((b) => b.blobName));
     const catalogedAt = this.now().toISOString();
+    const target = { scope: identity.scope ?? '', period: identity.period, manifestPath, catalogedAt };
     // Validate every row before the first write, so bad input never leaves a partial landing.
-    const plan = validated(() => {
-      const planned = planLanding(
-        record,
-        { scope: identity.scope ?? '', period: identity.period, manifestPath, catalogedAt },
-        listed,
-      );
-      landingRow(identity, planned.landing);
-      fileRowsValid(planned.files);
-      return planned;
-    });
+    const planWith = (listed: ReadonlyMap<string, number | undefined>) =>
+      validated(() => {
+        const planned = planLanding(record, target, listed);
+        landingRow(identity, planned.landing);
+        fileRowsValid(planned.files);
+        return planned;
+      });
+    // With every byte count in the manifest (Azure always writes them) the file rows do not depend
+    // on the listing, so they are written while it runs: one round trip less per landing. Planned
+    // with nothing listed, the landing row is at its largest, so if that validates, so does any.
+    let earlyFiles: Promise<number> | undefined;
+    if (record.blobs.length > 0 && record.blobs.every((b) => b.byteCount !== undefined)) {
+      earlyFiles = this.writeFiles(planWith(new Map()).files);
+      earlyFiles.catch(() => undefined); // awaited below
+    }
+    const listed = await this.listBlobs(record.blobs.map((b) => b.blobName));
+    const plan = planWith(listed);
 
     const table = this.tableFor(identity);
     let created = false;
@@ -679,13 +686,13 @@ export class LandingService {
         return this.finish(identity, key, existing, {
           created: false,
           changed: false,
-          fileRows: 0,
+          fileRows: await (earlyFiles ?? 0), // rewritten unchanged if at all: the same manifest
           backfill,
         });
       }
     }
     // Files first: a landing row never points at file rows that are not there.
-    const fileRows = await this.writeFiles(plan.files);
+    const fileRows = await (earlyFiles ?? this.writeFiles(plan.files));
     if (await table.create(plan.landing)) {
       created = true;
     } else {
