@@ -4,6 +4,7 @@
 // rate). Manifests are emulator-shaped (buildManifest); their blobs are uploaded before timing, since
 // Cost Management writes them, not us. Run: `npx tsx bench/catalog.ts [landings1] [landings100]`.
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { TableClient } from '@azure/data-tables';
@@ -24,6 +25,18 @@ import {
 import { measureSingleUpserts, measureTransactionRows } from './tableLimits';
 
 const SCOPE = '/subscriptions/6c1f5e0a-8d3b-4f7e-9a21-3b4c5d6e7f80';
+
+/** Counts the HTTP requests this process sends (Azurite is plain http): requests per landing is the
+ * figure that does not move with the machine's load, unlike the rates. */
+function countRequests(): { reset(): void; total(): number } {
+  let n = 0;
+  const original = http.request.bind(http) as (...args: unknown[]) => http.ClientRequest;
+  (http as { request: unknown }).request = (...args: unknown[]) => {
+    n++;
+    return original(...args);
+  };
+  return { reset: () => (n = 0), total: () => n };
+}
 const CONCURRENCY = 8; // landings in flight, as the limits' concurrent figures use
 
 interface Prepared {
@@ -33,11 +46,16 @@ interface Prepared {
 
 /** `count` runs of `parts` partitions, each its own export (so runs do not supersede each other:
  * steady state is one landing per export and period), blobs uploaded. */
-async function prepare(container: ContainerClient, count: number, parts: number): Promise<Prepared> {
+async function prepare(
+  container: ContainerClient,
+  count: number,
+  parts: number,
+  label = 'bench',
+): Promise<Prepared> {
   const events: ManifestLanded[] = [];
   const uploads: string[] = [];
   for (let i = 0; i < count; i++) {
-    const exportName = `bench-${parts}-${i}`;
+    const exportName = `${label}-${parts}-${i}`;
     const runId = randomUUID();
     const submitted = new Date(Date.UTC(2025, 7, 1, 9, 42));
     const folder = runFolder({
@@ -134,12 +152,17 @@ async function main(): Promise<void> {
       unresolved: unresolvedLandingTable(createTableClient(connection, catalog.tableName('landings'))),
       mayBelongToBackfill: (name) => parseBackfillExportName(name) !== undefined, // as the function wires it
     });
-    await catalogue(service, await prepare(container, 20, 1)); // warm-up
+    await catalogue(service, await prepare(container, 20, 1, 'warmup')); // other exports: nothing superseded
 
+    const requests = countRequests();
     const one = await prepare(container, landings1, 1);
+    requests.reset();
     const oneMs = await catalogue(service, one);
+    const oneRequests = requests.total() / landings1;
     const hundred = await prepare(container, landings100, 100);
+    requests.reset();
     const hundredMs = await catalogue(service, hundred);
+    const hundredRequests = requests.total() / landings100;
 
     const landingsPerSecond = Math.round((landings1 / oneMs) * 1000);
     const fileRowsPerSecond = Math.round((hundred.files / hundredMs) * 1000);
@@ -149,7 +172,9 @@ async function main(): Promise<void> {
         `${single.perSecond} single upserts/s at concurrency ${CONCURRENCY}; goal 25%) · 100-partition ` +
         `${fileRowsPerSecond} file rows/s, ${Math.round((landings100 / hundredMs) * 1000)} landings/s ` +
         `(${pct(fileRowsPerSecond, batch.perSecond)} of ${batch.perSecond} rows/s in 100-entity transactions; ` +
-        `goal 50%) · ${landings1}+${landings100} manifests, concurrency ${CONCURRENCY}, load ${loadavg()[0]!.toFixed(1)}`,
+        `goal 50%) · storage requests per landing ${oneRequests.toFixed(2)} (1-partition), ` +
+        `${hundredRequests.toFixed(2)} (100-partition) · ${landings1}+${landings100} manifests, ` +
+        `concurrency ${CONCURRENCY}, load ${loadavg()[0]!.toFixed(1)}`,
     );
   } finally {
     await azurite.stop();
