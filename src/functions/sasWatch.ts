@@ -28,11 +28,10 @@ let shared: Promise<SasWatchRuntime> | undefined;
 
 function runtime(): Promise<SasWatchRuntime> {
   shared ??= (async (): Promise<SasWatchRuntime> => {
-    const { config, catalog, costExports } = await getServices();
+    const { config, catalog } = await getServices();
     return {
       deps: {
         catalog,
-        costExports,
         mailer: createMailer(config.alerts),
         state: new TableAlertStateStore(
           createTableClient(config.storage.catalog, alertStateTableName(catalog)),
@@ -42,9 +41,9 @@ function runtime(): Promise<SasWatchRuntime> {
         thresholdsDays: config.sasWatch.thresholdsDays,
         recipients: config.alerts.recipients,
         appBaseUrl: appBaseUrl(process.env.WEBSITE_HOSTNAME),
-        // Latest runs straight from Cost Management (one list per scope), so a SAS failure is reported
-        // by this run even when export sync runs rarely or failed.
-        scanRunHistory: true,
+        // Last runs come from the exports table, which export sync refreshes (05:30, before this 06:00
+        // run). scanRunHistory (one list per scope) is fresher but sequential: thousands of scopes
+        // would not fit in one invocation's timeout.
       },
       now: () => new Date(),
     };
