@@ -228,11 +228,11 @@ export function validateOutOfBandPolicy(body: unknown): PolicyValidation {
 // ----------------------------------------------------------------------------------- the round
 
 /** One instance id per timer tick (minute resolution, UTC): a tick fired twice finds its round
- * already started instead of running the exports twice. */
-export function roundInstanceId(tick: Date): string {
+ * already started instead of running the exports twice. `prefix` names the round's orchestration. */
+export function roundInstanceId(tick: Date, prefix = 'outOfBandRound'): string {
   const ms = instant('tick', tick);
   const iso = new Date(Math.floor(ms / MINUTE_MS) * MINUTE_MS).toISOString();
-  return `outOfBandRound-${iso.slice(0, 16).replace(/[-:]/g, '')}`;
+  return `${prefix}-${iso.slice(0, 16).replace(/[-:]/g, '')}`;
 }
 
 /** Splits items into consecutive batches of at most `size` (the round's bounded fan-out). */

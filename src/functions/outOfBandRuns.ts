@@ -15,10 +15,11 @@ import {
 } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { CostExportsApi } from '../azure/costExports';
-import { roundInstanceId, validateOutOfBandPolicy } from '../domain/outOfBandPolicy';
+import { validateOutOfBandPolicy } from '../domain/outOfBandPolicy';
 import { redactError } from '../domain/redact';
 import { scopeFromKey, ScopeError } from '../domain/scope';
 import { getServices } from '../services/appContext';
+import { startRoundOnce, type RoundStart } from '../services/rounds';
 import {
   findDueExports,
   runOutOfBandExport,
@@ -70,57 +71,31 @@ export function useOutOfBandRuntime(value: OutOfBandRuntime | undefined): void {
 
 // ------------------------------------------------------------------------------------------ timer
 
-export type TickResult =
-  | { started: true; instanceId: string }
-  | {
-      started: false;
-      instanceId: string;
-      reason: 'alreadyStarted' | 'previousRoundRunning';
-      previous?: string;
-    };
-
-const ACTIVE = new Set<string>([
-  df.OrchestrationRuntimeStatus.Running,
-  df.OrchestrationRuntimeStatus.Pending,
-  df.OrchestrationRuntimeStatus.ContinuedAsNew,
-]);
-
-/** The runtime status of an instance, or undefined when there is none (the client throws on 404). */
-async function statusOf(client: df.DurableClient, instanceId: string): Promise<string | undefined> {
-  try {
-    return (await client.getStatus(instanceId)).runtimeStatus;
-  } catch (error) {
-    if (error instanceof Error && /\b404\b/.test(error.message)) return undefined;
-    throw error;
-  }
-}
+export type TickResult = RoundStart;
 
 export async function outOfBandTimerHandler(timer: Timer, context: InvocationContext): Promise<TickResult> {
   const rt = await runtime();
   const now = rt.now();
-  const instanceId = roundInstanceId(now);
-  const client = df.getClient(context);
-  if ((await statusOf(client, instanceId)) !== undefined) {
-    context.log(`outOfBandRuns: round ${instanceId} was already started for this tick`);
-    return { started: false, instanceId, reason: 'alreadyStarted' };
-  }
-  const last = Date.parse(timer.scheduleStatus?.last ?? '');
-  if (Number.isFinite(last) && last > 0) {
-    const previous = roundInstanceId(new Date(last));
-    const status = previous === instanceId ? undefined : await statusOf(client, previous);
-    if (status !== undefined && ACTIVE.has(status)) {
-      context.warn(`outOfBandRuns: round ${previous} is still ${status}; this tick is skipped`);
-      return { started: false, instanceId, reason: 'previousRoundRunning', previous };
-    }
-  }
   const input: RoundInput = {
     tick: now.toISOString(),
     concurrency: rt.concurrency,
     pageSize: rt.pageSize ?? 200,
   };
-  await client.startNew(OUT_OF_BAND_ROUND, { instanceId, input });
-  context.log(`outOfBandRuns: started round ${instanceId} (concurrency ${rt.concurrency})`);
-  return { started: true, instanceId };
+  const result = await startRoundOnce(df.getClient(context), {
+    orchestrator: OUT_OF_BAND_ROUND,
+    prefix: OUT_OF_BAND_ROUND,
+    now,
+    timer,
+    input,
+  });
+  if (result.started) {
+    context.log(`outOfBandRuns: started round ${result.instanceId} (concurrency ${rt.concurrency})`);
+  } else if (result.reason === 'alreadyStarted') {
+    context.log(`outOfBandRuns: round ${result.instanceId} was already started for this tick`);
+  } else {
+    context.warn(`outOfBandRuns: round ${result.previous} is still running; this tick is skipped`);
+  }
+  return result;
 }
 
 app.timer(OUT_OF_BAND_TIMER, {

@@ -1,0 +1,52 @@
+// Starting a timer-driven durable round (out-of-band runs, export sync) exactly once per tick.
+// The instance id is derived from the tick, so a tick delivered twice finds its round and starts
+// nothing; a tick that finds the previous tick's round still running skips, so rounds never pile up
+// when one takes longer than the schedule's interval.
+import type { Timer } from '@azure/functions';
+import * as df from 'durable-functions';
+import { roundInstanceId } from '../domain/outOfBandPolicy';
+
+export type RoundStart =
+  | { started: true; instanceId: string }
+  | {
+      started: false;
+      instanceId: string;
+      reason: 'alreadyStarted' | 'previousRoundRunning';
+      previous?: string;
+    };
+
+const ACTIVE = new Set<string>([
+  df.OrchestrationRuntimeStatus.Running,
+  df.OrchestrationRuntimeStatus.Pending,
+  df.OrchestrationRuntimeStatus.ContinuedAsNew,
+]);
+
+/** The runtime status of an instance, or undefined when there is none (the client throws on 404). */
+async function statusOf(client: df.DurableClient, instanceId: string): Promise<string | undefined> {
+  try {
+    return (await client.getStatus(instanceId)).runtimeStatus;
+  } catch (error) {
+    if (error instanceof Error && /\b404\b/.test(error.message)) return undefined;
+    throw error;
+  }
+}
+
+export async function startRoundOnce(
+  client: df.DurableClient,
+  options: { orchestrator: string; prefix: string; now: Date; timer: Timer; input: unknown },
+): Promise<RoundStart> {
+  const instanceId = roundInstanceId(options.now, options.prefix);
+  if ((await statusOf(client, instanceId)) !== undefined) {
+    return { started: false, instanceId, reason: 'alreadyStarted' };
+  }
+  const last = Date.parse(options.timer.scheduleStatus?.last ?? '');
+  if (Number.isFinite(last) && last > 0) {
+    const previous = roundInstanceId(new Date(last), options.prefix);
+    const status = previous === instanceId ? undefined : await statusOf(client, previous);
+    if (status !== undefined && ACTIVE.has(status)) {
+      return { started: false, instanceId, reason: 'previousRoundRunning', previous };
+    }
+  }
+  await client.startNew(options.orchestrator, { instanceId, input: options.input });
+  return { started: true, instanceId };
+}
