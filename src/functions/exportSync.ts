@@ -1,7 +1,11 @@
 // Export discovery: a timer (`%EXPORT_SYNC_SCHEDULE%`, 05:30 UTC daily by default) and
 // `POST /api/exports/sync` (authLevel function) list the exports at every MANAGED_SCOPES scope and
-// upsert the exports table (services/exportRegistry.ts). Throttled scopes are reported and retried
-// by the next tick.
+// upsert the exports table (services/exportRegistry.ts). The timer starts an exportSyncRound
+// orchestration (one per tick) that syncs the scopes a page at a time with bounded concurrency, so
+// thousands of scopes never run into the function timeout. The HTTP call syncs inline and answers
+// with the report when there are at most INLINE_SYNC_MAX_SCOPES scopes; above that it starts the
+// same round and answers 202 with its status URLs. Throttled scopes are reported and retried by the
+// next tick.
 import {
   app,
   type HttpRequest,
@@ -9,17 +13,41 @@ import {
   type InvocationContext,
   type Timer,
 } from '@azure/functions';
+import * as df from 'durable-functions';
 import { getConfig } from '../config';
 import { redactError } from '../domain/redact';
 import { getServices } from '../services/appContext';
-import { syncExports, type ExportSyncDeps, type ExportSyncReport } from '../services/exportRegistry';
+import {
+  syncExports,
+  syncScope,
+  type ExportSyncDeps,
+  type ExportSyncReport,
+} from '../services/exportRegistry';
+import { startRoundOnce, type RoundStart } from '../services/rounds';
+import {
+  EXPORT_SYNC_ROUND,
+  SCOPES_PAGE_ACTIVITY,
+  SYNC_SCOPE_ACTIVITY,
+  exportSyncRound,
+  type ScopeSyncOutcome,
+  type ScopesPage,
+  type ScopesPageInput,
+  type SyncRoundInput,
+} from '../workflows/exportSyncRound';
 
 export const EXPORT_SYNC_TIMER = 'exportSync';
 export const EXPORT_SYNC_HTTP = 'exportSyncNow';
 
 export interface ExportSyncRuntime extends ExportSyncDeps {
   scopes: readonly string[];
+  /** Scopes per orchestration generation. Default 200. */
+  pageSize?: number;
+  /** Longest pause of a round after a throttled batch. Default 5 minutes. */
+  maxThrottlePauseMs?: number;
 }
+
+/** Up to this many scopes, POST /api/exports/sync answers with the report itself. */
+export const INLINE_SYNC_MAX_SCOPES = 50;
 
 let shared: Promise<ExportSyncRuntime> | undefined;
 
@@ -44,9 +72,64 @@ export function useExportSyncRuntime(value: ExportSyncRuntime | undefined): void
   shared = value ? Promise.resolve(value) : undefined;
 }
 
-async function run(context: InvocationContext): Promise<ExportSyncReport> {
+function roundInput(rt: ExportSyncRuntime, now: Date): SyncRoundInput {
+  return {
+    tick: now.toISOString(),
+    concurrency: rt.concurrency ?? 4,
+    pageSize: rt.pageSize ?? 200,
+    ...(rt.maxThrottlePauseMs !== undefined ? { maxThrottlePauseMs: rt.maxThrottlePauseMs } : {}),
+  };
+}
+
+export async function exportSyncTimer(timer: Timer, context: InvocationContext): Promise<RoundStart> {
   const rt = await runtime();
-  const report = await syncExports(rt, rt.scopes);
+  const now = rt.now();
+  const result = await startRoundOnce(df.getClient(context), {
+    orchestrator: EXPORT_SYNC_ROUND,
+    prefix: EXPORT_SYNC_ROUND,
+    now,
+    timer,
+    input: roundInput(rt, now),
+  });
+  if (result.started) {
+    context.log(`export sync: started round ${result.instanceId} over ${rt.scopes.length} scope(s)`);
+  } else if (result.reason === 'alreadyStarted') {
+    context.log(`export sync: round ${result.instanceId} was already started for this tick`);
+  } else {
+    context.warn(`export sync: round ${result.previous} is still running; this tick is skipped`);
+  }
+  return result;
+}
+
+export async function exportSyncHttp(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  try {
+    const rt = await runtime();
+    if (rt.scopes.length > INLINE_SYNC_MAX_SCOPES) {
+      const now = rt.now();
+      const instanceId = `${EXPORT_SYNC_ROUND}-http-${now.getTime()}`;
+      const client = df.getClient(context);
+      await client.startNew(EXPORT_SYNC_ROUND, { instanceId, input: roundInput(rt, now) });
+      context.log(`export sync: started round ${instanceId} over ${rt.scopes.length} scope(s)`);
+      const urls = client.createHttpManagementPayload(instanceId);
+      return {
+        status: 202,
+        headers: { location: urls.statusQueryGetUri },
+        jsonBody: { instanceId, scopes: rt.scopes.length, statusQueryGetUri: urls.statusQueryGetUri },
+      };
+    }
+    const report = await syncExports(rt, rt.scopes);
+    logReport(context, report);
+    return { status: 200, jsonBody: report };
+  } catch (error) {
+    context.error(`export sync failed: ${redactError(error)}`);
+    return { status: 500, jsonBody: { error: { code: 'InternalError', message: redactError(error) } } };
+  }
+}
+
+function logReport(context: InvocationContext, report: ExportSyncReport): void {
   const t = report.totals;
   context.log(
     `export sync: ${t.synced}/${t.scopes} scope(s) synced, ${t.exports} export(s), ${t.markedMissing} newly missing, ${t.throttled} throttled, ${t.failed} failed`,
@@ -56,31 +139,58 @@ async function run(context: InvocationContext): Promise<ExportSyncReport> {
       `export sync of ${s.scope}: ${s.status}${s.retryAfterMs ? ` (retry after ${s.retryAfterMs} ms, next tick)` : ''}${s.error ? `: ${s.error}` : ''}`,
     );
   }
-  return report;
 }
 
-export async function exportSyncTimer(_timer: Timer, context: InvocationContext): Promise<ExportSyncReport> {
-  return run(context);
-}
-
-export async function exportSyncHttp(
-  _request: HttpRequest,
-  context: InvocationContext,
-): Promise<HttpResponseInit> {
-  try {
-    const report = await run(context);
-    return { status: 200, jsonBody: report };
-  } catch (error) {
-    context.error(`export sync failed: ${redactError(error)}`);
-    return { status: 500, jsonBody: { error: { code: 'InternalError', message: redactError(error) } } };
-  }
-}
-
-app.timer(EXPORT_SYNC_TIMER, { schedule: '%EXPORT_SYNC_SCHEDULE%', handler: exportSyncTimer });
+app.timer(EXPORT_SYNC_TIMER, {
+  schedule: '%EXPORT_SYNC_SCHEDULE%',
+  extraInputs: [df.input.durableClient()],
+  handler: exportSyncTimer,
+});
 
 app.http(EXPORT_SYNC_HTTP, {
   route: 'exports/sync',
   methods: ['POST'],
   authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
   handler: exportSyncHttp,
 });
+
+// -------------------------------------------------------------------------- orchestration + activities
+
+df.app.orchestration(EXPORT_SYNC_ROUND, exportSyncRound);
+
+export async function scopesPageActivity(input: ScopesPageInput): Promise<ScopesPage> {
+  const { scopes } = await runtime();
+  const end = input.offset + input.pageSize;
+  return {
+    scopes: scopes.slice(input.offset, end),
+    ...(end < scopes.length ? { nextOffset: end } : {}),
+  };
+}
+
+/** Never throws: a scope that cannot be synced is reported, and the round goes on with the rest. */
+export async function syncScopeActivity(scope: string): Promise<ScopeSyncOutcome> {
+  try {
+    const {
+      scope: canonical,
+      status,
+      exports,
+      markedMissing,
+      retryAfterMs,
+      error,
+    } = await syncScope(await runtime(), scope);
+    return {
+      scope: canonical,
+      status,
+      ...(exports !== undefined ? { exports } : {}),
+      ...(markedMissing !== undefined ? { markedMissing } : {}),
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      ...(error !== undefined ? { error } : {}),
+    };
+  } catch (error) {
+    return { scope, status: 'failed', error: redactError(error).slice(0, 300) };
+  }
+}
+
+df.app.activity(SCOPES_PAGE_ACTIVITY, { handler: scopesPageActivity });
+df.app.activity(SYNC_SCOPE_ACTIVITY, { handler: syncScopeActivity });

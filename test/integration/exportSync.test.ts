@@ -1,5 +1,6 @@
-// Export discovery end to end: the timer and POST /api/exports/sync served by the local host, exports
-// listed from the Exports emulator (one call per scope, with runHistory), rows upserted into Azurite.
+// Export discovery end to end: the timer (through the exportSyncRound orchestration) and POST
+// /api/exports/sync served by the local host, exports listed from the Exports emulator (one call per
+// scope, with runHistory), rows upserted into Azurite.
 import { findRegistration } from '../../dev/host/functionsCoreStub';
 import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
 import { startEmulator, type RunningEmulator } from '../../dev/emulator/server';
@@ -8,8 +9,21 @@ import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
 import { buildExportBody } from '../../src/azure/exportModels';
 import { tableClientFactory } from '../../src/azure/storageClients';
-import { EXPORT_SYNC_HTTP, EXPORT_SYNC_TIMER, useExportSyncRuntime } from '../../src/functions/exportSync';
+import {
+  EXPORT_SYNC_HTTP,
+  EXPORT_SYNC_TIMER,
+  INLINE_SYNC_MAX_SCOPES,
+  useExportSyncRuntime,
+  type ExportSyncRuntime,
+} from '../../src/functions/exportSync';
 import type { ExportSyncReport } from '../../src/services/exportRegistry';
+import type { RoundStart } from '../../src/services/rounds';
+import {
+  EXPORT_SYNC_ROUND,
+  SCOPES_PAGE_ACTIVITY,
+  SYNC_SCOPE_ACTIVITY,
+  type SyncRoundTotals,
+} from '../../src/workflows/exportSyncRound';
 import { testStorageConnection, uniqueName } from '../support/storage';
 
 const SUB = (n: number) => `/subscriptions/00000000-0000-0000-0000-0000000000b${n}`;
@@ -25,6 +39,15 @@ describe('export sync through the local host (Exports emulator, Azurite)', () =>
   let costExports: CostExportsClient;
   const scopes = [SUB(1), SUB(2), SUB(3), SUB(4), SUB(5)];
   const inFlight = { now: 0, max: 0 };
+  let runtime: ExportSyncRuntime;
+  /** Fires the timer and waits for the round it started. */
+  const tick = async (): Promise<SyncRoundTotals> => {
+    const start = (await host.fireTimer(EXPORT_SYNC_TIMER)) as RoundStart;
+    expect(start).toMatchObject({ started: true });
+    const done = await host.engine.waitForCompletion(start.instanceId);
+    expect(done.runtimeStatus).toBe('Completed');
+    return done.output as SyncRoundTotals;
+  };
   let now = new Date('2025-07-02T06:00:00Z');
 
   const sync = async (): Promise<ExportSyncReport> => {
@@ -78,7 +101,7 @@ describe('export sync through the local host (Exports emulator, Azurite)', () =>
     await emulator.admin.waitForIdle();
     await emulator.admin.resetCounters();
 
-    useExportSyncRuntime({
+    runtime = {
       catalog,
       costExports: {
         list: async (...args: Parameters<CostExportsClient['list']>) => {
@@ -92,11 +115,19 @@ describe('export sync through the local host (Exports emulator, Azurite)', () =>
       },
       scopes: [...scopes, '/not/a/scope'],
       concurrency: 2,
+      maxThrottlePauseMs: 200,
       now: () => now,
-    });
+    };
+    useExportSyncRuntime(runtime);
     host = await startLocalHost({
       env: { EXPORT_SYNC_SCHEDULE: '0 30 5 * * *' },
-      registrations: [EXPORT_SYNC_TIMER, EXPORT_SYNC_HTTP].map(findRegistration),
+      registrations: [
+        EXPORT_SYNC_TIMER,
+        EXPORT_SYNC_HTTP,
+        EXPORT_SYNC_ROUND,
+        SCOPES_PAGE_ACTIVITY,
+        SYNC_SCOPE_ACTIVITY,
+      ].map(findRegistration),
       startTimers: false,
       startBlobWatchers: false,
       logger: () => undefined,
@@ -199,17 +230,74 @@ describe('export sync through the local host (Exports emulator, Azurite)', () =>
     expect(back.missingSince).toBeUndefined();
   });
 
+  it('the timer syncs through a durable round, a page of scopes per generation, with the same result', async () => {
+    runtime.pageSize = 2; // 6 scopes: 3 pages, continueAsNew between them
+    now = new Date('2025-07-05T05:30:00Z');
+    await emulator.admin.resetCounters();
+    inFlight.max = 0;
+    try {
+      const totals = await tick();
+      expect(totals).toMatchObject({
+        pages: 3,
+        scopes: 6,
+        synced: 5,
+        throttled: 0,
+        failed: 1,
+        exports: 6,
+        markedMissing: 0,
+      });
+      expect(totals.problems).toEqual([expect.objectContaining({ scope: '/not/a/scope', status: 'failed' })]);
+      expect((await emulator.admin.counters()).byOperation.Exports_List).toBe(5);
+      expect(inFlight.max).toBeLessThanOrEqual(2);
+      expect((await catalog.getExport(SUB(4), 'daily-sas'))!.updatedAt).toBe('2025-07-05T05:30:00.000Z');
+      // The same tick delivered again starts nothing.
+      expect(await host.fireTimer(EXPORT_SYNC_TIMER)).toMatchObject({
+        started: false,
+        reason: 'alreadyStarted',
+      });
+    } finally {
+      delete runtime.pageSize;
+    }
+  });
+
+  it(`POST with more than ${INLINE_SYNC_MAX_SCOPES} scopes starts the round and answers 202 with its status URL`, async () => {
+    const many = Array.from({ length: INLINE_SYNC_MAX_SCOPES + 1 }, (_, i) => SUB((i % 5) + 1));
+    const before = runtime.scopes;
+    runtime.scopes = many;
+    try {
+      const response = await fetch(`${host.baseUrl}/exports/sync`, { method: 'POST' });
+      expect(response.status).toBe(202);
+      const body = (await response.json()) as {
+        instanceId: string;
+        scopes: number;
+        statusQueryGetUri: string;
+      };
+      expect(body.scopes).toBe(INLINE_SYNC_MAX_SCOPES + 1);
+      expect(response.headers.get('location')).toBe(body.statusQueryGetUri);
+      const done = await host.engine.waitForCompletion(body.instanceId);
+      expect(done.output).toMatchObject({
+        scopes: INLINE_SYNC_MAX_SCOPES + 1,
+        synced: INLINE_SYNC_MAX_SCOPES + 1,
+      });
+      const status = await fetch(body.statusQueryGetUri);
+      expect(status.status).toBe(200);
+      expect(await status.json()).toMatchObject({ runtimeStatus: 'Completed' });
+    } finally {
+      runtime.scopes = before;
+    }
+  });
+
   it('reports throttled scopes with their wait and does not retry them (the next tick will)', async () => {
     await emulator.admin.setThrottle({ otherPerScope: { limit: 1, windowSeconds: 600 } });
     try {
       await sync(); // uses each scope's one call
       await emulator.admin.resetCounters();
-      const report = (await host.fireTimer(EXPORT_SYNC_TIMER)) as ExportSyncReport;
-      expect(report.totals).toMatchObject({ synced: 0, throttled: 5, failed: 1 });
-      for (const s of report.scopes.slice(0, 5)) {
-        expect(s.status).toBe('throttled');
-        expect(s.retryAfterMs).toBeGreaterThan(0);
-      }
+      now = new Date('2025-07-06T05:30:00Z');
+      const totals = await tick();
+      expect(totals).toMatchObject({ scopes: 6, synced: 0, throttled: 5, failed: 1 });
+      expect(totals.problems.filter((p) => p.status === 'throttled')).toHaveLength(5);
+      // Paused (durable timer, capped for the test) after each throttled batch that had work after it.
+      expect(totals.pausedMs).toBeGreaterThan(0);
       expect((await emulator.admin.counters()).byOperation.Exports_List).toBe(5);
     } finally {
       await emulator.admin.setThrottle({ otherPerScope: null });
