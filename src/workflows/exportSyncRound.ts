@@ -6,34 +6,26 @@
 // orchestration's.
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { batches } from '../domain/outOfBandPolicy';
+import type { ExportSyncReport, ScopeSyncResult } from '../services/exportRegistry';
 
 export const EXPORT_SYNC_ROUND = 'exportSyncRound';
 export const SCOPES_PAGE_ACTIVITY = 'exportSyncScopesPage';
 export const SYNC_SCOPE_ACTIVITY = 'exportSyncScope';
 
-/** What a scope's sync answers (services/exportRegistry ScopeSyncResult has this shape). */
-export interface ScopeSyncOutcome {
-  scope: string;
-  status: 'synced' | 'throttled' | 'failed';
-  exports?: number;
-  markedMissing?: number;
-  retryAfterMs?: number;
-  error?: string;
-}
+/** What a scope's sync answers: the part of the registry's result a round keeps in its history. */
+export type ScopeSyncOutcome = Pick<
+  ScopeSyncResult,
+  'scope' | 'status' | 'exports' | 'markedMissing' | 'retryAfterMs' | 'error'
+>;
 
-export interface SyncRoundTotals {
+/** The inline sync's totals, plus what a round adds. */
+export type SyncRoundTotals = ExportSyncReport['totals'] & {
   pages: number;
-  scopes: number;
-  synced: number;
-  throttled: number;
-  failed: number;
-  exports: number;
-  markedMissing: number;
   /** Time spent waiting out 429s, in ms. */
   pausedMs: number;
   /** The first scopes that were not synced, and why (at most MAX_PROBLEMS). */
   problems: { scope: string; status: 'throttled' | 'failed'; error?: string }[];
-}
+};
 
 export interface SyncRoundInput {
   /** The tick (or request) that started the round (ISO). */

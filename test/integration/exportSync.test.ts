@@ -32,6 +32,9 @@ const SAS = `sv=2024-11-04&ss=b&srt=sco&sp=racwdl&se=2030-01-01T00:00:00Z&spr=ht
 const STORAGE_ID =
   '/subscriptions/00000000-0000-0000-0000-0000000000b1/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/ownaccount01';
 
+/** Five scopes with six exports, and one entry that is not a scope. */
+const FIRST_SYNC = { scopes: 6, synced: 5, throttled: 0, failed: 1, exports: 6, markedMissing: 0 };
+
 describe('export sync through the local host (Exports emulator, Azurite)', () => {
   let emulator: RunningEmulator;
   let host: LocalHost;
@@ -155,14 +158,7 @@ describe('export sync through the local host (Exports emulator, Azurite)', () =>
 
   it('upserts every export with one list call per scope, bounded concurrency, and reports a bad scope', async () => {
     const report = await sync();
-    expect(report.totals).toEqual({
-      scopes: 6,
-      synced: 5,
-      throttled: 0,
-      failed: 1,
-      exports: 6,
-      markedMissing: 0,
-    });
+    expect(report.totals).toEqual(FIRST_SYNC);
     expect(report.scopes.at(-1)).toMatchObject({ scope: '/not/a/scope', status: 'failed' });
     expect(report.scopes[0]).toMatchObject({ status: 'synced', exports: 2, added: 2, updated: 0 });
     const counters = await emulator.admin.counters();
@@ -237,15 +233,7 @@ describe('export sync through the local host (Exports emulator, Azurite)', () =>
     inFlight.max = 0;
     try {
       const totals = await tick();
-      expect(totals).toMatchObject({
-        pages: 3,
-        scopes: 6,
-        synced: 5,
-        throttled: 0,
-        failed: 1,
-        exports: 6,
-        markedMissing: 0,
-      });
+      expect(totals).toMatchObject({ pages: 3, ...FIRST_SYNC });
       expect(totals.problems).toEqual([expect.objectContaining({ scope: '/not/a/scope', status: 'failed' })]);
       expect((await emulator.admin.counters()).byOperation.Exports_List).toBe(5);
       expect(inFlight.max).toBeLessThanOrEqual(2);
