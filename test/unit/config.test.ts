@@ -23,6 +23,7 @@ describe('loadConfig', () => {
     expect(config.storage.exportsContainer).toBe('msexports');
     expect(config.sasWatch.thresholdsDays).toEqual([30, 14, 7, 3, 1, 0]);
     expect(config.alerts.transport).toBe('none');
+    expect(config.durableCleanup).toEqual({ schedule: '0 15 4 * * *', retentionDays: 30 });
     expect(config.storage.catalog).toEqual({
       kind: 'connectionString',
       name: 'AzureWebJobsStorage',
@@ -49,6 +50,11 @@ describe('loadConfig', () => {
 
   it.each([
     [{ BACKFILL_MAX_ATTEMPTS: '0' }, 'BACKFILL_MAX_ATTEMPTS: expected a whole number from 1 to 10'],
+    [
+      { DURABLE_HISTORY_RETENTION_DAYS: '0' },
+      'DURABLE_HISTORY_RETENTION_DAYS: expected a whole number from 1 to 3650',
+    ],
+    [{ DURABLE_CLEANUP_SCHEDULE: 'daily' }, 'DURABLE_CLEANUP_SCHEDULE: expected a six-field NCRONTAB'],
     [{ OUT_OF_BAND_CONCURRENCY: 'many' }, 'OUT_OF_BAND_CONCURRENCY: expected a whole number'],
     [{ COST_MANAGEMENT_ENDPOINT: 'ftp://x' }, 'COST_MANAGEMENT_ENDPOINT: expected an absolute http(s) URL'],
     [{ SAS_WATCH_SCHEDULE: '0 6 * * *' }, 'SAS_WATCH_SCHEDULE: expected a six-field NCRONTAB'],
