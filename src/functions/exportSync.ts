@@ -102,7 +102,7 @@ export async function exportSyncTimer(timer: Timer, context: InvocationContext):
 }
 
 export async function exportSyncHttp(
-  request: HttpRequest,
+  _request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   try {
