@@ -237,7 +237,7 @@ async function acceptToken(
   storageAccount: string,
   container: string,
   sasToken: string,
-): Promise<TokenRecord> {
+): Promise<{ record: TokenRecord; replacedTokenId?: string }> {
   const now = deps.now();
   const parsed = parseTokenField(sasToken);
   const problems = exportTokenProblems(parsed, now, { minValidDays: deps.minValidDays ?? 1 }).filter(
@@ -292,8 +292,14 @@ async function acceptToken(
     status: 'active',
   };
   // Older active tokens of the account are superseded (the secret's newest version is this one).
+  let replacedTokenId: string | undefined;
   for await (const old of deps.catalog.listTokens(storageAccount)) {
-    if (old.tokenId === fingerprint || old.status !== 'active') continue;
+    if (old.status !== 'active') continue;
+    if (old.tokenId === fingerprint) {
+      replacedTokenId ??= old.tokenId; // the same token again: exports not reached still carry it
+      continue;
+    }
+    replacedTokenId = old.tokenId;
     await deps.catalog.modifyToken(storageAccount, old.tokenId, (current) =>
       current.status === 'active'
         ? { ...current, status: 'rotated', rotatedAt: now.toISOString() }
@@ -301,7 +307,7 @@ async function acceptToken(
     );
   }
   await deps.catalog.upsertToken(record);
-  return record;
+  return { record, ...(replacedTokenId !== undefined ? { replacedTokenId } : {}) };
 }
 
 function probeError(probe: SasProbeResult): TokenRequestError {
@@ -324,7 +330,7 @@ function probeError(probe: SasProbeResult): TokenRequestError {
 }
 
 export async function registerToken(deps: TokensDeps, request: RegisterTokenRequest): Promise<TokenView> {
-  const record = await acceptToken(deps, request.storageAccount, request.container, request.sasToken);
+  const { record } = await acceptToken(deps, request.storageAccount, request.container, request.sasToken);
   return tokenView(record, deps.now());
 }
 
@@ -368,9 +374,8 @@ export async function rotateToken(deps: TokensDeps, request: RotateTokenRequest)
   const container = request.container ?? targets[0]?.destination.container;
   if (!container) throw bad('container', 'container is required: no export of this account names one');
 
-  // Read before acceptToken supersedes it: what an export that this rotation cannot reach still carries.
-  const previousTokenId = await activeTokenId(deps.catalog, storageAccount);
-  const record = await acceptToken(deps, storageAccount, container, request.sasToken);
+  // The token it supersedes is what an export this rotation cannot reach still carries.
+  const { record, replacedTokenId } = await acceptToken(deps, storageAccount, container, request.sasToken);
   const sasToken = normalizeSasToken(request.sasToken);
   const limits: RotationLimits = { maxAttempts: 4, maxWaitMs: 10_000, concurrency: 4, ...deps.rotation };
 
@@ -381,20 +386,13 @@ export async function rotateToken(deps: TokensDeps, request: RotateTokenRequest)
       const index = next++;
       const target = targets[index]!;
       const result = await pushToken(deps, limits, target, sasToken, record.fingerprint);
-      if (result.status === 'failed') await recordOldToken(deps, target, previousTokenId);
+      if (result.status === 'failed') await recordOldToken(deps, target, replacedTokenId);
       results[index] = result;
     }
   };
   await Promise.all(Array.from({ length: Math.min(limits.concurrency, targets.length) }, worker));
   const updated = results.filter((r) => r.status === 'updated').length;
   return { token: tokenView(record, deps.now()), results, updated, failed: results.length - updated };
-}
-
-async function activeTokenId(catalog: TokensCatalog, storageAccount: string): Promise<string | undefined> {
-  for await (const token of catalog.listTokens(storageAccount)) {
-    if (token.status === 'active') return token.tokenId;
-  }
-  return undefined;
 }
 
 /** An export the rotation could not reach keeps its old token. Its row must say so even when no
@@ -417,7 +415,7 @@ async function recordOldToken(
           },
     );
   } catch {
-    // The answer still lists this export as failed; the next rotation or sync rewrites the row.
+    // The answer still lists this export as failed; the next rotation tries it again.
   }
 }
 
