@@ -276,8 +276,14 @@ describe('stack settings', () => {
     expect(config.secrets.store).toBe('table');
     expect(config.alerts.transport).toBe('none');
     expect(config.managedScopes).toEqual(['/providers/Microsoft.Billing/billingAccounts/12345678']);
-    // Timer schedules are referenced as %NAME% by the registrations: the sample provides them.
-    for (const name of ['SAS_WATCH_SCHEDULE', 'OUT_OF_BAND_SCHEDULE']) expect(env[name]).toMatch(/\S/);
+    // Every %NAME% a registration references comes from the sample: test/unit/index.test.ts.
+    for (const name of [
+      'SAS_WATCH_SCHEDULE',
+      'OUT_OF_BAND_SCHEDULE',
+      'EXPORT_SYNC_SCHEDULE',
+      'DURABLE_CLEANUP_SCHEDULE',
+    ])
+      expect(env[name]).toMatch(/\S/);
   });
 
   test.each([

@@ -27,8 +27,33 @@ describe('src/index.ts', () => {
 
   it('resolves every timer schedule from an app setting, so operators can change it without a deploy', () => {
     const timers = registrations.filter((r) => r.trigger.type === 'timerTrigger');
-    expect(timers.map((t) => t.name).sort()).toEqual(['durableCleanup', 'exportSync', 'outOfBandRuns', 'sasWatch']);
+    expect(timers.map((t) => t.name).sort()).toEqual([
+      'durableCleanup',
+      'exportSync',
+      'outOfBandRuns',
+      'sasWatch',
+    ]);
     for (const t of timers) expect(String(t.trigger.schedule)).toMatch(/^%[A-Z_]+_SCHEDULE%$/);
+  });
+
+  it('finds every %SETTING% a binding references in local.settings.sample.json, which the dev stack starts from', () => {
+    // The host refuses to start a function whose %SETTING% is unset (a missing schedule once hung CI).
+    const sample = JSON.parse(
+      readFileSync(path.join(__dirname, '../../local.settings.sample.json'), 'utf8'),
+    ) as {
+      Values: Record<string, string>;
+    };
+    const referenced = new Set(
+      registrations.flatMap((r) =>
+        Object.values(r.bindings).flatMap((b) =>
+          [...JSON.stringify(b).matchAll(/%([A-Za-z0-9_]+)%/g)].map((m) => m[1]!),
+        ),
+      ),
+    );
+    expect([...referenced].sort()).toEqual(
+      expect.arrayContaining(['DURABLE_CLEANUP_SCHEDULE', 'EXPORT_SYNC_SCHEDULE', 'EXPORTS_CONTAINER']),
+    );
+    for (const name of referenced) expect(sample.Values[name]).toMatch(/\S/);
   });
 
   it('puts every HTTP route under a distinct method + route pair', () => {
