@@ -18,6 +18,7 @@ import { getConfig } from '../config';
 import { redactError } from '../domain/redact';
 import { getServices } from '../services/appContext';
 import {
+  DEFAULT_SYNC_CONCURRENCY,
   syncExports,
   syncScope,
   type ExportSyncDeps,
@@ -75,7 +76,7 @@ export function useExportSyncRuntime(value: ExportSyncRuntime | undefined): void
 function roundInput(rt: ExportSyncRuntime, now: Date): SyncRoundInput {
   return {
     tick: now.toISOString(),
-    concurrency: rt.concurrency ?? 4,
+    concurrency: rt.concurrency ?? DEFAULT_SYNC_CONCURRENCY,
     pageSize: rt.pageSize ?? 200,
     ...(rt.maxThrottlePauseMs !== undefined ? { maxThrottlePauseMs: rt.maxThrottlePauseMs } : {}),
   };

@@ -18,7 +18,7 @@ export interface ExportSyncDeps {
   catalog: RegistryCatalog;
   costExports: Pick<CostExportsApi, 'list'>;
   now(): Date;
-  /** Scopes listed at once. Default 4. */
+  /** Scopes listed at once. Default DEFAULT_SYNC_CONCURRENCY. */
   concurrency?: number;
 }
 
@@ -49,6 +49,9 @@ export interface ExportSyncReport {
     markedMissing: number;
   };
 }
+
+/** Scopes listed at once, inline or in an export sync round. */
+export const DEFAULT_SYNC_CONCURRENCY = 4;
 
 const STORAGE_ACCOUNT_ID = /\/providers\/Microsoft\.Storage\/storageAccounts\/([^/]+)$/i;
 
@@ -192,7 +195,7 @@ export async function syncExports(
 ): Promise<ExportSyncReport> {
   const startedAt = deps.now().toISOString();
   const results: ScopeSyncResult[] = new Array<ScopeSyncResult>(scopes.length);
-  await mapWithConcurrency(scopes, deps.concurrency ?? 4, async (scope, index) => {
+  await mapWithConcurrency(scopes, deps.concurrency ?? DEFAULT_SYNC_CONCURRENCY, async (scope, index) => {
     results[index] = await syncScope(deps, scope);
   });
   const count = (status: ScopeSyncResult['status']) => results.filter((r) => r.status === status).length;
