@@ -32,7 +32,7 @@ export interface AppConfig {
     clientType: string;
   };
   storage: {
-    /** Holds the catalog tables (exports, tokens, landings, landingFiles, backfillRuns). */
+    /** Holds the catalog tables (exports, tokens, landings, backfillRuns). */
     catalog: StorageConnection;
     /** The account exports land in; the blob trigger's connection. */
     exports: StorageConnection;

@@ -21,7 +21,7 @@ var storageBlobDataOwnerRoleId = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 // Storage Queue Data Contributor: Durable Functions creates, reads and deletes its task-hub queues.
 var storageQueueDataContributorRoleId = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 // Storage Table Data Contributor: Durable history/instance tables and the catalog tables
-// (exports, tokens, landings, landingFiles, backfillRuns) are created and upserted by the app.
+// (exports, tokens, landings, backfillRuns) are created and upserted by the app.
 var storageTableDataContributorRoleId = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {

@@ -1,19 +1,30 @@
 // The catalog in Azure Table Storage: registered exports, SAS token metadata, landed runs and their
 // files, and which backfill waits for which export. Writes are idempotent upserts (a redelivered event
 // changes nothing); reads stream page by page; read-modify-write goes through ETags.
-import { odata, type TableClient } from '@azure/data-tables';
+import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { isRestError } from '@azure/core-rest-pipeline';
 import { assertNoSecrets, compact } from './catalog/guards';
-import { prefixRange, scopePartitionKey, tableKey } from './catalog/keys';
+import {
+  LANDING_ROWS_END,
+  landingFilesPrefix,
+  prefixRange,
+  scopePartitionKey,
+  tableKey,
+} from './catalog/keys';
 import {
   backfillKeys,
   backfillLookupFromRow,
   backfillLookupKeys,
   exportKeys,
+  landingFileFromRow,
+  landingFileToRow,
   landingKeys,
   lastRunProperties,
   outOfBandAttemptProperties,
   MAPPINGS,
+  periodFromRow,
+  periodKeys,
+  periodToRow,
   TABLE_KINDS,
   tokenKeys,
   type BackfillLookup,
@@ -23,12 +34,18 @@ import {
   type LandingFileRecord,
   type LandingRecord,
   type OutOfBandAttempt,
+  type PeriodRecord,
   type RecordTypes,
   type Stored,
   type TableKind,
   type TokenRecord,
 } from './catalog/records';
-import { upsertRowsInTransactions, type Row, type UpsertManyResult } from './catalog/transactions';
+import {
+  MAX_TRANSACTION_ACTIONS,
+  upsertRowsInTransactions,
+  type Row,
+  type UpsertManyResult,
+} from './catalog/transactions';
 import type { Scope } from '../domain/scope';
 
 export * from './catalog/keys';
@@ -91,6 +108,19 @@ export interface ModifyOptions {
   maxAttempts?: number;
 }
 
+/** What Catalog.commitLanding writes in one transaction. */
+export interface LandingCommit {
+  /** File rows of the run (in the landing's partition), upserted. */
+  files: readonly LandingFileRecord[];
+  /** The new landing row, inserted. */
+  landing: LandingRecord;
+  /** Flag changes on other landing rows of the period (merged; the period row's ETag guards them). */
+  flags: readonly { rowKey: string; superseded: boolean; current: boolean; supersededBy?: string }[];
+  period: PeriodRecord;
+  /** The period row's ETag as read; undefined when there was none (it is then inserted). */
+  periodEtag?: string;
+}
+
 /** A conditional write lost: the row changed (or vanished) since it was read. */
 export class CatalogConflictError extends Error {
   constructor(
@@ -140,7 +170,7 @@ export class Catalog {
     return `${this.prefix}${table}`;
   }
 
-  /** Creates the five tables if they do not exist (safe to call at every start). */
+  /** Creates the four tables if they do not exist (safe to call at every start). */
   async ensureTables(): Promise<void> {
     await Promise.all(TABLE_KINDS.map((t) => this.client(t).createTable()));
   }
@@ -404,16 +434,96 @@ export class Catalog {
     return this.modify('landings', landingKeys(exportKeyValue, period, runId), change, options);
   }
 
-  // --------------------------------------------------------------------------------------- landingFiles
+  // ----------------------------------------------------------------------- landing files, period rows
 
-  /** One row per blob of a run, in transactions. */
+  /** One row per blob of a run, in transactions (≤100 rows each, in the landing's partition). */
   upsertLandingFiles(files: readonly LandingFileRecord[]): Promise<UpsertManyResult> {
-    return this.upsertMany('landingFiles', files);
+    const rows = files.map((f) => this.checked(landingFileToRow(f)));
+    return upsertRowsInTransactions(this.client('landings'), rows, { concurrency: this.concurrency });
   }
 
   /** A run's files in part order. */
-  landingFilesOf(runId: string): AsyncGenerator<Stored<LandingFileRecord>, void, undefined> {
-    return this.query('landingFiles', odata`PartitionKey eq ${tableKey(runId, 'runId')}`);
+  async *landingFilesOf(
+    landingPartition: string,
+    period: string,
+    runId: string,
+  ): AsyncGenerator<LandingFileRecord, void, undefined> {
+    const { from, to } = prefixRange(landingFilesPrefix(period, runId));
+    const filter = odata`PartitionKey eq ${landingPartition} and RowKey ge ${from} and RowKey lt ${to}`;
+    const pages = this.client('landings')
+      .listEntities({ queryOptions: { filter } })
+      .byPage({ maxPageSize: this.pageSize });
+    for await (const page of pages) for (const row of page) yield landingFileFromRow(row);
+  }
+
+  /** The period row of one export and period (point read); undefined before its first landing. */
+  async getPeriod(landingPartition: string, period: string): Promise<Stored<PeriodRecord> | undefined> {
+    const keys = periodKeys(landingPartition, period);
+    try {
+      const row = await this.client('landings').getEntity(keys.partitionKey, keys.rowKey);
+      return { ...periodFromRow(row), ...keys, etag: row.etag };
+    } catch (error) {
+      if (isRestError(error) && error.statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Writes a new landing with its files, the flag changes it causes on the period's other runs, and
+   * the period row, in one entity group transaction: all or nothing. The landing is inserted (a run
+   * catalogued before makes it fail), the period row is inserted or replaced on its ETag, so a
+   * concurrent landing of the same period makes one of the two fail. False when it lost such a race
+   * (409, 412, or 404 for a flagged row that is gone); the caller reads again and decides again.
+   */
+  async commitLanding(commit: LandingCommit): Promise<boolean> {
+    const landing = this.rowsOf('landings', commit.landing)[0]!;
+    const period = this.checked(periodToRow(commit.period));
+    const files = commit.files.map((f) => this.checked(landingFileToRow(f)));
+    const flags = commit.flags.map((f): Row =>
+      compact({
+        partitionKey: landing.partitionKey,
+        rowKey: f.rowKey,
+        superseded: f.superseded,
+        current: f.current,
+        supersededBy: f.supersededBy,
+      }),
+    );
+    const actions: TransactionAction[] = [
+      ...files.map((row): TransactionAction => ['upsert', row, 'Replace']),
+      ['create', landing],
+      ...flags.map((row): TransactionAction => ['update', row, 'Merge', { etag: '*' }]),
+      commit.periodEtag === undefined
+        ? ['create', period]
+        : ['update', period, 'Replace', { etag: commit.periodEtag }],
+    ];
+    if (actions.some(([, row]) => row.partitionKey !== landing.partitionKey)) {
+      throw new TypeError("commitLanding: every row must be in the landing's partition");
+    }
+    if (actions.length > MAX_TRANSACTION_ACTIONS) {
+      throw new RangeError(
+        `commitLanding: ${actions.length} actions; a transaction holds ${MAX_TRANSACTION_ACTIONS}`,
+      );
+    }
+    try {
+      await this.client('landings').submitTransaction(actions);
+      return true;
+    } catch (error) {
+      if (isRestError(error) && [404, 409, 412].includes(error.statusCode ?? 0)) return false;
+      throw error;
+    }
+  }
+
+  /** Replaces the period row on its ETag, or inserts it when `etag` is undefined; false on a lost race. */
+  async putPeriod(record: PeriodRecord, etag: string | undefined): Promise<boolean> {
+    const row = this.checked(periodToRow(record));
+    try {
+      if (etag === undefined) await this.client('landings').createEntity(row);
+      else await this.client('landings').updateEntity(row, 'Replace', { etag });
+      return true;
+    } catch (error) {
+      if (isRestError(error) && [404, 409, 412].includes(error.statusCode ?? 0)) return false;
+      throw error;
+    }
   }
 
   // --------------------------------------------------------------------------------------- backfillRuns
@@ -483,6 +593,12 @@ export class Catalog {
     return client;
   }
 
+  /** Refuses a row that holds anything that looks like a secret. */
+  private checked(row: Row): Row {
+    assertNoSecrets(this.tableName('landings'), row);
+    return row;
+  }
+
   /** Validates a record into its rows and refuses anything that looks like a secret. */
   private rowsOf<K extends TableKind>(table: K, record: RecordTypes[K]): Row[] {
     const rows = MAPPINGS[table].toRows(record);
@@ -518,7 +634,10 @@ function scopeText(scope: Scope | string): string {
 }
 
 function landingsFilter(exportKeyValue: string, period: string | undefined): string {
-  if (period === undefined) return odata`PartitionKey eq ${exportKeyValue}`;
+  // File and period rows share the partition; their RowKeys start at LANDING_ROWS_END.
+  if (period === undefined) {
+    return odata`PartitionKey eq ${exportKeyValue} and RowKey lt ${LANDING_ROWS_END}`;
+  }
   const { from, to } = prefixRange(tableKey(period, 'period'));
   return odata`PartitionKey eq ${exportKeyValue} and RowKey ge ${from} and RowKey lt ${to}`;
 }

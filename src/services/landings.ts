@@ -21,9 +21,12 @@ import {
   type BackfillLookup,
   type Catalog,
   type ExportRecord,
+  MAX_TRANSACTION_ACTIONS,
   type LandingFileRecord,
   type LandingRecord,
   type LandingState,
+  type LiveRun,
+  type PeriodRecord,
   type Row,
   type Stored,
 } from '../azure/catalog';
@@ -34,6 +37,7 @@ import {
   runFolderOf,
   type LandingRecord as ManifestRecord,
 } from '../domain/manifest';
+import { blobSize, listBlobNames } from '../azure/blobListing';
 import { redactSecrets } from '../domain/redact';
 import { parseExportResourceId, parseScope } from '../domain/scope';
 
@@ -46,8 +50,10 @@ export type LandingCatalog = Pick<
   | 'getLanding'
   | 'replaceIfMatch'
   | 'landingsByExport'
-  | 'upsert'
   | 'upsertLandingFiles'
+  | 'getPeriod'
+  | 'commitLanding'
+  | 'putPeriod'
   | 'findBackfillRun'
   | 'listExports'
 >;
@@ -58,9 +64,11 @@ export interface ListedBlob {
   size?: number;
 }
 
-/** Lists the exports container under a prefix (one flat listing, paged by the SDK). */
+/** Reads the exports container: one flat listing under a prefix (paged), or one blob's size. */
 export interface ExportBlobLister {
   list(prefix: string): AsyncIterable<ListedBlob>;
+  /** One blob's size, or undefined when it does not exist: the check for a run of a single blob. */
+  stat?(name: string): Promise<{ size?: number } | undefined>;
 }
 
 /** Landings whose scope is unknown (legacy manifests no registered export claims, manifests too broken
@@ -225,6 +233,22 @@ export function landingPeriod(record: ManifestRecord, manifestPath: string): str
   return `${yyyymmdd(start)}-${yyyymmdd(end)}`;
 }
 
+/** The period's last day as `yyyyMMdd-yyyyMMdd` names it, as the instant it ends; undefined if the
+ * period is not such a range. */
+function periodEnd(period: string): number | undefined {
+  const range = DATE_RANGE_FOLDER.exec(period);
+  if (!range) return undefined;
+  const end = range[2]!;
+  const ms = Date.UTC(Number(end.slice(0, 4)), Number(end.slice(4, 6)) - 1, Number(end.slice(6, 8)) + 1);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** Whether a run started after its period had ended (so it is most likely the period's first run). */
+export function ranAfterPeriod(runTime: number, period: string): boolean {
+  const end = periodEnd(period);
+  return end !== undefined && Number.isFinite(runTime) && runTime >= end;
+}
+
 // ------------------------------------------------------------------------------- pure: supersession
 
 function instant(timestamp: string | undefined): number | undefined {
@@ -319,6 +343,79 @@ function withFlags(row: LandingRecord, flags: SupersessionFlags): LandingRecord 
   };
 }
 
+/** A landing as its period row remembers it while it is live (not rejected, not superseded). */
+export function liveRunOf(landing: LandingRecord): LiveRun {
+  const submitted = instant(landing.submittedTime) !== undefined ? landing.submittedTime : undefined;
+  const runTime = submitted ?? pathFacts(landing.manifestPath).runTime?.toISOString();
+  return {
+    runId: landing.runId,
+    ...(runTime !== undefined ? { runTime } : {}),
+    catalogedAt: landing.catalogedAt,
+    state: landing.state === 'complete' ? 'complete' : 'incomplete',
+    overwrites: landing.overwriteBehavior !== 'CreateNewReport',
+    current: landing.current,
+  };
+}
+
+/** A live run in the shape planSupersession orders: the same run time, cataloguing time and run id. */
+function orderable(run: LiveRun): LandingRecord {
+  return {
+    scope: '',
+    exportName: '',
+    period: '',
+    runId: run.runId,
+    manifestPath: '',
+    ...(run.runTime !== undefined ? { submittedTime: run.runTime } : {}),
+    ...(run.overwrites ? {} : { overwriteBehavior: 'CreateNewReport' }),
+    blobCount: 0,
+    rowCount: 0,
+    totalBytes: 0,
+    state: run.state,
+    missingBlobs: [],
+    superseded: false,
+    current: run.current,
+    catalogedAt: run.catalogedAt,
+  };
+}
+
+export interface FlagChange {
+  rowKey: string;
+  superseded: boolean;
+  current: boolean;
+  supersededBy?: string;
+}
+
+/**
+ * Where a new run of a period stands among the period's live runs, and what it changes: its own
+ * flags, the flag changes on live runs (a newer complete run supersedes or demotes them), and the
+ * live runs afterwards. Only live runs need to be known: a superseded run stays superseded, and if
+ * one of them is newer than the new run and overwrites, so is a live run (the chain of runs that
+ * superseded it ends at one), so planSupersession over the live runs alone gives the same flags. A
+ * run keeps the `supersededBy` it was first given, so old rows are not rewritten by every new run.
+ */
+export function settleNewRun(
+  live: readonly LiveRun[],
+  landing: LandingRecord,
+): { landing: LandingRecord; changes: FlagChange[]; live: LiveRun[] } {
+  const known = live.map((run) => ({ run, row: orderable(run) }));
+  const flags = planSupersession([...known.map((k) => k.row), landing]);
+  const changes: FlagChange[] = [];
+  const after: LiveRun[] = [];
+  for (const { run, row } of known) {
+    const want = flags.get(row)!;
+    const rowKey = landingRowKey(landing.period, run.runId);
+    if (want.superseded) {
+      changes.push({ rowKey, superseded: true, current: false, supersededBy: want.supersededBy! });
+      continue;
+    }
+    if (want.current !== run.current) changes.push({ rowKey, superseded: false, current: want.current });
+    after.push({ ...run, current: want.current });
+  }
+  const settled = withFlags(landing, flags.get(landing)!);
+  if (!settled.superseded) after.push(liveRunOf(settled));
+  return { landing: settled, changes, live: after };
+}
+
 // ---------------------------------------------------------------------------- pure: manifest → rows
 
 export interface LandingPlan {
@@ -332,7 +429,14 @@ export interface LandingPlan {
  * size). Sizes fill in byte counts the manifest does not state; unknown row counts are 0. */
 export function planLanding(
   record: ManifestRecord,
-  target: { scope: string; period: string; manifestPath: string; catalogedAt: string },
+  target: {
+    scope: string;
+    /** The landing row's PartitionKey, which its file rows share. */
+    landingPartition: string;
+    period: string;
+    manifestPath: string;
+    catalogedAt: string;
+  },
   listed: ReadonlyMap<string, number | undefined>,
 ): LandingPlan {
   const missing: string[] = [];
@@ -340,6 +444,8 @@ export function planLanding(
     const seen = listed.has(blob.blobName);
     if (!seen) missing.push(blob.blobName);
     return {
+      landingPartition: target.landingPartition,
+      period: target.period,
       runId: record.runId,
       part,
       path: blob.blobName,
@@ -544,7 +650,7 @@ function fileRowsValid(files: readonly LandingFileRecord[]): void {
     for (const [property, value] of Object.entries(row)) {
       if (typeof value === 'string' && looksLikeSecret(value)) {
         throw new TypeError(
-          `landingFiles.${property} (part ${file.part}): the value looks like a secret (SAS signature, key or token)`,
+          `landings file row ${property} (part ${file.part}): the value looks like a secret (SAS signature, key or token)`,
         );
       }
     }
@@ -563,6 +669,9 @@ function isInputError(error: unknown): boolean {
 // ------------------------------------------------------------------------------------------ the use case
 
 const MAX_RECONCILE_ROUNDS = 10;
+/** Files written in the landing's own transaction; a run with more writes them beforehand. The rest
+ * of the 100 actions hold the landing, the period row and flag changes on other runs. */
+const MAX_INLINE_FILES = 90;
 const MAX_MODIFY_ATTEMPTS = 5;
 
 export class LandingService {
@@ -654,30 +763,44 @@ export class LandingService {
         : Promise.resolve(undefined);
     backfill.catch(() => undefined); // awaited below; never an unhandled rejection
     const catalogedAt = this.now().toISOString();
-    const target = { scope: identity.scope ?? '', period: identity.period, manifestPath, catalogedAt };
-    // Validate every row before the first write, so bad input never leaves a partial landing.
+    const target = {
+      scope: identity.scope ?? '',
+      landingPartition: key.partitionKey,
+      period: identity.period,
+      manifestPath,
+      catalogedAt,
+    };
+    // Validate every row before the first write, so bad input never leaves a partial landing. With
+    // every byte count in the manifest (Azure always writes them) the file rows do not depend on the
+    // listing: they are checked once.
+    const sized = record.blobs.length > 0 && record.blobs.every((b) => b.byteCount !== undefined);
+    let checkedFiles: LandingFileRecord[] | undefined;
     const planWith = (listed: ReadonlyMap<string, number | undefined>) =>
       validated(() => {
         const planned = planLanding(record, target, listed);
         landingRow(identity, planned.landing);
+        if (checkedFiles) return { ...planned, files: checkedFiles };
         fileRowsValid(planned.files);
+        if (sized) checkedFiles = planned.files;
         return planned;
       });
-    // With every byte count in the manifest (Azure always writes them) the file rows do not depend
-    // on the listing, so they are written while it runs: one round trip less per landing. Planned
-    // with nothing listed, the landing row is at its largest, so if that validates, so does any.
+    // A run's file rows go into the landing's own transaction when they fit. More than that, and
+    // when they do not depend on the listing, they are written while it runs. Planned with nothing
+    // listed, the landing row is at its largest, so if that validates, so does any.
+    const resolved = identity.scope !== undefined;
+    const inline = resolved && record.blobs.length <= MAX_INLINE_FILES;
     let earlyFiles: Promise<number> | undefined;
-    if (record.blobs.length > 0 && record.blobs.every((b) => b.byteCount !== undefined)) {
+    if (!inline && sized) {
       earlyFiles = this.writeFiles(planWith(new Map()).files);
       earlyFiles.catch(() => undefined); // awaited below
     }
+    // The period row is read while the folder is listed: a new run needs nothing else to settle.
+    const periodRead = resolved ? this.periodBeforeCommit(record, manifestPath, key) : undefined;
+    periodRead?.catch(() => undefined); // awaited below
     const listed = await this.listBlobs(record.blobs.map((b) => b.blobName));
     const plan = planWith(listed);
 
     const table = this.tableFor(identity);
-    let created = false;
-    let changed = false;
-    let stored: LandingRecord = plan.landing;
     if (plan.missing.length > 0) {
       // Unusual path: a late redelivery after an overwriting run deleted these files, or a race.
       // A landing once complete stays complete (its files were there when it was catalogued).
@@ -691,21 +814,111 @@ export class LandingService {
         });
       }
     }
+    if (periodRead) {
+      const landed = await this.commitNewRun(key, plan, await periodRead, earlyFiles);
+      if (landed) return this.settled(identity, key, landed.landing, { ...landed, backfill });
+    }
+    // Catalogued before (a redelivery, a retried incomplete run), or not under an export's scope.
     // Files first: a landing row never points at file rows that are not there.
     const fileRows = await (earlyFiles ?? this.writeFiles(plan.files));
+    let created = false;
+    let changed = false;
+    let stored: LandingRecord = plan.landing;
     if (await table.create(plan.landing)) {
       created = true;
     } else {
       ({ record: stored, changed } = await this.update(table, key, plan.landing));
     }
-    if (identity.scope !== undefined && stored.state !== 'rejected') {
+    if (resolved && stored.state !== 'rejected') {
       stored = (await this.reconcile(identity, key)) ?? stored;
     }
-    const outcome = await this.finish(identity, key, stored, { created, changed, fileRows, backfill });
+    return this.settled(identity, key, stored, { created, changed, fileRows, backfill });
+  }
+
+  /** Finishes a catalogued landing; an incomplete one that is still live throws for a retry. */
+  private async settled(
+    identity: Identity,
+    key: LandingKey,
+    stored: LandingRecord,
+    extra: {
+      created: boolean;
+      changed: boolean;
+      fileRows: number;
+      backfill: Promise<BackfillLookup | undefined>;
+    },
+  ): Promise<LandingOutcome> {
+    const outcome = await this.finish(identity, key, stored, extra);
     if (stored.state === 'incomplete' && !stored.superseded) {
       throw new LandingIncompleteError(key, stored.missingBlobs);
     }
     return outcome;
+  }
+
+  /** The period row a new run settles against. A run made after its period ended (a backfill month,
+   * a monthly export of last month) is usually the period's first, so it commits as if there were no
+   * period row, and reads it only if the commit finds one; a run during its month usually follows an
+   * earlier run, so it reads first. */
+  private periodBeforeCommit(
+    record: ManifestRecord,
+    manifestPath: string,
+    key: LandingKey,
+  ): Promise<Stored<PeriodRecord> | undefined> {
+    const period = landingPeriod(record, manifestPath);
+    const runTime = record.submittedTime?.getTime() ?? pathFacts(manifestPath).runTime?.getTime() ?? NaN;
+    if (ranAfterPeriod(runTime, period)) return Promise.resolve(undefined);
+    return this.deps.catalog.getPeriod(key.partitionKey, period);
+  }
+
+  /**
+   * A run not catalogued before: its row, its files (when they fit), the flags it changes and the
+   * period row, in one transaction conditional on the period row as read. A lost race reads the
+   * period again. Undefined when the run turns out to be catalogued already (the caller updates it).
+   */
+  private async commitNewRun(
+    key: LandingKey,
+    plan: LandingPlan,
+    period: Stored<PeriodRecord> | undefined,
+    earlyFiles: Promise<number> | undefined,
+  ): Promise<{ landing: LandingRecord; created: true; changed: true; fileRows: number } | undefined> {
+    const { catalog } = this.deps;
+    let filesWritten = earlyFiles ? await earlyFiles : 0;
+    for (let attempt = 1; attempt <= MAX_RECONCILE_ROUNDS; attempt++) {
+      if (period?.live.some((run) => run.runId === plan.landing.runId)) return undefined;
+      const settled = settleNewRun(period?.live ?? [], plan.landing);
+      const fits = plan.files.length + settled.changes.length + 2 <= MAX_TRANSACTION_ACTIONS;
+      if (!earlyFiles && !fits && filesWritten === 0) filesWritten = await this.writeFiles(plan.files);
+      const inlineFiles = !earlyFiles && fits ? plan.files : [];
+      const committed = await catalog.commitLanding({
+        files: inlineFiles,
+        landing: settled.landing,
+        flags: settled.changes,
+        period: {
+          landingPartition: key.partitionKey,
+          period: plan.landing.period,
+          live: settled.live,
+          updatedAt: this.now().toISOString(),
+        },
+        ...(period ? { periodEtag: period.etag } : {}),
+      });
+      if (committed) {
+        return {
+          landing: settled.landing,
+          created: true,
+          changed: true,
+          fileRows: inlineFiles.length > 0 ? inlineFiles.length : filesWritten,
+        };
+      }
+      // Lost a race with another landing of the period, or the row exists (catalogued before).
+      const [again, existing] = await Promise.all([
+        catalog.getPeriod(key.partitionKey, plan.landing.period),
+        catalog.getLanding(key.partitionKey, plan.landing.period, plan.landing.runId),
+      ]);
+      if (existing) return undefined;
+      period = again;
+    }
+    throw new Error(
+      `landings ${key.partitionKey} period ${plan.landing.period}: the period row kept changing; retry`,
+    );
   }
 
   /** Brings an existing row up to date with a redelivered manifest, keeping `catalogedAt` and the
@@ -744,11 +957,13 @@ export class LandingService {
   }
 
   /** Lists the period's runs and writes the flags planSupersession asks for, each write conditional on
-   * the ETag the decision was made from; a lost race re-lists and decides again. Returns this run's
-   * row as it ends up. */
+   * the ETag the decision was made from, then the period row, conditional on the ETag it had before
+   * the listing: so a new run committed meanwhile (which only the period row shows) makes this round
+   * start again. A lost race re-lists and decides again. Returns this run's row as it ends up. */
   private async reconcile(identity: Identity, key: LandingKey): Promise<LandingRecord | undefined> {
     const partition = key.partitionKey;
     for (let round = 1; ; round++) {
+      const period = await this.deps.catalog.getPeriod(partition, identity.period);
       const rows: Stored<LandingRecord>[] = [];
       for await (const row of this.deps.catalog.landingsByExport(partition, { period: identity.period })) {
         rows.push(row);
@@ -756,10 +971,14 @@ export class LandingService {
       const flags = planSupersession(rows);
       let conflict = false;
       let own: LandingRecord | undefined;
+      const settled: LandingRecord[] = [];
       await Promise.all(
         rows.map(async (row) => {
           const want = flags.get(row)!;
-          const result = sameFlags(row, want) ? row : withFlags(row, want);
+          // A superseded run keeps the run it was first superseded by (see settleNewRun).
+          const same = sameFlags(row, want) || (row.superseded && want.superseded);
+          const result = same ? row : withFlags(row, want);
+          settled.push(result);
           if (row.rowKey === key.rowKey) own = result;
           if (result === row) return;
           try {
@@ -770,7 +989,19 @@ export class LandingService {
           }
         }),
       );
-      if (!conflict) return own;
+      if (!conflict) {
+        const live = settled
+          .filter((r) => r.state !== 'rejected' && !r.superseded)
+          .sort(compareRuns)
+          .map(liveRunOf);
+        const record = {
+          landingPartition: partition,
+          period: identity.period,
+          live,
+          updatedAt: this.now().toISOString(),
+        };
+        if (await this.deps.catalog.putPeriod(record, period?.etag)) return own;
+      }
       if (round >= MAX_RECONCILE_ROUNDS) {
         throw new Error(
           `landings ${partition} period ${identity.period}: supersession kept conflicting; retry`,
@@ -920,6 +1151,13 @@ export class LandingService {
     const wanted = new Set(names);
     const found = new Map<string, number | undefined>();
     if (wanted.size === 0) return found;
+    // One blob: one read of it is the same single request as a listing, and a cheaper one.
+    if (wanted.size === 1 && this.deps.blobs.stat) {
+      const [name] = wanted;
+      const stat = await this.deps.blobs.stat(name!);
+      if (stat) found.set(name!, stat.size);
+      return found;
+    }
     for (const prefix of listingPrefixes(names)) {
       for await (const blob of this.deps.blobs.list(prefix)) {
         if (wanted.has(blob.name)) found.set(blob.name, blob.size);
@@ -930,11 +1168,6 @@ export class LandingService {
 
   private async writeFiles(files: readonly LandingFileRecord[]): Promise<number> {
     if (files.length === 0) return 0;
-    // One row: a plain upsert is one cheaper round trip than a one-action transaction.
-    if (files.length === 1) {
-      await this.deps.catalog.upsert('landingFiles', files[0]!);
-      return 1;
-    }
     return (await this.deps.catalog.upsertLandingFiles(files)).rows;
   }
 
@@ -1017,17 +1250,11 @@ export function catalogueManifest(deps: LandingDependencies, event: ManifestLand
 
 // ------------------------------------------------------------------------------------------ adapters
 
-/** The exports container as an ExportBlobLister. */
-export function containerBlobLister(container: Pick<ContainerClient, 'listBlobsFlat'>): ExportBlobLister {
+/** The exports container as an ExportBlobLister: names and sizes only (see azure/blobListing.ts). */
+export function containerBlobLister(container: ContainerClient): ExportBlobLister {
   return {
-    async *list(prefix: string) {
-      for await (const blob of container.listBlobsFlat(prefix ? { prefix } : {})) {
-        yield {
-          name: blob.name,
-          ...(blob.properties.contentLength !== undefined ? { size: blob.properties.contentLength } : {}),
-        };
-      }
-    },
+    list: (prefix: string) => listBlobNames(container, prefix),
+    stat: (name: string) => blobSize(container, name),
   };
 }
 

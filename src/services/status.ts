@@ -546,8 +546,9 @@ export async function countCatalog(
     const byState = Object.fromEntries(LANDING_STATES.map((s) => [s, 0])) as Record<LandingState, number>;
     const counts: LandingCounts = { sinceDays, since: since.toISOString(), total: 0, byState, recent: [] };
     // No index by time: the service-side filter on the row's last write time narrows the scan; the
-    // catalogue time itself decides.
-    const scanned = await scan(catalog, 'landings', odata`Timestamp ge ${since}`, cap, (l) => {
+    // catalogue time itself decides. The table's file and period rows have `kind` file / period.
+    const filter = odata`Timestamp ge ${since} and kind eq ${'landing'}`;
+    const scanned = await scan(catalog, 'landings', filter, cap, (l) => {
       const at = Date.parse(l.catalogedAt);
       if (!(at >= since.getTime())) return;
       counts.total += 1;

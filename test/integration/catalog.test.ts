@@ -125,8 +125,13 @@ function backfillRun(overrides: Partial<BackfillRunRecord> = {}): BackfillRunRec
   };
 }
 
-function files(runId: string, count: number): LandingFileRecord[] {
+const FILES_PARTITION = exportKey(SCOPE, 'files-only');
+const FILES_PERIOD = '20250701-20250731';
+
+function files(runId: string, count: number, landingPartition = FILES_PARTITION): LandingFileRecord[] {
   return Array.from({ length: count }, (_, part) => ({
+    landingPartition,
+    period: FILES_PERIOD,
     runId,
     part,
     path: `costs/contoso/daily-actual/20250701-20250731/202508010943/${runId}/part_0_${String(part + 1).padStart(4, '0')}.csv`,
@@ -382,7 +387,7 @@ describe('Catalog on Azurite', () => {
     for await (const table of service.listTables())
       if (table.name?.startsWith(prefix)) names.push(table.name);
     expect(names.sort()).toEqual(
-      ['backfillRuns', 'exports', 'landingFiles', 'landings', 'tokens'].map((t) => `${prefix}${t}`).sort(),
+      ['backfillRuns', 'exports', 'landings', 'tokens'].map((t) => `${prefix}${t}`).sort(),
     );
     expect(() => new Catalog({ tableClient: tableClientFactory(connection()), tablePrefix: '9bad' })).toThrow(
       /tablePrefix/,
@@ -448,42 +453,51 @@ describe('Catalog on Azurite', () => {
     expect(content(second[0]!)).toMatchObject(land);
   });
 
+  const filesOf = (runId: string, partition = FILES_PARTITION) =>
+    collect(catalog.landingFilesOf(partition, FILES_PERIOD, runId));
+
   it('upsertMany: 250 rows in one partition take 3 transactions and read back in part order', async () => {
     const result = await catalog.upsertLandingFiles(files('run-250', 250));
     expect(result).toEqual({ rows: 250, partitions: 1, transactions: 3 });
-    const read = await collect(catalog.landingFilesOf('run-250'));
+    const read = await filesOf('run-250');
     expect(read.map((f) => f.part)).toEqual(Array.from({ length: 250 }, (_, i) => i));
     expect(read[249]).toMatchObject({ bytes: 1249, rows: 259, runId: 'run-250' });
     // Re-delivered: the same rows again change nothing.
     await catalog.upsertLandingFiles(files('run-250', 250));
-    expect((await collect(catalog.landingFilesOf('run-250'))).map(content)).toEqual(read.map(content));
+    expect(await filesOf('run-250')).toEqual(read);
+    // Files are not landings: the export's landing queries do not see them.
+    expect(await collect(catalog.landingsByExport(FILES_PARTITION))).toEqual([]);
   });
 
   it('upsertMany across 7 partitions', async () => {
     const runs = Array.from({ length: 7 }, (_, i) => `run-7p-${i}`);
-    const result = await catalog.upsertMany(
-      'landingFiles',
-      runs.flatMap((r) => files(r, 120)),
-    );
+    const partition = (r: string) => exportKey(SCOPE, `export-${r}`);
+    const result = await catalog.upsertLandingFiles(runs.flatMap((r) => files(r, 120, partition(r))));
     expect(result).toEqual({ rows: 840, partitions: 7, transactions: 14 });
-    for (const r of runs) expect(await collect(catalog.landingFilesOf(r))).toHaveLength(120);
+    for (const r of runs) expect(await filesOf(r, partition(r))).toHaveLength(120);
   });
 
   it('pages across more than 1,000 rows without loading them at once', async () => {
     await catalog.upsertLandingFiles(files('run-1205', 1205));
     let count = 0;
     let lastPart = -1;
-    for await (const file of catalog.landingFilesOf('run-1205')) {
+    for await (const file of catalog.landingFilesOf(FILES_PARTITION, FILES_PERIOD, 'run-1205')) {
       expect(file.part).toBe(lastPart + 1);
       lastPart = file.part;
       count++;
     }
     expect(count).toBe(1205);
 
+    const pagedScope = '/subscriptions/00000000-0000-0000-0000-000000001205';
+    await catalog.upsertMany(
+      'exports',
+      Array.from({ length: 1205 }, (_, i) => exportRecord({ scope: pagedScope, exportName: `paged-${i}` })),
+    );
     const pageSizes: number[] = [];
     let continuationToken: string | undefined;
     do {
-      const page = await catalog.page('landingFiles', "PartitionKey eq 'run-1205'", {
+      const page = await catalog.exportsPage({
+        scope: pagedScope,
         maxPageSize: 500,
         ...(continuationToken ? { continuationToken } : {}),
       });
@@ -535,8 +549,11 @@ describe('Catalog on Azurite', () => {
         catalog.landingsByExport(exportKey(SCOPE, name), { period: `2025${c}07` }),
       );
       expect(landings.map((l) => l.runId)).toEqual([runId]);
-      await catalog.upsertLandingFiles(files(runId, 2));
-      expect((await collect(catalog.landingFilesOf(runId))).map((f) => f.runId)).toEqual([runId, runId]);
+      await catalog.upsertLandingFiles(
+        files(runId, 2, exportKey(SCOPE, name)).map((f) => ({ ...f, period: `2025${c}07` })),
+      );
+      const stored = await collect(catalog.landingFilesOf(exportKey(SCOPE, name), `2025${c}07`, runId));
+      expect(stored.map((f) => f.runId)).toEqual([runId, runId]);
     }
     const names = (await collect(catalog.listExports(SCOPE))).map((e) => e.exportName);
     for (const c of chars) expect(names).toContain(`exp${c}name${c}`);

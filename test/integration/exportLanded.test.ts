@@ -233,7 +233,7 @@ describe('emulator runs through the local host', () => {
 
     const container =
       BlobServiceClient.fromConnectionString(testStorageConnection()).getContainerClient(containerName);
-    const files = await collect(catalog.landingFilesOf(req.runId));
+    const files = await collect(catalog.landingFilesOf(key.partitionKey, '20250701-20250731', req.runId));
     expect(files.map((f) => f.path)).toEqual(result.blobs.map((b) => b.blobName));
     let rows = 0;
     let bytes = 0;

@@ -4,7 +4,14 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import { Catalog, type LandingFileRecord, type LandingRecord, type Stored } from '../../src/azure/catalog';
+import { odata } from '@azure/data-tables';
+import {
+  Catalog,
+  landingFileFromRow,
+  type LandingFileRecord,
+  type LandingRecord,
+  type Stored,
+} from '../../src/azure/catalog';
 import { createTableClient, tableClientFactory } from '../../src/azure/storageClients';
 import type { StorageConnection } from '../../src/config';
 import {
@@ -86,8 +93,25 @@ export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
+/** A run's file rows, found by run id alone (a scan: tests only; the app reads them by landing). */
 export async function filesOf(catalog: Catalog, runId: string): Promise<Stored<LandingFileRecord>[]> {
-  return collect(catalog.landingFilesOf(runId));
+  const files: Stored<LandingFileRecord>[] = [];
+  for await (const row of rawRows(catalog, odata`kind eq ${'file'} and runId eq ${runId}`)) {
+    files.push({
+      ...landingFileFromRow(row),
+      partitionKey: String(row.partitionKey),
+      rowKey: String(row.rowKey),
+      etag: String(row.etag),
+    });
+  }
+  return files.sort((a, b) => a.part - b.part);
+}
+
+/** Every row of the landings table as stored (landing, file and period rows), optionally filtered. */
+export function rawRows(catalog: Catalog, filter?: string): AsyncIterable<Record<string, unknown>> {
+  return createTableClient(storageConnection(), catalog.tableName('landings')).listEntities<
+    Record<string, unknown>
+  >({ queryOptions: filter ? { filter } : {} });
 }
 
 export async function landingsOf(catalog: Catalog, partitionKey: string): Promise<Stored<LandingRecord>[]> {

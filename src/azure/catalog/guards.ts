@@ -125,7 +125,7 @@ export class RowReader {
     private readonly row: Record<string, unknown>,
   ) {}
 
-  private fail(property: string, expected: string): never {
+  fail(property: string, expected: string): never {
     throw new CatalogDataError(
       this.table,
       String(this.row.partitionKey),

@@ -76,9 +76,40 @@ export function exportKey(scope: Scope | string, exportName: string): string {
   return joinKey([scopePartitionKey(scope), exportNameKey(exportName)], 'exportKey');
 }
 
-/** Landings RowKey: `{period}|{runId}`; runs of one period sort together. */
+/** Landings RowKey: `{period}|{runId}`; runs of one period sort together. Landing rows sort before
+ * LANDING_ROWS_END; the partition's other rows (its files, its period rows) start with `~`. */
 export function landingRowKey(period: string, runId: string): string {
-  return joinKey([tableKey(period, 'period'), tableKey(runId, 'runId')], 'landing row key');
+  const periodKey = tableKey(period, 'period');
+  if (periodKey.startsWith(ESCAPE)) {
+    throw new TableKeyError(`period: must not start with a character keys escape, got "${period}"`);
+  }
+  return joinKey([periodKey, tableKey(runId, 'runId')], 'landing row key');
+}
+
+/** Every landing RowKey is below this; file and period rows of the same partition are not. */
+export const LANDING_ROWS_END = ESCAPE;
+const FILE_ROW_PREFIX = `${ESCAPE}file`;
+const PERIOD_ROW_PREFIX = `${ESCAPE}period`;
+
+/** A run's file rows live in its landing's partition (so the landing and its files can be written in
+ * one entity group transaction): `~file|{period}|{runId}|{part}`. */
+export function landingFileRowKey(period: string, runId: string, part: number): string {
+  // A run's rows are keyed one after another: escape its period and run id once, not per file.
+  if (lastFilesPrefix?.period !== period || lastFilesPrefix.runId !== runId) {
+    lastFilesPrefix = { period, runId, prefix: landingFilesPrefix(period, runId) };
+  }
+  return joinKey([lastFilesPrefix.prefix, partRowKey(part)], 'file row key');
+}
+let lastFilesPrefix: { period: string; runId: string; prefix: string } | undefined;
+
+/** The RowKey prefix (without the trailing `|`) shared by one run's file rows; see prefixRange. */
+export function landingFilesPrefix(period: string, runId: string): string {
+  return joinKey([FILE_ROW_PREFIX, tableKey(period, 'period'), tableKey(runId, 'runId')], 'file row key');
+}
+
+/** The period row of an export: `~period|{period}`, the lock every supersession decision goes through. */
+export function periodRowKey(period: string): string {
+  return joinKey([PERIOD_ROW_PREFIX, tableKey(period, 'period')], 'period row key');
 }
 
 /** Zero-padded so RowKey order is part order. */

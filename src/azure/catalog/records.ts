@@ -1,4 +1,4 @@
-// The five catalog tables: one typed record per row, validated on the way in and checked on the way
+// The four catalog tables: typed records, validated on the way in and checked on the way
 // out. Timestamps are ISO 8601 strings everywhere (Azure's 7-digit fractions survive; Edm.DateTime
 // would cut them to milliseconds); arrays are JSON strings; bytes and row counts are Edm.Int64.
 import type { OutOfBandPolicy } from '../../domain/outOfBandPolicy';
@@ -8,6 +8,7 @@ import {
   int64,
   isoTimestamp,
   jsonArrayTruncated,
+  MAX_STRING_PROPERTY_LENGTH,
   nonEmpty,
   oneOf,
   redactSecrets,
@@ -19,21 +20,16 @@ import {
   backfillRowKey,
   exportKey,
   exportNameKey,
+  landingFileRowKey,
   landingRowKey,
-  partRowKey,
+  periodRowKey,
   scopePartitionKey,
   tableKey,
 } from './keys';
 import type { Row } from './transactions';
 
-export type TableKind = 'exports' | 'tokens' | 'landings' | 'landingFiles' | 'backfillRuns';
-export const TABLE_KINDS: readonly TableKind[] = [
-  'exports',
-  'tokens',
-  'landings',
-  'landingFiles',
-  'backfillRuns',
-];
+export type TableKind = 'exports' | 'tokens' | 'landings' | 'backfillRuns';
+export const TABLE_KINDS: readonly TableKind[] = ['exports', 'tokens', 'landings', 'backfillRuns'];
 
 /** A record as read back: its keys and the ETag for conditional updates. */
 export type Stored<T> = T & { partitionKey: string; rowKey: string; etag: string };
@@ -386,6 +382,7 @@ export function landingToRow(l: LandingRecord): Row {
   const { json, truncated } = jsonArrayTruncated(missing);
   return compact({
     ...landingKeys(exportKey(scope, l.exportName), l.period, l.runId),
+    kind: 'landing',
     scope,
     exportName: l.exportName,
     period: l.period,
@@ -444,9 +441,15 @@ export function landingFromRow(row: Record<string, unknown>): LandingRecord {
   });
 }
 
-// ----------------------------------------------------------------------------------------- landingFiles
+// ------------------------------------------------------------------------- landing files, period rows
+// Both live in the landings table, in the partition of the landing they belong to, so a landing, its
+// files and its period row can be written in one entity group transaction. Their RowKeys start with
+// `~`, after every landing RowKey, and each row has a `kind` column (landing, file, period).
 
 export interface LandingFileRecord {
+  /** The landing's PartitionKey (its export key, or its `unresolved|…` partition). */
+  landingPartition: string;
+  period: string;
   runId: string;
   /** Position in the manifest's `blobs[]` (0-based); stored zero-padded so rows list in order. */
   part: number;
@@ -456,13 +459,20 @@ export interface LandingFileRecord {
   rows: number;
 }
 
-export function landingFileKeys(runId: string, part: number): { partitionKey: string; rowKey: string } {
-  return { partitionKey: tableKey(runId, 'runId'), rowKey: partRowKey(part) };
+export function landingFileKeys(
+  f: Pick<LandingFileRecord, 'landingPartition' | 'period' | 'runId' | 'part'>,
+): { partitionKey: string; rowKey: string } {
+  return {
+    partitionKey: nonEmpty('landingPartition', f.landingPartition),
+    rowKey: landingFileRowKey(f.period, f.runId, f.part),
+  };
 }
 
 export function landingFileToRow(f: LandingFileRecord): Row {
   return {
-    ...landingFileKeys(f.runId, f.part),
+    ...landingFileKeys(f),
+    kind: 'file',
+    period: f.period,
     runId: f.runId,
     part: f.part,
     path: nonEmpty('path', f.path),
@@ -472,13 +482,123 @@ export function landingFileToRow(f: LandingFileRecord): Row {
 }
 
 export function landingFileFromRow(row: Record<string, unknown>): LandingFileRecord {
-  const r = new RowReader('landingFiles', row);
+  const r = new RowReader('landings', row);
   return {
+    landingPartition: r.string('partitionKey'),
+    period: r.string('period'),
     runId: r.string('runId'),
     part: r.number('part'),
     path: r.string('path'),
     bytes: r.number('bytes'),
     rows: r.number('rows'),
+  };
+}
+
+/** A run of a period that a later run may still change: not rejected, not superseded. */
+export interface LiveRun {
+  runId: string;
+  /** What supersession orders runs by: `submittedTime`, else the run-time folder; absent if neither. */
+  runTime?: string;
+  catalogedAt: string;
+  state: 'complete' | 'incomplete';
+  /** False for CreateNewReport: a newer run leaves this run's files (and this run) in place. */
+  overwrites: boolean;
+  current: boolean;
+}
+
+/** The period row: which runs of one export and period are live. Every change to a period's
+ * supersession flags is written in one transaction with this row, conditional on its ETag, so
+ * concurrent landings of a period serialise on it; and a new run needs one point read, not a query. */
+export interface PeriodRecord {
+  landingPartition: string;
+  period: string;
+  live: LiveRun[];
+  updatedAt: string;
+}
+
+/** `live` is JSON split over `live`, `live1`, … (32 Ki characters each): about 250 runs a property. */
+const LIVE_PROPERTIES = 12;
+
+export function periodKeys(
+  landingPartition: string,
+  period: string,
+): { partitionKey: string; rowKey: string } {
+  return { partitionKey: nonEmpty('landingPartition', landingPartition), rowKey: periodRowKey(period) };
+}
+
+export function periodToRow(p: PeriodRecord): Row {
+  const entries = p.live.map((run) => [
+    nonEmpty('live.runId', run.runId, 128),
+    run.runTime === undefined ? null : isoTimestamp('live.runTime', run.runTime),
+    isoTimestamp('live.catalogedAt', run.catalogedAt),
+    run.state === 'complete' ? 'c' : 'i',
+    run.overwrites ? 1 : 0,
+    run.current ? 1 : 0,
+  ]);
+  const json = JSON.stringify(entries);
+  const chunks = Math.ceil(json.length / MAX_STRING_PROPERTY_LENGTH);
+  if (chunks > LIVE_PROPERTIES) {
+    throw new RangeError(
+      `live: ${p.live.length} live runs in period ${p.period} take ${json.length} characters; a period row holds ${LIVE_PROPERTIES * MAX_STRING_PROPERTY_LENGTH}`,
+    );
+  }
+  const row: Row = {
+    ...periodKeys(p.landingPartition, p.period),
+    kind: 'period',
+    period: p.period,
+    liveCount: p.live.length,
+    currentRunId: p.live.find((r) => r.current)?.runId,
+    updatedAt: isoTimestamp('updatedAt', p.updatedAt),
+  };
+  for (let i = 0; i < Math.max(chunks, 1); i++) {
+    row[i === 0 ? 'live' : `live${i}`] = json.slice(
+      i * MAX_STRING_PROPERTY_LENGTH,
+      (i + 1) * MAX_STRING_PROPERTY_LENGTH,
+    );
+  }
+  return compact(row);
+}
+
+export function periodFromRow(row: Record<string, unknown>): PeriodRecord {
+  const r = new RowReader('landings', row);
+  let json = r.string('live');
+  for (let i = 1; i < LIVE_PROPERTIES; i++) {
+    const more = r.optionalString(`live${i}`);
+    if (more === undefined) break;
+    json += more;
+  }
+  let entries: unknown;
+  try {
+    entries = JSON.parse(json);
+  } catch {
+    entries = undefined;
+  }
+  const bad = (): never => r.fail('live', 'a JSON array of live runs');
+  const live = (Array.isArray(entries) ? entries : bad()).map((e: unknown): LiveRun => {
+    if (
+      !Array.isArray(e) ||
+      typeof e[0] !== 'string' ||
+      !(e[1] === null || typeof e[1] === 'string') ||
+      typeof e[2] !== 'string' ||
+      (e[3] !== 'c' && e[3] !== 'i')
+    ) {
+      return bad();
+    }
+    const run: LiveRun = {
+      runId: e[0],
+      catalogedAt: e[2],
+      state: e[3] === 'c' ? 'complete' : 'incomplete',
+      overwrites: e[4] === 1,
+      current: e[5] === 1,
+    };
+    if (typeof e[1] === 'string') run.runTime = e[1];
+    return run;
+  });
+  return {
+    landingPartition: r.string('partitionKey'),
+    period: r.string('period'),
+    live,
+    updatedAt: r.string('updatedAt'),
   };
 }
 
@@ -627,7 +747,6 @@ export interface RecordTypes {
   exports: ExportRecord;
   tokens: TokenRecord;
   landings: LandingRecord;
-  landingFiles: LandingFileRecord;
   backfillRuns: BackfillRunRecord;
 }
 
@@ -641,6 +760,5 @@ export const MAPPINGS: { [K in TableKind]: TableMapping<RecordTypes[K]> } = {
   exports: { toRows: (r) => [exportToRow(r)], fromRow: exportFromRow },
   tokens: { toRows: (r) => [tokenToRow(r)], fromRow: tokenFromRow },
   landings: { toRows: (r) => [landingToRow(r)], fromRow: landingFromRow },
-  landingFiles: { toRows: (r) => [landingFileToRow(r)], fromRow: landingFileFromRow },
   backfillRuns: { toRows: (r) => backfillToRows(r), fromRow: backfillFromRow },
 };
