@@ -2,8 +2,17 @@
 // limits measured in the same run: landings/s for 1-partition manifests (goal ≥ 25% of the single
 // upsert rate) and file rows/s for 100-partition manifests (goal ≥ 50% of the 100-entity transaction
 // rate). Manifests are emulator-shaped (buildManifest); their blobs are uploaded before timing, since
-// Cost Management writes them, not us. Run: `npx tsx bench/catalog.ts [landings1] [landings100]`.
+// Cost Management writes them, not us.
+//
+// Azurite's speed drifts within a run (it warms up; its in-memory store grows), so the run is a warm-up
+// round and then rounds that each start from the same state (fresh catalog tables, container and
+// reference table) and measure each reference right before the phase it is compared with; the
+// result line gives the median of the rounds. It also prints the storage
+// requests per landing and Azurite's CPU time per landing against its CPU time per reference
+// operation: figures that move much less with the machine's load than the rates do.
+// Run: `npx tsx bench/catalog.ts [landings1] [landings100] [rounds]`.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -22,7 +31,7 @@ import {
   unresolvedLandingTable,
   type ManifestLanded,
 } from '../src/services/landings';
-import { measureSingleUpserts, measureTransactionRows } from './tableLimits';
+import { measureSingleUpserts, measureTransactionRows, type Rate } from './tableLimits';
 
 const SCOPE = '/subscriptions/6c1f5e0a-8d3b-4f7e-9a21-3b4c5d6e7f80';
 
@@ -44,20 +53,21 @@ interface Prepared {
   files: number;
 }
 
-/** `count` runs of `parts` partitions, each its own export (so runs do not supersede each other:
- * steady state is one landing per export and period), blobs uploaded. */
+/** `count` runs of `parts` partitions of July 2025, each its own export, blobs uploaded. By default
+ * they run on 1 August, after the month: each is the first of its period (a backfill month, a
+ * monthly export). Given an earlier day of July, they are runs during the month. */
 async function prepare(
   container: ContainerClient,
   count: number,
   parts: number,
   label = 'bench',
+  submitted = new Date(Date.UTC(2025, 7, 1, 9, 42, 11)),
 ): Promise<Prepared> {
   const events: ManifestLanded[] = [];
   const uploads: string[] = [];
   for (let i = 0; i < count; i++) {
     const exportName = `${label}-${parts}-${i}`;
     const runId = randomUUID();
-    const submitted = new Date(Date.UTC(2025, 7, 1, 9, 42));
     const folder = runFolder({
       rootFolderPath: 'bench',
       exportName,
@@ -92,7 +102,7 @@ async function prepare(
       },
       runInfo: {
         executionType: 'Scheduled',
-        submittedTime: '2025-08-01T09:42:11.0473318Z',
+        submittedTime: submitted.toISOString(),
         runId,
         startDate: '2025-07-01T00:00:00',
         endDate: '2025-07-31T00:00:00',
@@ -122,9 +132,44 @@ async function catalogue(service: LandingService, prepared: Prepared): Promise<n
   return performance.now() - start;
 }
 
+/** CPU time (user + system) a process has used, from /proc; undefined where there is none. */
+function cpuMsOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `fn` and returns its result with the Azurite CPU milliseconds it took. */
+async function withAzuriteCpu<T>(pid: number, fn: () => Promise<T>): Promise<{ value: T; cpuMs?: number }> {
+  const before = cpuMsOf(pid);
+  const value = await fn();
+  const after = cpuMsOf(pid);
+  return { value, ...(before !== undefined && after !== undefined ? { cpuMs: after - before } : {}) };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+interface RoundResult {
+  single: Rate;
+  batch: Rate;
+  landingsPerSecond: number;
+  /** A daily export's run during its month, superseding the day before's. */
+  dailyPerSecond: number;
+  fileRowsPerSecond: number;
+  landings100PerSecond: number;
+  /** Azurite CPU per landing ÷ per reference operation (upsert; 100-row transaction). */
+  cpu1?: number;
+  cpu100?: number;
+}
+
 async function main(): Promise<void> {
   const landings1 = Number(process.argv[2] ?? 400);
   const landings100 = Number(process.argv[3] ?? 40);
+  const rounds = Number(process.argv[4] ?? 3);
   const azurite = await startAzurite();
   try {
     const connection: StorageConnection = {
@@ -132,48 +177,94 @@ async function main(): Promise<void> {
       name: 'AzureWebJobsStorage',
       connectionString: azurite.connectionString,
     };
-    const limits = TableClient.fromConnectionString(azurite.connectionString, `limits${Date.now()}`, {
-      allowInsecureConnection: true,
-    });
-    await limits.createTable();
-    await measureSingleUpserts(limits, { n: 200, concurrency: CONCURRENCY }); // warm-up
-    const single = await measureSingleUpserts(limits, { n: 2_000, concurrency: CONCURRENCY });
-    const batch = await measureTransactionRows(limits, { n: 20_000 });
-
-    const catalog = new Catalog({ tableClient: tableClientFactory(connection), tablePrefix: 'bench' });
-    await catalog.ensureTables();
-    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
-      'msexports',
-    );
-    await container.create();
-    const service = new LandingService({
-      catalog,
-      blobs: containerBlobLister(container),
-      unresolved: unresolvedLandingTable(createTableClient(connection, catalog.tableName('landings'))),
-      mayBelongToBackfill: (name) => parseBackfillExportName(name) !== undefined, // as the function wires it
-    });
-    await catalogue(service, await prepare(container, 20, 1, 'warmup')); // other exports: nothing superseded
-
+    const blobService = BlobServiceClient.fromConnectionString(azurite.connectionString);
     const requests = countRequests();
-    const one = await prepare(container, landings1, 1);
-    requests.reset();
-    const oneMs = await catalogue(service, one);
-    const oneRequests = requests.total() / landings1;
-    const hundred = await prepare(container, landings100, 100);
-    requests.reset();
-    const hundredMs = await catalogue(service, hundred);
-    const hundredRequests = requests.total() / landings100;
+    const results: RoundResult[] = [];
+    let oneRequests = 0;
+    let dailyRequests = 0;
+    let hundredRequests = 0;
+    for (let round = 0; round <= rounds; round++) {
+      const warmUp = round === 0; // JIT and connections on both sides; not reported
+      // Every round starts from the same state: fresh catalog tables, container and reference table.
+      const catalog = new Catalog({
+        tableClient: tableClientFactory(connection),
+        tablePrefix: `bench${round}`,
+      });
+      await catalog.ensureTables();
+      const unresolved = unresolvedLandingTable(createTableClient(connection, catalog.tableName('landings')));
+      const container = blobService.getContainerClient(`msexports${round}`);
+      await container.create();
+      const service = new LandingService({
+        catalog,
+        blobs: containerBlobLister(container),
+        unresolved,
+        mayBelongToBackfill: (name) => parseBackfillExportName(name) !== undefined, // as the function wires it
+      });
+      const limits = TableClient.fromConnectionString(azurite.connectionString, `limits${round}`, {
+        allowInsecureConnection: true,
+      });
+      await limits.createTable();
 
-    const landingsPerSecond = Math.round((landings1 / oneMs) * 1000);
-    const fileRowsPerSecond = Math.round((hundred.files / hundredMs) * 1000);
-    const pct = (a: number, b: number) => `${Math.round((a / b) * 100)}%`;
+      const one = await prepare(container, warmUp ? 50 : landings1, 1, `r${round}`);
+      await measureSingleUpserts(limits, { n: 200, concurrency: CONCURRENCY }); // its own warm-up
+      const single = await withAzuriteCpu(azurite.pid, () =>
+        measureSingleUpserts(limits, { n: 2_000, concurrency: CONCURRENCY }),
+      );
+      requests.reset();
+      const oneRun = await withAzuriteCpu(azurite.pid, () => catalogue(service, one));
+      oneRequests = requests.total() / one.events.length;
+      // Daily runs during the month: each export's 14 July run is there, its 15 July run lands.
+      const day = (d: number) => new Date(Date.UTC(2025, 6, d, 9, 42, 11));
+      await catalogue(service, await prepare(container, one.events.length, 1, `d${round}`, day(14)));
+      const daily = await prepare(container, one.events.length, 1, `d${round}`, day(15));
+      requests.reset();
+      const dailyMs = await catalogue(service, daily);
+      dailyRequests = requests.total() / daily.events.length;
+
+      const hundred = await prepare(container, warmUp ? 5 : landings100, 100, `r${round}`);
+      const batch = await withAzuriteCpu(azurite.pid, () => measureTransactionRows(limits, { n: 20_000 }));
+      requests.reset();
+      const hundredRun = await withAzuriteCpu(azurite.pid, () => catalogue(service, hundred));
+      hundredRequests = requests.total() / hundred.events.length;
+      await container.delete(); // Azurite lists by scanning every blob: keep the next round's container as small
+
+      if (warmUp) continue;
+      const perOp = (cpu: number | undefined, n: number) => (cpu === undefined ? undefined : cpu / n);
+      const ratio = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : a / b);
+      results.push({
+        single: single.value,
+        batch: batch.value,
+        landingsPerSecond: Math.round((one.events.length / oneRun.value) * 1000),
+        dailyPerSecond: Math.round((daily.events.length / dailyMs) * 1000),
+        fileRowsPerSecond: Math.round((hundred.files / hundredRun.value) * 1000),
+        landings100PerSecond: Math.round((hundred.events.length / hundredRun.value) * 1000),
+        cpu1: ratio(perOp(oneRun.cpuMs, one.events.length), perOp(single.cpuMs, single.value.count)),
+        cpu100: ratio(
+          perOp(hundredRun.cpuMs, hundred.events.length),
+          perOp(batch.cpuMs, batch.value.count / 100),
+        ),
+      });
+    }
+
+    const pct = (a: number, b: number) => Math.round((a / b) * 100);
+    const share1 = results.map((r) => pct(r.landingsPerSecond, r.single.perSecond));
+    const share100 = results.map((r) => pct(r.fileRowsPerSecond, r.batch.perSecond));
+    const shareDaily = results.map((r) => pct(r.dailyPerSecond, r.single.perSecond));
+    const list = (values: number[]) => values.join('/');
+    const cpu = (values: (number | undefined)[]) =>
+      values.every((v) => v !== undefined) ? median(values).toFixed(1) : 'n/a';
     console.log(
-      `catalog: 1-partition ${landingsPerSecond} landings/s (${pct(landingsPerSecond, single.perSecond)} of ` +
-        `${single.perSecond} single upserts/s at concurrency ${CONCURRENCY}; goal 25%) · 100-partition ` +
-        `${fileRowsPerSecond} file rows/s, ${Math.round((landings100 / hundredMs) * 1000)} landings/s ` +
-        `(${pct(fileRowsPerSecond, batch.perSecond)} of ${batch.perSecond} rows/s in 100-entity transactions; ` +
-        `goal 50%) · storage requests per landing ${oneRequests.toFixed(2)} (1-partition), ` +
-        `${hundredRequests.toFixed(2)} (100-partition) · ${landings1}+${landings100} manifests, ` +
+      `catalog: 1-partition ${median(results.map((r) => r.landingsPerSecond))} landings/s = ` +
+        `${median(share1)}% of ${median(results.map((r) => r.single.perSecond))} single upserts/s ` +
+        `(rounds ${list(share1)}%; goal 25%) · 1-partition daily runs superseding the day before ` +
+        `${median(results.map((r) => r.dailyPerSecond))} landings/s = ${median(shareDaily)}% ` +
+        `(rounds ${list(shareDaily)}%) · 100-partition ${median(results.map((r) => r.fileRowsPerSecond))} ` +
+        `file rows/s, ${median(results.map((r) => r.landings100PerSecond))} landings/s = ${median(share100)}% of ` +
+        `${median(results.map((r) => r.batch.perSecond))} rows/s in 100-entity transactions ` +
+        `(rounds ${list(share100)}%; goal 50%) · storage requests per landing ${oneRequests.toFixed(2)} ` +
+        `(1-partition), ${dailyRequests.toFixed(2)} (daily), ${hundredRequests.toFixed(2)} (100-partition) · Azurite CPU per landing = ` +
+        `${cpu(results.map((r) => r.cpu1))} upserts (1-partition), ${cpu(results.map((r) => r.cpu100))} ` +
+        `100-row transactions (100-partition) · ${rounds} rounds of ${landings1}+${landings100} manifests, ` +
         `concurrency ${CONCURRENCY}, load ${loadavg()[0]!.toFixed(1)}`,
     );
   } finally {

@@ -23,11 +23,13 @@ export function formatRate(r: Rate): string {
   return `${r.label}: ${r.perSecond} rows/s (${r.count} rows in ${Math.round(r.ms)} ms, load ${loadavg()[0]!.toFixed(1)})`;
 }
 
-/** A row shaped like a landingFiles row (path, bytes, rows as Int64). */
+/** A row shaped like a landing's file row (kind, period, run id, part, path, bytes and rows as Int64). */
 export function sampleRow(partitionKey: string, i: number): Row {
   return {
     partitionKey,
-    rowKey: String(i).padStart(6, '0'),
+    rowKey: `~file|20250701-20250731|${partitionKey}|${String(i).padStart(6, '0')}`,
+    kind: 'file',
+    period: '20250701-20250731',
     runId: partitionKey,
     part: i,
     path: `costs/contoso/daily-actual/20250701-20250731/202508010943/${partitionKey}/part_0_${String(i).padStart(4, '0')}.csv`,
