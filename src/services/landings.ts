@@ -378,6 +378,23 @@ function orderable(run: LiveRun): LandingRecord {
   };
 }
 
+function sameLiveRuns(a: readonly LiveRun[], b: readonly LiveRun[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((run, i) => {
+      const other = b[i]!;
+      return (
+        run.runId === other.runId &&
+        run.runTime === other.runTime &&
+        run.catalogedAt === other.catalogedAt &&
+        run.state === other.state &&
+        run.overwrites === other.overwrites &&
+        run.current === other.current
+      );
+    })
+  );
+}
+
 export interface FlagChange {
   rowKey: string;
   superseded: boolean;
@@ -830,7 +847,7 @@ export class LandingService {
       ({ record: stored, changed } = await this.update(table, key, plan.landing));
     }
     if (resolved && stored.state !== 'rejected') {
-      stored = (await this.reconcile(identity, key)) ?? stored;
+      stored = (await this.reconcile(identity, key, created || changed)) ?? stored;
     }
     return this.settled(identity, key, stored, { created, changed, fileRows, backfill });
   }
@@ -960,7 +977,13 @@ export class LandingService {
    * the ETag the decision was made from, then the period row, conditional on the ETag it had before
    * the listing: so a new run committed meanwhile (which only the period row shows) makes this round
    * start again. A lost race re-lists and decides again. Returns this run's row as it ends up. */
-  private async reconcile(identity: Identity, key: LandingKey): Promise<LandingRecord | undefined> {
+  private async reconcile(
+    identity: Identity,
+    key: LandingKey,
+    /** This call wrote the landing row: the period row is rewritten even if it looks the same, so a
+     * new run committed meanwhile (settled without this row) makes the write fail. */
+    wroteLanding: boolean,
+  ): Promise<LandingRecord | undefined> {
     const partition = key.partitionKey;
     for (let round = 1; ; round++) {
       const period = await this.deps.catalog.getPeriod(partition, identity.period);
@@ -970,6 +993,7 @@ export class LandingService {
       }
       const flags = planSupersession(rows);
       let conflict = false;
+      let wrote = wroteLanding;
       let own: LandingRecord | undefined;
       const settled: LandingRecord[] = [];
       await Promise.all(
@@ -981,6 +1005,7 @@ export class LandingService {
           settled.push(result);
           if (row.rowKey === key.rowKey) own = result;
           if (result === row) return;
+          wrote = true;
           try {
             await this.deps.catalog.replaceIfMatch('landings', result, row.etag);
           } catch (error) {
@@ -994,6 +1019,8 @@ export class LandingService {
           .filter((r) => r.state !== 'rejected' && !r.superseded)
           .sort(compareRuns)
           .map(liveRunOf);
+        // A redelivery that changed nothing leaves the period row as it is too.
+        if (!wrote && period && sameLiveRuns(period.live, live)) return own;
         const record = {
           landingPartition: partition,
           period: identity.period,

@@ -378,6 +378,7 @@ describe('exactly once', () => {
     const partitionKey = exportKey(SUB_SCOPE, `once-${how}`);
     const after1 = await snapshot(partitionKey, run.runId);
     const etagBefore = (await landingsOf(world.catalog, partitionKey))[0]!.etag;
+    const periodBefore = await world.catalog.getPeriod(partitionKey, '20250701-20250731');
     const rest =
       how === 'sequentially'
         ? await (async () => {
@@ -390,8 +391,11 @@ describe('exactly once', () => {
     for (const outcome of rest)
       expect(outcome).toMatchObject({ created: false, changed: false, state: 'complete' });
     expect(await snapshot(partitionKey, run.runId)).toEqual(after1);
-    // Not even rewritten: catalogedAt and the row's ETag are those of the first delivery.
+    // Not even rewritten: catalogedAt and the row's ETag are those of the first delivery; so is the
+    // period row's.
     expect((await landingsOf(world.catalog, partitionKey))[0]!.etag).toBe(etagBefore);
+    expect((await world.catalog.getPeriod(partitionKey, '20250701-20250731'))?.etag).toBe(periodBefore?.etag);
+    expect(periodBefore?.live.map((r) => r.runId)).toEqual([run.runId]);
   });
 
   test('five first deliveries at once: one landing, one set of files', async () => {
