@@ -148,6 +148,14 @@ export type LandingOutcome =
       raisedOn?: string;
     };
 
+/** What a use-case step hands to `finish` besides the stored landing. */
+interface FinishFacts {
+  created: boolean;
+  changed: boolean;
+  fileRows: number;
+  backfill: Promise<BackfillLookup | undefined>;
+}
+
 /** Thrown after an incomplete landing has been recorded: the host retries the invocation (blob
  * triggers retry 5 times, then poison-queue the event) and each retry lists the run folder again. */
 export class LandingIncompleteError extends Error {
@@ -857,12 +865,7 @@ export class LandingService {
     identity: Identity,
     key: LandingKey,
     stored: LandingRecord,
-    extra: {
-      created: boolean;
-      changed: boolean;
-      fileRows: number;
-      backfill: Promise<BackfillLookup | undefined>;
-    },
+    extra: FinishFacts,
   ): Promise<LandingOutcome> {
     const outcome = await this.finish(identity, key, stored, extra);
     if (stored.state === 'incomplete' && !stored.superseded) {
@@ -1041,12 +1044,7 @@ export class LandingService {
     identity: Identity,
     key: LandingKey,
     landing: LandingRecord,
-    extra: {
-      created: boolean;
-      changed: boolean;
-      fileRows: number;
-      backfill: Promise<BackfillLookup | undefined>;
-    },
+    extra: FinishFacts,
   ): Promise<LandingOutcome> {
     const lookup = await extra.backfill;
     let raisedOn: string | undefined;
