@@ -9,7 +9,14 @@ import { join } from 'node:path';
 import { findRegistration } from '../../dev/host/functionsCoreStub';
 import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
 import { startEmulator, type RunningEmulator } from '../../dev/emulator/server';
-import { Catalog, landingToRow, type LandingRecord, type TokenRecord } from '../../src/azure/catalog';
+import {
+  Catalog,
+  exportKey,
+  landingToRow,
+  type LandingRecord,
+  type TokenRecord,
+} from '../../src/azure/catalog';
+import { liveRunOf } from '../../src/services/landings';
 import { ThrottledError } from '../../src/azure/armErrors';
 import { createCostExportsClient, CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
@@ -378,7 +385,25 @@ describe('GET /api/status: configuration and catalog', () => {
     ]) {
       await catalog.upsertToken(t);
     }
-    await catalog.upsertLanding(landing('daily-actual', 'complete', iso(-DAY)));
+    const recent = landing('daily-actual', 'complete', iso(-DAY));
+    await catalog.upsertLanding(recent);
+    // Its file row and its period row share the landings table: they are not landings.
+    const landingPartition = exportKey(SUB_OK, 'daily-actual');
+    await catalog.upsertLandingFiles([
+      {
+        landingPartition,
+        period: recent.period,
+        runId: recent.runId,
+        part: 0,
+        path: 'a.csv',
+        bytes: 1,
+        rows: 1,
+      },
+    ]);
+    await catalog.putPeriod(
+      { landingPartition, period: recent.period, live: [liveRunOf(recent)], updatedAt: iso(0) },
+      undefined,
+    );
     await catalog.upsertLanding(landing('daily-amortized', 'rejected', iso(-2 * DAY)));
     await catalog.upsertLanding(landing('daily-actual', 'complete', iso(-30 * DAY))); // not recent
     const run = (month: string, status: 'pending' | 'landed', backfillId: string) => ({
