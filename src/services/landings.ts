@@ -840,7 +840,10 @@ export class LandingService {
       }
     }
     if (periodRead) {
-      const landed = await this.commitNewRun(key, plan, await periodRead, earlyFiles);
+      // A missing period row the period's landings should have had is rebuilt by reconcile below.
+      const { period, read } = await periodRead;
+      const rebuild = read && !period && (await this.periodRowMissing(key, identity.period, identity.runId));
+      const landed = rebuild ? undefined : await this.commitNewRun(key, plan, period, earlyFiles);
       if (landed) return this.settled(identity, key, landed.landing, { ...landed, backfill });
     }
     // Catalogued before (a redelivery, a retried incomplete run), or not under an export's scope.
@@ -877,16 +880,26 @@ export class LandingService {
   /** The period row a new run settles against. A run made after its period ended (a backfill month,
    * a monthly export of last month) is usually the period's first, so it commits as if there were no
    * period row, and reads it only if the commit finds one; a run during its month usually follows an
-   * earlier run, so it reads first. */
-  private periodBeforeCommit(
+   * earlier run, so it reads first. `read` says whether an absent row was actually looked for. */
+  private async periodBeforeCommit(
     record: ManifestRecord,
     manifestPath: string,
     key: LandingKey,
-  ): Promise<Stored<PeriodRecord> | undefined> {
+  ): Promise<{ period?: Stored<PeriodRecord>; read: boolean }> {
     const period = landingPeriod(record, manifestPath);
     const runTime = record.submittedTime?.getTime() ?? pathFacts(manifestPath).runTime?.getTime() ?? NaN;
-    if (ranAfterPeriod(runTime, period)) return Promise.resolve(undefined);
-    return this.deps.catalog.getPeriod(key.partitionKey, period);
+    if (ranAfterPeriod(runTime, period)) return { read: false };
+    const stored = await this.deps.catalog.getPeriod(key.partitionKey, period);
+    return stored ? { period: stored, read: true } : { read: true };
+  }
+
+  /** Whether the period has catalogued runs (other than `runId`) though its period row is missing: a
+   * row deleted by hand, or landings from before period rows. Once per export and month at most. */
+  private async periodRowMissing(key: LandingKey, period: string, runId: string): Promise<boolean> {
+    for await (const row of this.deps.catalog.landingsByExport(key.partitionKey, { period })) {
+      if (row.runId !== runId && row.state !== 'rejected') return true;
+    }
+    return false;
   }
 
   /**

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import {
   exportKey,
   landingKeys,
+  periodRowKey,
   type BackfillRunRecord,
   type ExportRecord,
   type LandingRecord,
@@ -29,9 +30,11 @@ import {
   fixture,
   landingWorld,
   landingsOf,
+  storageConnection,
   uploadListedBlobs,
   type LandingWorld,
 } from '../support/landings';
+import { createTableClient } from '../../src/azure/storageClients';
 
 const EA_SCOPE = '/providers/Microsoft.Billing/billingAccounts/8611537';
 const SUB_SCOPE = '/subscriptions/52da6baa-c097-47f7-87d6-66f25eceeb81';
@@ -534,6 +537,25 @@ describe('supersession', () => {
     });
     const period = await world.catalog.getPeriod(partition(name), '20250501-20250531');
     expect(period?.live.map((r) => r.runId)).toEqual(['rerun']);
+  });
+
+  test('a period row deleted by hand is rebuilt by the next run during the month', async () => {
+    const name = 'sup-period-deleted';
+    const day = (d: number) =>
+      runManifest({ exportName: name, runId: `day-${d}`, submittedTime: `2025-07-0${d}T09:42:00Z` });
+    await catalogueLanded(day(1).text, day(1).path);
+    await catalogueLanded(day(2).text, day(2).path);
+    const raw = createTableClient(storageConnection(), world.catalog.tableName('landings'));
+    await raw.deleteEntity(partition(name), periodRowKey('20250701-20250731'));
+
+    await catalogueLanded(day(3).text, day(3).path);
+    expect(await state(name)).toEqual({
+      'day-1': { current: false, superseded: true, by: 'day-2' },
+      'day-2': { current: false, superseded: true, by: 'day-3' },
+      'day-3': { current: true, superseded: false },
+    });
+    const period = await world.catalog.getPeriod(partition(name), '20250701-20250731');
+    expect(period?.live.map((r) => [r.runId, r.current])).toEqual([['day-3', true]]);
   });
 
   test('CreateNewReport: both stay visible, the newest is current', async () => {
