@@ -353,11 +353,10 @@ function withFlags(row: LandingRecord, flags: SupersessionFlags): LandingRecord 
 
 /** A landing as its period row remembers it while it is live (not rejected, not superseded). */
 export function liveRunOf(landing: LandingRecord): LiveRun {
-  const submitted = instant(landing.submittedTime) !== undefined ? landing.submittedTime : undefined;
-  const runTime = submitted ?? pathFacts(landing.manifestPath).runTime?.toISOString();
+  const runTime = runTimeOf(landing);
   return {
     runId: landing.runId,
-    ...(runTime !== undefined ? { runTime } : {}),
+    ...(Number.isFinite(runTime) ? { runTime: new Date(runTime).toISOString() } : {}),
     catalogedAt: landing.catalogedAt,
     state: landing.state === 'complete' ? 'complete' : 'incomplete',
     overwrites: landing.overwriteBehavior !== 'CreateNewReport',
@@ -820,7 +819,13 @@ export class LandingService {
       earlyFiles.catch(() => undefined); // awaited below
     }
     // The period row is read while the folder is listed: a new run needs nothing else to settle.
-    const periodRead = resolved ? this.periodBeforeCommit(record, manifestPath, key) : undefined;
+    const periodRead = resolved
+      ? this.periodBeforeCommit(
+          runTimeOf({ submittedTime: record.submittedTime?.toISOString(), manifestPath }),
+          identity.period,
+          key,
+        )
+      : undefined;
     periodRead?.catch(() => undefined); // awaited below
     const listed = await this.listBlobs(record.blobs.map((b) => b.blobName));
     const plan = planWith(listed);
@@ -882,12 +887,10 @@ export class LandingService {
    * period row, and reads it only if the commit finds one; a run during its month usually follows an
    * earlier run, so it reads first. `read` says whether an absent row was actually looked for. */
   private async periodBeforeCommit(
-    record: ManifestRecord,
-    manifestPath: string,
+    runTime: number,
+    period: string,
     key: LandingKey,
   ): Promise<{ period?: Stored<PeriodRecord>; read: boolean }> {
-    const period = landingPeriod(record, manifestPath);
-    const runTime = record.submittedTime?.getTime() ?? pathFacts(manifestPath).runTime?.getTime() ?? NaN;
     if (ranAfterPeriod(runTime, period)) return { read: false };
     const stored = await this.deps.catalog.getPeriod(key.partitionKey, period);
     return stored ? { period: stored, read: true } : { read: true };
