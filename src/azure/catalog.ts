@@ -108,6 +108,14 @@ export interface ModifyOptions {
   maxAttempts?: number;
 }
 
+/** New supersession flags for one landing row of a period (a Merge: only these columns change). */
+export interface LandingFlagChange {
+  rowKey: string;
+  superseded: boolean;
+  current: boolean;
+  supersededBy?: string;
+}
+
 /** What Catalog.commitLanding writes in one transaction. */
 export interface LandingCommit {
   /** File rows of the run (in the landing's partition), upserted. */
@@ -115,7 +123,7 @@ export interface LandingCommit {
   /** The new landing row, inserted. */
   landing: LandingRecord;
   /** Flag changes on other landing rows of the period (merged; the period row's ETag guards them). */
-  flags: readonly { rowKey: string; superseded: boolean; current: boolean; supersededBy?: string }[];
+  flags: readonly LandingFlagChange[];
   period: PeriodRecord;
   /** The period row's ETag as read; undefined when there was none (it is then inserted). */
   periodEtag?: string;
@@ -235,13 +243,8 @@ export class Catalog {
 
   /** Point read; undefined when the row does not exist. */
   async get<K extends TableKind>(table: K, keys: Keys): Promise<Stored<RecordTypes[K]> | undefined> {
-    try {
-      const row = await this.client(table).getEntity(keys.partitionKey, keys.rowKey);
-      return this.stored(table, row);
-    } catch (error) {
-      if (isRestError(error) && error.statusCode === 404) return undefined;
-      throw error;
-    }
+    const row = await this.pointRead(table, keys);
+    return row && this.stored(table, row);
   }
 
   /** One page of a query, for callers that hand a continuation token to their own caller. */
@@ -459,13 +462,8 @@ export class Catalog {
   /** The period row of one export and period (point read); undefined before its first landing. */
   async getPeriod(landingPartition: string, period: string): Promise<Stored<PeriodRecord> | undefined> {
     const keys = periodKeys(landingPartition, period);
-    try {
-      const row = await this.client('landings').getEntity(keys.partitionKey, keys.rowKey);
-      return { ...periodFromRow(row), ...keys, etag: row.etag };
-    } catch (error) {
-      if (isRestError(error) && error.statusCode === 404) return undefined;
-      throw error;
-    }
+    const row = await this.pointRead('landings', keys);
+    return row && { ...periodFromRow(row), ...keys, etag: row.etag };
   }
 
   /**
@@ -504,26 +502,16 @@ export class Catalog {
         `commitLanding: ${actions.length} actions; a transaction holds ${MAX_TRANSACTION_ACTIONS}`,
       );
     }
-    try {
-      await this.client('landings').submitTransaction(actions);
-      return true;
-    } catch (error) {
-      if (isRestError(error) && [404, 409, 412].includes(error.statusCode ?? 0)) return false;
-      throw error;
-    }
+    return wonRace(this.client('landings').submitTransaction(actions));
   }
 
   /** Replaces the period row on its ETag, or inserts it when `etag` is undefined; false on a lost race. */
   async putPeriod(record: PeriodRecord, etag: string | undefined): Promise<boolean> {
     const row = this.checked(periodToRow(record));
-    try {
-      if (etag === undefined) await this.client('landings').createEntity(row);
-      else await this.client('landings').updateEntity(row, 'Replace', { etag });
-      return true;
-    } catch (error) {
-      if (isRestError(error) && [404, 409, 412].includes(error.statusCode ?? 0)) return false;
-      throw error;
-    }
+    const client = this.client('landings');
+    return wonRace(
+      etag === undefined ? client.createEntity(row) : client.updateEntity(row, 'Replace', { etag }),
+    );
   }
 
   // --------------------------------------------------------------------------------------- backfillRuns
@@ -553,14 +541,8 @@ export class Catalog {
     exportName: string,
     month: string,
   ): Promise<BackfillLookup | undefined> {
-    const keys = backfillLookupKeys(scopeText(scope), exportName, month);
-    try {
-      const row = await this.client('backfillRuns').getEntity(keys.partitionKey, keys.rowKey);
-      return backfillLookupFromRow(row);
-    } catch (error) {
-      if (isRestError(error) && error.statusCode === 404) return undefined;
-      throw error;
-    }
+    const row = await this.pointRead('backfillRuns', backfillLookupKeys(scopeText(scope), exportName, month));
+    return row && backfillLookupFromRow(row);
   }
 
   modifyBackfillRun(
@@ -593,7 +575,20 @@ export class Catalog {
     return client;
   }
 
-  /** Refuses a row that holds anything that looks like a secret. */
+  /** A row as stored, or undefined when there is none. */
+  private async pointRead(
+    table: TableKind,
+    keys: Keys,
+  ): Promise<(Record<string, unknown> & { etag: string }) | undefined> {
+    try {
+      return await this.client(table).getEntity<Record<string, unknown>>(keys.partitionKey, keys.rowKey);
+    } catch (error) {
+      if (isRestError(error) && error.statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Refuses a landings-table row (file, period) that holds anything that looks like a secret. */
   private checked(row: Row): Row {
     assertNoSecrets(this.tableName('landings'), row);
     return row;
@@ -626,6 +621,18 @@ export class Catalog {
       }
       throw error;
     }
+  }
+}
+
+/** True when the write went through; false when it lost a race: the row exists (409), changed (412)
+ * or is gone (404). Anything else is thrown. */
+async function wonRace(write: Promise<unknown>): Promise<boolean> {
+  try {
+    await write;
+    return true;
+  } catch (error) {
+    if (isRestError(error) && [404, 409, 412].includes(error.statusCode ?? 0)) return false;
+    throw error;
   }
 }
 

@@ -23,6 +23,7 @@ import {
   type ExportRecord,
   MAX_TRANSACTION_ACTIONS,
   type LandingFileRecord,
+  type LandingFlagChange,
   type LandingRecord,
   type LandingState,
   type LiveRun,
@@ -402,13 +403,6 @@ function sameLiveRuns(a: readonly LiveRun[], b: readonly LiveRun[]): boolean {
   );
 }
 
-export interface FlagChange {
-  rowKey: string;
-  superseded: boolean;
-  current: boolean;
-  supersededBy?: string;
-}
-
 /**
  * Where a new run of a period stands among the period's live runs, and what it changes: its own
  * flags, the flag changes on live runs (a newer complete run supersedes or demotes them), and the
@@ -420,10 +414,10 @@ export interface FlagChange {
 export function settleNewRun(
   live: readonly LiveRun[],
   landing: LandingRecord,
-): { landing: LandingRecord; changes: FlagChange[]; live: LiveRun[] } {
+): { landing: LandingRecord; changes: LandingFlagChange[]; live: LiveRun[] } {
   const known = live.map((run) => ({ run, row: orderable(run) }));
   const flags = planSupersession([...known.map((k) => k.row), landing]);
-  const changes: FlagChange[] = [];
+  const changes: LandingFlagChange[] = [];
   const after: LiveRun[] = [];
   for (const { run, row } of known) {
     const want = flags.get(row)!;
