@@ -92,12 +92,7 @@ async function* listThroughPipeline(
   { maxPageSize, abortSignal }: ListBlobNamesOptions,
 ): AsyncGenerator<ListedBlobEntry> {
   const where = `List Blobs in container "${container.containerName}" under prefix "${prefix}"`;
-  const base = new URL(container.url);
-  // The SDK would send a key or token over plain http anywhere; we allow it to Azurite on loopback only.
-  const insecure = base.protocol === 'http:';
-  if (insecure && !isLoopbackHttp(container.url)) {
-    throw new Error(redactSecrets(`${where}: refusing plain http to a host other than this machine`));
-  }
+  const { base, insecure } = containerUrl(container, where);
   let marker: string | undefined;
   do {
     const url = listUrl(base, prefix, marker, maxPageSize);
@@ -151,11 +146,7 @@ async function headThroughPipeline(
   { abortSignal }: { abortSignal?: AbortSignal },
 ): Promise<{ size?: number } | undefined> {
   const where = `Get Blob Properties of "${name}" in container "${container.containerName}"`;
-  const base = new URL(container.url);
-  const insecure = base.protocol === 'http:';
-  if (insecure && !isLoopbackHttp(container.url)) {
-    throw new Error(redactSecrets(`${where}: refusing plain http to a host other than this machine`));
-  }
+  const { base, insecure } = containerUrl(container, where);
   // The blob's path as the SDK escapes it: each segment percent-encoded, `/` kept.
   const path = name.split('/').map(encodeURIComponent).join('/');
   const url = `${base.origin}${base.pathname.replace(/\/+$/, '')}/${path}${base.search}`;
@@ -172,6 +163,17 @@ async function headThroughPipeline(
   if (response.status !== 200) throw statusError(response, where);
   const length = Number(response.headers.get('content-length'));
   return Number.isSafeInteger(length) && length >= 0 ? { size: length } : {};
+}
+
+/** The container URL, and whether it is plain http. The SDK would send a key or token over plain http
+ * anywhere; we allow it to Azurite on loopback only. */
+function containerUrl(container: ContainerClient, where: string): { base: URL; insecure: boolean } {
+  const base = new URL(container.url);
+  const insecure = base.protocol === 'http:';
+  if (insecure && !isLoopbackHttp(container.url)) {
+    throw new Error(redactSecrets(`${where}: refusing plain http to a host other than this machine`));
+  }
+  return { base, insecure };
 }
 
 /** The container URL (which may carry a SAS) with the List Blobs parameters set. */
