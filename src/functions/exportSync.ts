@@ -24,7 +24,7 @@ import {
   type ExportSyncDeps,
   type ExportSyncReport,
 } from '../services/exportRegistry';
-import { startRoundOnce, type RoundStart } from '../services/rounds';
+import { logRoundStart, startRoundOnce, type RoundStart } from '../services/rounds';
 import {
   EXPORT_SYNC_ROUND,
   SCOPES_PAGE_ACTIVITY,
@@ -87,18 +87,11 @@ export async function exportSyncTimer(timer: Timer, context: InvocationContext):
   const now = rt.now();
   const result = await startRoundOnce(df.getClient(context), {
     orchestrator: EXPORT_SYNC_ROUND,
-    prefix: EXPORT_SYNC_ROUND,
     now,
     timer,
     input: roundInput(rt, now),
   });
-  if (result.started) {
-    context.log(`export sync: started round ${result.instanceId} over ${rt.scopes.length} scope(s)`);
-  } else if (result.reason === 'alreadyStarted') {
-    context.log(`export sync: round ${result.instanceId} was already started for this tick`);
-  } else {
-    context.warn(`export sync: round ${result.previous} is still running; this tick is skipped`);
-  }
+  logRoundStart(context, 'export sync', result, `over ${rt.scopes.length} scope(s)`);
   return result;
 }
 

@@ -19,7 +19,7 @@ import { validateOutOfBandPolicy } from '../domain/outOfBandPolicy';
 import { redactError } from '../domain/redact';
 import { scopeFromKey, ScopeError } from '../domain/scope';
 import { getServices } from '../services/appContext';
-import { startRoundOnce, type RoundStart } from '../services/rounds';
+import { logRoundStart, startRoundOnce, type RoundStart } from '../services/rounds';
 import {
   findDueExports,
   runOutOfBandExport,
@@ -83,18 +83,11 @@ export async function outOfBandTimerHandler(timer: Timer, context: InvocationCon
   };
   const result = await startRoundOnce(df.getClient(context), {
     orchestrator: OUT_OF_BAND_ROUND,
-    prefix: OUT_OF_BAND_ROUND,
     now,
     timer,
     input,
   });
-  if (result.started) {
-    context.log(`outOfBandRuns: started round ${result.instanceId} (concurrency ${rt.concurrency})`);
-  } else if (result.reason === 'alreadyStarted') {
-    context.log(`outOfBandRuns: round ${result.instanceId} was already started for this tick`);
-  } else {
-    context.warn(`outOfBandRuns: round ${result.previous} is still running; this tick is skipped`);
-  }
+  logRoundStart(context, 'outOfBandRuns', result, `(concurrency ${rt.concurrency})`);
   return result;
 }
 

@@ -2,7 +2,7 @@
 // The instance id is derived from the tick, so a tick delivered twice finds its round and starts
 // nothing; a tick that finds the previous tick's round still running skips, so rounds never pile up
 // when one takes longer than the schedule's interval.
-import type { Timer } from '@azure/functions';
+import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { roundInstanceId } from '../domain/outOfBandPolicy';
 
@@ -31,17 +31,18 @@ async function statusOf(client: df.DurableClient, instanceId: string): Promise<s
   }
 }
 
+/** Starts this tick's round of `orchestrator` (its instance ids are prefixed with its name). */
 export async function startRoundOnce(
   client: df.DurableClient,
-  options: { orchestrator: string; prefix: string; now: Date; timer: Timer; input: unknown },
+  options: { orchestrator: string; now: Date; timer: Timer; input: unknown },
 ): Promise<RoundStart> {
-  const instanceId = roundInstanceId(options.now, options.prefix);
+  const instanceId = roundInstanceId(options.now, options.orchestrator);
   if ((await statusOf(client, instanceId)) !== undefined) {
     return { started: false, instanceId, reason: 'alreadyStarted' };
   }
   const last = Date.parse(options.timer.scheduleStatus?.last ?? '');
   if (Number.isFinite(last) && last > 0) {
-    const previous = roundInstanceId(new Date(last), options.prefix);
+    const previous = roundInstanceId(new Date(last), options.orchestrator);
     const status = previous === instanceId ? undefined : await statusOf(client, previous);
     if (status !== undefined && ACTIVE.has(status)) {
       return { started: false, instanceId, reason: 'previousRoundRunning', previous };
@@ -49,4 +50,20 @@ export async function startRoundOnce(
   }
   await client.startNew(options.orchestrator, { instanceId, input: options.input });
   return { started: true, instanceId };
+}
+
+/** Logs what a tick did: `{label}: started round {id} {detail}`, or why it started nothing. */
+export function logRoundStart(
+  context: Pick<InvocationContext, 'log' | 'warn'>,
+  label: string,
+  result: RoundStart,
+  detail: string,
+): void {
+  if (result.started) {
+    context.log(`${label}: started round ${result.instanceId} ${detail}`);
+  } else if (result.reason === 'alreadyStarted') {
+    context.log(`${label}: round ${result.instanceId} was already started for this tick`);
+  } else {
+    context.warn(`${label}: round ${result.previous} is still running; this tick is skipped`);
+  }
 }
