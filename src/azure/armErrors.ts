@@ -2,6 +2,7 @@
 // wait the orchestration can schedule with a durable timer, and the redaction every message passes
 // through: SAS tokens travel in export bodies, and services echo bodies back in error messages.
 import { REDACTED, redactSecrets as redactDomain } from '../domain/redact';
+import { isRecord } from '../domain/json';
 
 /** The adapter operations, named as the CostExportsApi methods. */
 export type CostExportsOperation = 'list' | 'get' | 'createOrUpdate' | 'delete' | 'run' | 'runHistory';
@@ -211,10 +212,6 @@ export function parseArmError(bodyText: string | undefined): { code?: string; me
     ...(typeof inner.code === 'string' && inner.code ? { code: inner.code } : {}),
     ...(typeof inner.message === 'string' && inner.message ? { message: inner.message } : {}),
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Maps a non-success response to the typed error for its status. `secrets` are exact values

@@ -4,6 +4,7 @@
 // models drop half of these fields, so nothing here goes through its serializer.
 import type { ExportDataset, Scope } from '../domain/scope';
 import { EXPORT_DATASETS, datasetsForScope, parseScope } from '../domain/scope';
+import { isRecord } from '../domain/json';
 
 export const EXPORTS_API_VERSION = '2025-03-01';
 
@@ -282,10 +283,6 @@ class Problems implements ProblemSink {
   add(field: string, message: string): void {
     this.list.push({ field, message });
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function oneOf<T extends string>(

@@ -1,3 +1,4 @@
+import { isRecord } from './json';
 // Out-of-band runs: when a registered export should be run again outside its own schedule, and
 // how a request to set that policy is validated. Pure; the round orchestration asks `outOfBandDecision`
 // for every export with a policy, and the activity asks again just before it calls `run`.
@@ -151,10 +152,6 @@ export type PolicyValidation =
 export const MAX_INTERVAL_MINUTES = 525_600;
 /** Out-of-band runs closer than this gain nothing: Cost Management refreshes cost data a few times a day. */
 export const MIN_INTERVAL_MINUTES = 60;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * Validates `{ minIntervalMinutes, hoursUtc?: { from, to } }` (the body of

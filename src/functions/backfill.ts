@@ -13,6 +13,7 @@ import type { DurableClient, DurableOrchestrationStatus } from 'durable-function
 import { ConfigError, getConfig } from '../config';
 import { redactSecrets } from '../domain/redact';
 import { getServices } from '../services/appContext';
+import { instanceStatus } from '../services/durableInstances';
 import {
   backfillTiming,
   buildBackfillInput,
@@ -96,13 +97,8 @@ function statusUrl(request: HttpRequest, id: string): string {
   return `${url.origin}${base}/${id}`; // no query: never echo a function key
 }
 
-async function getStatus(client: DurableClient, id: string): Promise<DurableOrchestrationStatus | undefined> {
-  try {
-    return await client.getStatus(id, { showInput: true });
-  } catch (error) {
-    if (error instanceof Error && /\b404\b/.test(error.message)) return undefined;
-    throw error;
-  }
+function getStatus(client: DurableClient, id: string): Promise<DurableOrchestrationStatus | undefined> {
+  return instanceStatus(client, id, { showInput: true });
 }
 
 function view(request: HttpRequest, status: DurableOrchestrationStatus): Record<string, unknown> {

@@ -44,6 +44,7 @@ import {
   type ReadRunResult,
   type RunExportInput,
 } from '../workflows/backfill';
+import { isRecord } from '../domain/json';
 
 // ---------------------------------------------------------------------------------- the request
 
@@ -104,10 +105,6 @@ const DESTINATION_FIELDS = [
 const TOKEN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** Any well-formed SAS, only so the export body builder can check everything else in the request. */
 const PLACEHOLDER_SAS = 'sv=2022-11-02&ss=b&srt=sco&sp=rwdlac&se=2099-01-01T00:00:00Z&sig=placeholder';
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function describe(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);

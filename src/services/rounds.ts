@@ -5,6 +5,7 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { roundInstanceId } from '../domain/outOfBandPolicy';
+import { instanceStatus } from './durableInstances';
 
 export type RoundStart =
   | { started: true; instanceId: string }
@@ -21,14 +22,9 @@ const ACTIVE = new Set<string>([
   df.OrchestrationRuntimeStatus.ContinuedAsNew,
 ]);
 
-/** The runtime status of an instance, or undefined when there is none (the client throws on 404). */
+/** The runtime status of an instance, or undefined when there is none. */
 async function statusOf(client: df.DurableClient, instanceId: string): Promise<string | undefined> {
-  try {
-    return (await client.getStatus(instanceId)).runtimeStatus;
-  } catch (error) {
-    if (error instanceof Error && /\b404\b/.test(error.message)) return undefined;
-    throw error;
-  }
+  return (await instanceStatus(client, instanceId))?.runtimeStatus;
 }
 
 /** Starts this tick's round of `orchestrator` (its instance ids are prefixed with its name). */

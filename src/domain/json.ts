@@ -1,0 +1,6 @@
+// Narrowing parsed JSON (request bodies, ARM responses, stored policies) before reading its fields.
+
+/** A JSON object: not null, not an array. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
