@@ -31,6 +31,7 @@ import { compileRoute, matchRoute, type CompiledRoute } from './httpRoutes';
 import { TimerTriggerRunner } from './timerTriggers';
 import { BlobTriggerWatcher, parseBlobPath, matchBlobPath, type BlobDelivery } from './blobTriggers';
 import { resolveSettings, type HostEnv } from './settings';
+import { readEngineState, writeEngineStatePeriodically, type EngineStateWriter } from './durable/stateFile';
 
 export interface LocalHostOptions {
   /** App settings: `%NAME%` in schedules/paths and connection settings resolve here (default process.env). */
@@ -57,6 +58,8 @@ export interface LocalHostOptions {
   /** Turn off schedules/watchers when a test drives them by hand (fireTimer / invokeBlob still work). */
   startTimers?: boolean;
   startBlobWatchers?: boolean;
+  /** Keep the durable engine's instances in this JSON file and resume them from it at start. */
+  durableStateFile?: string;
 }
 
 export interface LocalHost {
@@ -312,6 +315,23 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   const setHostname = !previousHostname || previousHostname.includes('0.0.0.0');
   if (setHostname) process.env.WEBSITE_HOSTNAME = `127.0.0.1:${port}`;
 
+  // Resumed only now: activities of resumed orchestrations need the durable client binding's URLs.
+  let stateWriter: EngineStateWriter | undefined;
+  if (options.durableStateFile) {
+    const saved = readEngineState(options.durableStateFile);
+    if (saved) {
+      engine.importState(saved);
+      const running = saved.instances.filter(
+        (i) => !['Completed', 'Failed', 'Terminated'].includes(i.runtimeStatus),
+      );
+      logger(
+        'info',
+        `Durable state: ${saved.instances.length} instance(s) loaded, ${running.length} resumed`,
+      );
+    }
+    stateWriter = writeEngineStatePeriodically(engine, options.durableStateFile);
+  }
+
   if (options.startTimers !== false) for (const t of timers.values()) t.start();
   try {
     await Promise.all(watchers.map((w) => w.start()));
@@ -387,6 +407,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       for (const t of timers.values()) t.stop();
       for (const w of watchers) w.stop();
       engine.stop();
+      stateWriter?.stop();
       await closeServer(server);
       if (setHostname && process.env.WEBSITE_HOSTNAME === `127.0.0.1:${port}`) {
         if (previousHostname === undefined) delete process.env.WEBSITE_HOSTNAME;

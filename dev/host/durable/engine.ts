@@ -133,6 +133,8 @@ export class DurableEngine {
   private readonly logger: HostLogger;
   private readonly activitySlots: Semaphore;
   private stopped = false;
+  /** Each instance as of its last consistent point (no episode half done): what exportState returns. */
+  private readonly checkpoints = new Map<string, SavedInstance>();
 
   constructor(private readonly options: DurableEngineOptions = {}) {
     this.clock = options.clock ?? new RealClock();
@@ -202,6 +204,7 @@ export class DurableEngine {
     const inst = this.instances.get(instanceId);
     if (!inst || !TERMINAL.has(inst.runtimeStatus)) return 0;
     this.instances.delete(instanceId);
+    this.checkpoints.delete(instanceId);
     return 1;
   }
 
@@ -246,6 +249,49 @@ export class DurableEngine {
     const result = await this.invokeOrchestrator(inst, inst.history);
     const actions = result.state ? flattenActions(result.state.actions) : [];
     return { state: result.state, error: result.error, signatures: actions.map(actionSignature) };
+  }
+
+  /**
+   * Every instance as of its last consistent point, JSON-safe: `npm run dev --data-dir` writes it to
+   * disk so a restarted stack resumes where it stopped (see importState).
+   */
+  exportState(): EngineState {
+    return { version: 1, instances: [...this.checkpoints.values()] };
+  }
+
+  /**
+   * Loads instances saved by exportState (before anything was started) and resumes the unfinished
+   * ones: pending events are processed, outstanding timers re-armed at their FireAt, and activities
+   * that never reported back run again (at least once, as on the real host after a crash).
+   */
+  importState(state: EngineState): void {
+    if (state.version !== 1 || !Array.isArray(state.instances))
+      throw new Error('durable state: expected {"version":1,"instances":[...]}');
+    const restored = state.instances.map((saved) => restoreInstance(saved));
+    for (const inst of restored) {
+      this.instances.set(inst.instanceId, inst);
+      this.checkpoint(inst);
+    }
+    for (const inst of restored) {
+      if (TERMINAL.has(inst.runtimeStatus)) continue;
+      const saved = state.instances.find((s) => s.instanceId === inst.instanceId)!;
+      for (const timerId of saved.outstandingTimers) {
+        const created = inst.history.find(
+          (e) => e.EventType === EventType.TimerCreated && e.EventId === timerId,
+        );
+        if (created) this.armTimer(inst, timerId, Date.parse(String(created.FireAt)));
+      }
+      const reported = new Set(
+        [...inst.history, ...inst.inbox]
+          .filter((e) => e.EventType === EventType.TaskCompleted || e.EventType === EventType.TaskFailed)
+          .map((e) => e.TaskScheduledId as number),
+      );
+      for (const [id, entry] of inst.tasks) {
+        if (entry.role === 'attempt' && entry.work.kind === 'activity' && !reported.has(id))
+          void this.clock.track(this.runActivity(inst, id, entry.work, inst.generation));
+      }
+      if (inst.inbox.length > 0) this.pump(inst);
+    }
   }
 
   /** Cancels every timer; later completions are ignored. */
@@ -319,6 +365,7 @@ export class DurableEngine {
   private async drain(inst: Instance): Promise<void> {
     try {
       while (inst.inbox.length > 0 && !TERMINAL.has(inst.runtimeStatus) && !this.stopped) {
+        this.checkpoint(inst);
         const batch = this.takeBatch(inst);
         try {
           await this.episode(inst, batch);
@@ -328,7 +375,14 @@ export class DurableEngine {
       }
     } finally {
       inst.busy = false;
+      this.checkpoint(inst);
     }
+  }
+
+  /** Records the instance as it is now; called only between episodes, when it is consistent. */
+  private checkpoint(inst: Instance): void {
+    if (this.instances.get(inst.instanceId) !== inst) return;
+    this.checkpoints.set(inst.instanceId, saveInstance(inst));
   }
 
   /**
@@ -502,9 +556,15 @@ export class DurableEngine {
   }
 
   private startTimer(inst: Instance, timerId: number, fireAt: number): void {
+    inst.history.push(
+      this.event(EventType.TimerCreated, { EventId: timerId, FireAt: new Date(fireAt).toISOString() }),
+    );
+    this.armTimer(inst, timerId, fireAt);
+  }
+
+  private armTimer(inst: Instance, timerId: number, fireAt: number): void {
     const generation = inst.generation;
     const at = new Date(fireAt).toISOString();
-    inst.history.push(this.event(EventType.TimerCreated, { EventId: timerId, FireAt: at }));
     const handle = this.clock.setTimer(fireAt, () => {
       inst.timers.delete(timerId);
       this.enqueue(inst, this.event(EventType.TimerFired, { TimerId: timerId, FireAt: at }), generation);
@@ -649,6 +709,7 @@ export class DurableEngine {
     inst.lastUpdatedTime = new Date(this.clock.now());
     inst.inbox = [];
     this.cancelTimers(inst);
+    if (!inst.busy) this.checkpoint(inst);
     const parent = inst.parent && this.instances.get(inst.parent.instanceId);
     if (inst.parent && parent) {
       const event =
@@ -768,6 +829,110 @@ export class DurableEngine {
     const status = this.snapshot(inst, true, false);
     for (const listener of [...this.listeners]) listener(status);
   }
+}
+
+/** One instance as exportState saves it: the Instance minus live handles, with shared objects
+ * (a task's Work is shared by its attempts and retry timers) stored once and referred to by index. */
+export interface SavedInstance {
+  instanceId: string;
+  name: string;
+  input: unknown;
+  output: unknown;
+  customStatus: unknown;
+  runtimeStatus: RuntimeStatus;
+  createdTime: string;
+  lastUpdatedTime: string;
+  history: HistoryEvent[];
+  parent?: ParentLink;
+  generation: number;
+  inbox: HistoryEvent[];
+  nextId: number;
+  actionCount: number;
+  signatures: string[];
+  works: Work[];
+  tasks: [number, { role: 'attempt' | 'retryTimer'; work: number } | Extract<TaskEntry, { role: 'timer' }>][];
+  /** Flattened action index → the first task id holding that timer entry. */
+  timersByAction: [number, number][];
+  outstandingTimers: number[];
+}
+
+export interface EngineState {
+  version: 1;
+  instances: SavedInstance[];
+}
+
+function saveInstance(inst: Instance): SavedInstance {
+  const works: Work[] = [];
+  const workIndex = (work: Work) => {
+    const at = works.indexOf(work);
+    return at >= 0 ? at : works.push(work) - 1;
+  };
+  const tasks: SavedInstance['tasks'] = [...inst.tasks].map(([id, entry]) => [
+    id,
+    entry.role === 'timer' ? { ...entry } : { role: entry.role, work: workIndex(entry.work) },
+  ]);
+  const timersByAction: [number, number][] = [];
+  for (const [index, entry] of inst.timersByAction) {
+    const id = [...inst.tasks].find(([, e]) => e === entry)?.[0];
+    if (id !== undefined) timersByAction.push([index, id]);
+  }
+  return roundTrip({
+    instanceId: inst.instanceId,
+    name: inst.name,
+    input: inst.input,
+    output: inst.output,
+    customStatus: inst.customStatus,
+    runtimeStatus: inst.runtimeStatus,
+    createdTime: inst.createdTime.toISOString(),
+    lastUpdatedTime: inst.lastUpdatedTime.toISOString(),
+    history: inst.history,
+    ...(inst.parent ? { parent: inst.parent } : {}),
+    generation: inst.generation,
+    inbox: inst.inbox,
+    nextId: inst.nextId,
+    actionCount: inst.actionCount,
+    signatures: inst.signatures,
+    works,
+    tasks,
+    timersByAction,
+    outstandingTimers: [...inst.timers.keys()],
+  }) as SavedInstance;
+}
+
+function restoreInstance(saved: SavedInstance): Instance {
+  const tasks = new Map<number, TaskEntry>();
+  for (const [id, entry] of saved.tasks) {
+    tasks.set(
+      id,
+      entry.role === 'timer' ? { ...entry } : { role: entry.role, work: saved.works[entry.work]! },
+    );
+  }
+  const timersByAction = new Map<number, TaskEntry>();
+  for (const [index, id] of saved.timersByAction) {
+    const entry = tasks.get(id);
+    if (entry) timersByAction.set(index, entry);
+  }
+  return {
+    instanceId: saved.instanceId,
+    name: saved.name,
+    input: saved.input,
+    output: saved.output,
+    customStatus: saved.customStatus,
+    runtimeStatus: saved.runtimeStatus,
+    createdTime: new Date(saved.createdTime),
+    lastUpdatedTime: new Date(saved.lastUpdatedTime),
+    history: saved.history,
+    ...(saved.parent ? { parent: saved.parent } : {}),
+    generation: saved.generation,
+    inbox: saved.inbox,
+    busy: false,
+    nextId: saved.nextId,
+    actionCount: saved.actionCount,
+    signatures: saved.signatures,
+    timersByAction,
+    tasks,
+    timers: new Map(),
+  };
 }
 
 function matches(inst: Instance, q: StatusQuery): boolean {
