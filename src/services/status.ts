@@ -22,7 +22,17 @@ import {
 import { AuthorizationError, ThrottledError, isCostManagementError } from '../azure/armErrors';
 import type { CostExportsApi } from '../azure/costExports';
 import { serviceEndpoint } from '../azure/storageClients';
-import { daysLeft } from '../domain/alertPolicy';
+import { appBaseUrl, currentToken, daysLeft } from '../domain/alertPolicy';
+import {
+  exportProblem,
+  failedMonthProblem,
+  overallStatus,
+  ProblemList,
+  tokenProblem,
+  type BackfillDestination,
+  type ProblemKind,
+  type StatusProblem,
+} from '../domain/statusProblems';
 import { redactError, redactSecrets } from '../domain/redact';
 import { billingAgreement, parseScope, scopeKey, type Scope, type ScopeKind } from '../domain/scope';
 
@@ -431,6 +441,16 @@ export interface CountOptions {
   recentLandingDays?: number;
   /** Rows listed per section (vanished exports, soonest tokens, recent landings). Default 10. */
   listLimit?: number;
+  /** Problems listed per kind (every one is counted). Default 50. */
+  problemsPerKind?: number;
+}
+
+/** What the problem rules need besides the rows: where the app answers (for the commands) and the
+ * SAS alert window (the largest of SAS_ALERT_DAYS). */
+export interface ProblemContext {
+  list: ProblemList;
+  appBaseUrl: string;
+  alertWindowDays: number;
 }
 
 const PAGE_SIZE = 1000;
@@ -487,14 +507,17 @@ export async function countCatalog(
   catalog: StatusCatalog,
   now: Date,
   options: CountOptions = {},
+  problems?: ProblemContext,
 ): Promise<CatalogCounts> {
   const cap = positive('maxRowsPerTable', options.maxRowsPerTable ?? 5000);
   const sinceDays = positive('recentLandingDays', options.recentLandingDays ?? 7);
   const listLimit = options.listLimit ?? 10;
+  const facts = new ProblemFacts();
 
   const exports = section<ExportCounts>(async () => {
     const counts: ExportCounts = { registered: 0, sasDelivered: 0, vanished: 0, vanishedExports: [] };
     const scanned = await scan(catalog, 'exports', undefined, cap, (e) => {
+      facts.exportsSeen(e);
       counts.registered += 1;
       if (e.destination.sasDelivered) counts.sasDelivered += 1;
       if (e.missing) {
@@ -521,6 +544,7 @@ export async function countCatalog(
       soonest: [],
     };
     const scanned = await scan(catalog, 'tokens', undefined, cap, (t) => {
+      facts.tokenSeen(t);
       if (t.status === 'rotated' || t.status === 'revoked') {
         counts.retired += 1;
         return;
@@ -580,6 +604,7 @@ export async function countCatalog(
     const active = new Set<string>();
     // Run rows only: the same table holds lookup rows (kind 'lookup') for the blob trigger.
     const scanned = await scan(catalog, 'backfillRuns', odata`kind eq ${'run'}`, cap, (b) => {
+      facts.backfillRunSeen(b);
       runsByStatus[b.status] += 1;
       all.add(b.backfillId);
       if (b.status === 'pending' || b.status === 'submitted') active.add(b.backfillId);
@@ -587,12 +612,110 @@ export async function countCatalog(
     return { ...scanned, runsByStatus, backfills: all.size, activeBackfills: active.size };
   });
 
-  return {
+  const counts = {
     exports: await exports,
     tokens: await tokens,
     landings: await landings,
     backfills: await backfills,
   };
+  if (problems) facts.derive(problems, now);
+  return counts;
+}
+
+/** The rows the problem rules need, gathered while the sections scan (each bounded by the row cap). */
+class ProblemFacts {
+  private readonly exports: Stored<RecordTypes['exports']>[] = [];
+  /** scope|dataset → a registered export's destination, for the backfill command of a failed month. */
+  private readonly destinations = new Map<string, BackfillDestination>();
+  /** storage account → SAS-delivered exports writing to it. */
+  private readonly exportsByAccount = new Map<string, number>();
+  private readonly tokensByAccount = new Map<string, Stored<RecordTypes['tokens']>[]>();
+  /** scope|dataset|month → the newest backfill run row: a later success clears an earlier failure. */
+  private readonly months = new Map<string, Stored<RecordTypes['backfillRuns']>>();
+
+  exportsSeen(e: Stored<RecordTypes['exports']>): void {
+    if (e.missing || (e.lastRun && /^(failed|timeout)$/i.test(e.lastRun.status))) this.exports.push(e);
+    const key = `${e.scope.toLowerCase()}|${e.dataset}`;
+    if (!this.destinations.has(key)) {
+      this.destinations.set(key, {
+        storageAccount: e.destination.storageAccount,
+        container: e.destination.container,
+        rootFolderPath: e.destination.rootFolderPath,
+      });
+    }
+    if (e.destination.sasDelivered) {
+      const account = e.destination.storageAccount;
+      this.exportsByAccount.set(account, (this.exportsByAccount.get(account) ?? 0) + 1);
+    }
+  }
+
+  tokenSeen(t: Stored<RecordTypes['tokens']>): void {
+    if (t.status !== 'active' && t.status !== 'expired') return;
+    const list = this.tokensByAccount.get(t.storageAccount) ?? [];
+    list.push(t);
+    this.tokensByAccount.set(t.storageAccount, list);
+  }
+
+  backfillRunSeen(b: Stored<RecordTypes['backfillRuns']>): void {
+    const key = `${b.scope.toLowerCase()}|${b.dataset}|${b.month}`;
+    const known = this.months.get(key);
+    if (!known || Date.parse(b.updatedAt) > Date.parse(known.updatedAt)) this.months.set(key, b);
+  }
+
+  derive({ list, appBaseUrl, alertWindowDays }: ProblemContext, now: Date): void {
+    for (const e of this.exports) {
+      const problem = exportProblem(
+        {
+          scope: e.scope,
+          exportName: e.exportName,
+          dataset: e.dataset,
+          sasDelivered: e.destination.sasDelivered,
+          storageAccount: e.destination.storageAccount,
+          container: e.destination.container,
+          rootFolderPath: e.destination.rootFolderPath,
+          missing: e.missing,
+          ...(e.lastRun ? { lastRun: e.lastRun } : {}),
+          ...(e.missingSince ? { missingSince: e.missingSince } : {}),
+        },
+        appBaseUrl,
+        now,
+      );
+      if (problem) list.add(problem);
+    }
+    // Only the token an account's exports should carry: an older one still `active` is not in use.
+    for (const [account, tokens] of this.tokensByAccount) {
+      const current = currentToken(tokens);
+      if (!current) continue;
+      const problem = tokenProblem(
+        current,
+        alertWindowDays,
+        appBaseUrl,
+        now,
+        this.exportsByAccount.get(account) ?? 0,
+      );
+      if (problem) list.add(problem);
+    }
+    for (const run of this.months.values()) {
+      if (run.status !== 'failed' && run.status !== 'timedOut') continue;
+      const destination = this.destinations.get(`${run.scope.toLowerCase()}|${run.dataset}`);
+      list.add(
+        failedMonthProblem(
+          {
+            scope: run.scope,
+            dataset: run.dataset,
+            month: run.month,
+            exportName: run.exportName,
+            status: run.status,
+            backfillId: run.backfillId,
+            ...(run.attempts !== undefined ? { attempts: run.attempts } : {}),
+            ...(run.error ? { error: run.error } : {}),
+            ...(destination ? { destination } : {}),
+          },
+          appBaseUrl,
+        ),
+      );
+    }
+  }
 }
 
 // ------------------------------------------------------------------------------------------ report
@@ -605,12 +728,14 @@ export interface CatalogReachability {
 }
 
 export interface StatusReport {
-  /** `degraded` when the catalog does not answer, a scope is not `ok`, or a count failed. */
+  /** Derived from the problems: `degraded` whenever there is one (see `problemTotals`). */
   status: 'ok' | 'degraded';
   version: string;
   generatedAt: string;
-  /** One line per degraded item. */
-  problems: string[];
+  /** What is wrong, each with its fix; at most `problemsPerKind` of each kind. */
+  problems: StatusProblem[];
+  /** Every problem counted by kind, listed or not. */
+  problemTotals: Record<ProblemKind, number>;
   configuration: ConfigurationSummary;
   catalog: CatalogReachability;
   scopes: ScopeAccess[];
@@ -627,6 +752,8 @@ export interface StatusDependencies {
   checker: ScopeAccessChecker;
   version: string;
   now?: () => Date;
+  /** Where the app answers, for the commands in the fixes (default from WEBSITE_HOSTNAME). */
+  appBaseUrl?: string;
 }
 
 async function probeCatalog(
@@ -653,27 +780,66 @@ export async function collectStatus(
     probeCatalog(deps.catalog, deps.catalogError),
     deps.checker.check(deps.config.managedScopes, deps.exports),
   ]);
+  const problems = new ProblemList(positive('problemsPerKind', options.problemsPerKind ?? 50));
+  if (!catalog.reachable) {
+    problems.add({
+      kind: 'catalogUnreachable',
+      subject: 'catalog',
+      message: `the catalog tables do not answer: ${catalog.error ?? 'unknown error'}`,
+      fix: 'Check the AzureWebJobsStorage setting and that the storage account is reachable from the app (docs/deployment.md).',
+    });
+  }
+  for (const s of scopes) if (s.access !== 'ok') problems.add(scopeProblem(s));
+  const context: ProblemContext = {
+    list: problems,
+    appBaseUrl: deps.appBaseUrl ?? appBaseUrl(process.env.WEBSITE_HOSTNAME),
+    alertWindowDays: Math.max(0, ...deps.config.sasWatch.thresholdsDays),
+  };
   const counts =
-    catalog.reachable && deps.catalog ? await countCatalog(deps.catalog, now, options) : undefined;
-
-  const problems: string[] = [];
-  if (!catalog.reachable) problems.push(`catalog unreachable: ${catalog.error ?? 'unknown error'}`);
-  for (const s of scopes) if (s.access !== 'ok') problems.push(`${s.scope}: ${s.access}`);
+    catalog.reachable && deps.catalog ? await countCatalog(deps.catalog, now, options, context) : undefined;
   if (counts) {
     for (const [name, s] of Object.entries(counts) as [string, Section<object>][]) {
-      if (!s.ok) problems.push(`${name} counts failed: ${s.error}`);
+      if (!s.ok) {
+        problems.add({
+          kind: 'countFailed',
+          subject: name,
+          message: `reading the ${name} table failed: ${s.error}`,
+          fix: 'Problems in that table cannot be seen until it answers; check the storage account and the app logs.',
+        });
+      }
     }
   }
   return redactDeep({
-    status: problems.length === 0 ? 'ok' : 'degraded',
+    status: overallStatus(problems.totals),
     version: deps.version,
     generatedAt: now.toISOString(),
-    problems,
+    problems: problems.listed,
+    problemTotals: problems.totals,
     configuration: configurationSummary(deps.config),
     catalog,
     scopes,
     ...(counts ? { counts } : {}),
   });
+}
+
+function scopeProblem(s: ScopeAccess): StatusProblem {
+  const base = { kind: 'scopeAccess' as const, subject: s.scope };
+  switch (s.access) {
+    case 'forbidden':
+      return { ...base, message: `forbidden: ${s.message ?? ''}`, fix: s.roleHint ?? DEPLOYMENT_DOC };
+    case 'throttled':
+      return {
+        ...base,
+        message: `throttled: ${s.message ?? ''}`,
+        fix: `Wait${s.retryAfterSeconds !== undefined ? ` ${s.retryAfterSeconds} s` : ''} for Cost Management's limit to reset; lower the app's concurrency settings if it persists.`,
+      };
+    default:
+      return {
+        ...base,
+        message: `error: ${s.message ?? ''}`,
+        fix: 'Check the scope in MANAGED_SCOPES (one of the nine scope kinds) and that Cost Management answers.',
+      };
+  }
 }
 
 // -------------------------------------------------------------------------------------------- HTML
@@ -740,8 +906,26 @@ h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid
 table{border-collapse:collapse;margin:.5rem 0}th,td{text-align:left;padding:.25rem .6rem;border-bottom:1px solid #eee;vertical-align:top}
 .facts th{font-weight:600;color:#444}.muted{color:#777}.bad{color:#a4262c}
 .badge{padding:.05rem .45rem;border-radius:.6rem;font-size:.85em;font-weight:600}
+.problem{margin:.4rem 0}.fix code{background:#f3f2f1;padding:0 .2rem;word-break:break-all}
 .good{background:#dff6dd;color:#107c10}.warn{background:#fff4ce;color:#8a6100}.badge.bad{background:#fde7e9}
 code{font-size:.9em}`;
+
+function problemsHtml(report: StatusReport): string {
+  if (report.problems.length === 0) return '<p class="muted" id="problems">No problems.</p>';
+  const total = Object.values(report.problemTotals).reduce((a, b) => a + b, 0);
+  const items = report.problems
+    .map(
+      (p) =>
+        `<li class="problem" data-kind="${h(p.kind)}"><strong>${h(p.kind)}</strong> <code>${h(p.subject)}</code>` +
+        `<br>${h(p.message)}<br><span class="fix">Fix: <code>${h(p.fix)}</code></span></li>`,
+    )
+    .join('\n');
+  const more =
+    total > report.problems.length
+      ? `<p class="muted">and ${h(total - report.problems.length)} more</p>`
+      : '';
+  return `<h2>Problems (${h(total)})</h2><ul id="problems">\n${items}\n</ul>${more}`;
+}
 
 /** A small self-contained page of the same data. Every value is redacted and escaped; no scripts. */
 export function renderStatusHtml(report: StatusReport): string {
@@ -873,7 +1057,7 @@ export function renderStatusHtml(report: StatusReport): string {
 <body>
 <h1>Cost Export Autopilot ${badge(report.status)}</h1>
 <p class="muted">version ${h(report.version)} · generated ${h(report.generatedAt)}</p>
-${report.problems.length ? `<ul>${report.problems.map((p) => `<li class="bad">${h(p)}</li>`).join('')}</ul>` : ''}
+${problemsHtml(report)}
 <h2>Managed scopes</h2>
 ${scopes}
 <h2>Catalog</h2>

@@ -276,9 +276,19 @@ describe('GET /api/status: Cost Management access per scope', () => {
     expect(byScope[EA_FORBIDDEN]!.message).toContain('AuthorizationFailed');
     expect(byScope[SUB_THROTTLED]).toMatchObject({ access: 'throttled', cached: false });
     expect(byScope[SUB_THROTTLED]!.retryAfterSeconds).toBeGreaterThan(3000);
-    expect(first.problems).toEqual(
-      expect.arrayContaining([`${EA_FORBIDDEN}: forbidden`, `${SUB_THROTTLED}: throttled`]),
-    );
+    expect(first.problems).toEqual([
+      expect.objectContaining({
+        kind: 'scopeAccess',
+        subject: EA_FORBIDDEN,
+        fix: expect.stringContaining('EnrollmentReader'),
+      }),
+      expect.objectContaining({
+        kind: 'scopeAccess',
+        subject: SUB_THROTTLED,
+        fix: expect.stringMatching(/^Wait \d+ s/),
+      }),
+    ]);
+    expect(first.problemTotals.scopeAccess).toBe(2);
 
     // Exactly one list per scope reached ARM: two at the emulator, one refused by the proxy.
     const counters = await emulator.admin.counters();
@@ -436,8 +446,11 @@ describe('GET /api/status: configuration and catalog', () => {
     const report = JSON.parse(text) as StatusReport;
 
     expect(report.version).toBe('0.1.0');
-    expect(report.status).toBe('ok');
-    expect(report.problems).toEqual([]);
+    // The vanished export is wrong; the account's current token ("later") is outside the window.
+    expect(report.status).toBe('degraded');
+    expect(report.problems).toEqual([
+      expect.objectContaining({ kind: 'exportVanished', subject: `${SUB_OK} · deleted-by-hand` }),
+    ]);
     expect(report.configuration.costManagement).toEqual({
       endpoint: proxy.url,
       clientType: 'CostExportAutopilot',
@@ -513,6 +526,88 @@ describe('GET /api/status: configuration and catalog', () => {
     const html = await (await getStatus('?format=html')).text();
     expect(html).toMatch(/registered<\/th><td>at least 2</);
     expect(html).toContain('counts are lower bounds');
+  });
+
+  it('is degraded with three problems and their fixes: a SAS-failing export, an expiring token, a Failed month', async () => {
+    const runtime = await runtimeFor(appEnv({ MANAGED_SCOPES: SUB_OK }));
+    const catalog = runtime.catalog;
+    await catalog.upsertExport({
+      scope: SUB_OK,
+      exportName: 'daily-actual',
+      dataset: 'ActualCost',
+      destination: {
+        storageAccount: account,
+        container: 'msexports',
+        rootFolderPath: 'cm',
+        sasDelivered: true,
+      },
+      lastRun: {
+        runId: 'run-7',
+        status: 'Failed',
+        error:
+          'Please ensure the SAS token is valid for blob service, is valid for container and object resource types, and has permissions: add create read write delete. (Storage service error code: AuthorizationResourceTypeMismatch)',
+        at: iso(-3_600_000),
+      },
+      missing: false,
+      updatedAt: iso(0),
+    });
+    await catalog.upsertToken(token('soon', 4));
+    await catalog.upsertToken(token('old', -30, 'rotated'));
+    const month = (m: string, status: 'failed' | 'landed', backfillId: string, updatedAt: string) => ({
+      backfillId,
+      dataset: 'ActualCost' as const,
+      month: m,
+      exportName: `backfill-${m}`,
+      scope: SUB_OK,
+      instanceId: `${backfillId}:${m}`,
+      status,
+      attempts: 3,
+      ...(status === 'failed' ? { error: 'Failed: run failed 3 times' } : {}),
+      updatedAt,
+    });
+    await catalog.upsertBackfillRun(month('2026-09', 'failed', 'bf-a', iso(-DAY)));
+    // A month that failed once but landed in a later backfill is not a problem any more.
+    await catalog.upsertBackfillRun(month('2026-08', 'failed', 'bf-a', iso(-DAY)));
+    await catalog.upsertBackfillRun(month('2026-08', 'landed', 'bf-b', iso(-60_000)));
+    useStatusRuntime(runtime);
+
+    const report = await getStatusJson();
+    expect(report.status).toBe('degraded');
+    expect(report.problems.map((p) => p.kind).sort()).toEqual([
+      'exportFailing',
+      'monthFailed',
+      'tokenExpiring',
+    ]);
+    const byKind = Object.fromEntries(report.problems.map((p) => [p.kind, p]));
+    expect(byKind.exportFailing!.message).toContain('AuthorizationResourceTypeMismatch');
+    expect(byKind.exportFailing!.fix).toContain(`/api/tokens/${account}/rotate`);
+    expect(byKind.tokenExpiring).toMatchObject({ subject: `${account}/soon` });
+    expect(byKind.tokenExpiring!.message).toContain('4 day(s) left');
+    expect(byKind.tokenExpiring!.message).toContain('1 export(s) deliver with it');
+    expect(byKind.tokenExpiring!.fix).toContain(`/api/tokens/${account}/rotate`);
+    expect(byKind.monthFailed!.subject).toBe(`${SUB_OK} · backfill-2026-09 · 2026-09`);
+    expect(byKind.monthFailed!.message).toContain('after 3 attempt(s)');
+    // The fix is a request the backfill endpoint accepts, aimed at the export's own destination.
+    const body = JSON.parse(/-d '(.*)'$/.exec(byKind.monthFailed!.fix)![1]!);
+    expect(body).toEqual({
+      scope: SUB_OK,
+      datasets: ['ActualCost'],
+      from: '2026-09',
+      to: '2026-09',
+      destination: { storageAccount: account, container: 'msexports', rootFolderPath: 'cm' },
+      force: true,
+    });
+    expect(report.problemTotals).toMatchObject({
+      exportFailing: 1,
+      tokenExpiring: 1,
+      monthFailed: 1,
+      scopeAccess: 0,
+    });
+
+    const html = await (await getStatus('?format=html')).text();
+    expect(html).toContain('<span class="badge warn">degraded</span>');
+    expect(html.match(/<li class="problem"/g)).toHaveLength(3);
+    expect(html).toContain(`/api/tokens/${account}/rotate`);
   });
 
   it('says when the tables do not exist yet, and when the catalog does not answer', async () => {
