@@ -140,7 +140,8 @@ export async function statusHandler(
     },
     runtime.counts,
   );
-  if (report.status !== 'ok') context.warn(`status: degraded: ${report.problems.join('; ')}`);
+  if (report.status !== 'ok')
+    context.warn(`status: degraded: ${report.problems.map((p) => `${p.kind} ${p.subject}`).join('; ')}`);
   if (format === 'json') return { status: 200, headers: NO_STORE, jsonBody: report };
   return {
     status: 200,
