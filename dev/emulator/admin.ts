@@ -2,6 +2,7 @@
 // Tests and benchmarks use it to count calls, inject faults, move the clock and steer runs.
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BillingView } from './billing';
 import type { ThrottleLimits } from './throttle';
 import type { Faults, RunError, RunStatus } from './state';
 
@@ -83,11 +84,50 @@ export interface EmulatorControl {
   /** Submits a run as the scheduler would (executionType Scheduled, submittedBy System). */
   scheduledRun(scope: string, exportName: string): AdminRunView;
   waitForIdle(timeoutMs: number): Promise<void>;
+  billing(): BillingView;
+  setBilling(update: BillingUpdate): BillingView;
   reset(): void;
   caPem: string;
 }
 
+/** Steers the Billing API customer list and the scopes the caller has no rights at. */
+export interface BillingUpdate {
+  /** Replaces an MPA account's customers with `count` generated ones. */
+  customers?: { billingAccountId: string; count: number };
+  pageSize?: number;
+  /** The next N customer pages after the first answer 503 (a list failing mid-way). */
+  failPages?: number;
+  /** Exports calls at these scopes answer 403 AuthorizationFailed (replaces the list). */
+  forbiddenScopes?: string[];
+}
+
 class AdminInputError extends Error {}
+
+function billingUpdate(body: Record<string, unknown>): BillingUpdate {
+  const update: BillingUpdate = {};
+  const whole = (v: unknown, min: number) => typeof v === 'number' && Number.isInteger(v) && v >= min;
+  if (body.customers !== undefined) {
+    const c = asObject(body.customers, 'customers');
+    if (typeof c.billingAccountId !== 'string' || !whole(c.count, 0) || (c.count as number) > 100_000)
+      throw new AdminInputError('customers needs billingAccountId (string) and count (0-100000)');
+    update.customers = { billingAccountId: c.billingAccountId, count: c.count as number };
+  }
+  if (body.pageSize !== undefined) {
+    if (!whole(body.pageSize, 1) || (body.pageSize as number) > 1000)
+      throw new AdminInputError('pageSize must be 1-1000');
+    update.pageSize = body.pageSize as number;
+  }
+  if (body.failPages !== undefined) {
+    if (!whole(body.failPages, 0)) throw new AdminInputError('failPages must be a whole number >= 0');
+    update.failPages = body.failPages as number;
+  }
+  if (body.forbiddenScopes !== undefined) {
+    if (!Array.isArray(body.forbiddenScopes) || !body.forbiddenScopes.every((s) => typeof s === 'string'))
+      throw new AdminInputError('forbiddenScopes must be a list of scopes');
+    update.forbiddenScopes = body.forbiddenScopes;
+  }
+  return update;
+}
 
 function readJson(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -199,6 +239,12 @@ export async function handleAdmin(
         send(res, 200, { idle: true });
         break;
       }
+      case 'GET /_admin/billing':
+        send(res, 200, control.billing());
+        break;
+      case 'PUT /_admin/billing':
+        send(res, 200, control.setBilling(billingUpdate(asObject(await readJson(req), 'billing'))));
+        break;
       case 'POST /_admin/reset':
         control.reset();
         send(res, 200, { reset: true });
@@ -316,6 +362,12 @@ export class EmulatorAdmin {
   /** Resolves once no run is Queued or InProgress. */
   waitForIdle(timeoutMs = 30_000): Promise<void> {
     return this.request<unknown>('POST', `/_admin/idle?timeoutMs=${timeoutMs}`).then(() => undefined);
+  }
+  billing(): Promise<BillingView> {
+    return this.request('GET', '/_admin/billing');
+  }
+  setBilling(update: BillingUpdate): Promise<BillingView> {
+    return this.request('PUT', '/_admin/billing', update);
   }
   reset(): Promise<void> {
     return this.request<unknown>('POST', '/_admin/reset').then(() => undefined);

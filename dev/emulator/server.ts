@@ -7,7 +7,7 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLoopbackCertificate } from '../tls';
-import { parseScope, ScopeError, type Scope } from '../../src/domain/scope';
+import { parseScope, scopeKey, ScopeError, type Scope } from '../../src/domain/scope';
 import { redactError } from '../../src/domain/redact';
 import {
   EmulatorAdmin,
@@ -18,6 +18,7 @@ import {
   type EmulatorControl,
   type RequestLogEntry,
 } from './admin';
+import { BillingState } from './billing';
 import type { EmulatorStorage } from './delivery';
 import { exportId, exportResponse, runResponse } from './responses';
 import {
@@ -181,6 +182,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     ...(options.data ? { data: options.data } : {}),
     ...(options.maxConcurrentDeliveries ? { maxConcurrentDeliveries: options.maxConcurrentDeliveries } : {}),
   });
+  const billing = new BillingState();
   let counters = emptyCounters();
   const log: RequestLogEntry[] = [];
   const logLimit = options.requestLogLimit ?? 5000;
@@ -263,6 +265,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       entry.principal = principal.key;
 
       const apiVersion = checkApiVersion(url.searchParams.get('api-version'), acceptedVersions);
+      if (scope && billing.isForbidden(scopeKey(scope))) {
+        throw new ArmError(
+          403,
+          'AuthorizationFailed',
+          `The client '${principal.displayName}' does not have authorization to perform action 'Microsoft.CostManagement/exports/${method === 'GET' ? 'read' : 'write'}' over scope '${scope.canonical}' or the scope is invalid.`,
+        );
+      }
 
       const decision = throttle.check(
         route.operation === 'Exports_Execute' ? 'run' : 'other',
@@ -466,7 +475,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       );
     },
     waitForIdle: (timeoutMs) => store.waitForIdle(timeoutMs),
+    billing: () => billing.view(),
+    setBilling: (update) => {
+      try {
+        if (update.customers) billing.setCustomers(update.customers.billingAccountId, update.customers.count);
+        if (update.forbiddenScopes) billing.setForbidden(update.forbiddenScopes);
+      } catch (err) {
+        throw new ArmError(400, 'BadRequest', (err as Error).message);
+      }
+      if (update.pageSize !== undefined) billing.pageSize = update.pageSize;
+      if (update.failPages !== undefined) billing.failPages = update.failPages;
+      return billing.view();
+    },
     reset: () => {
+      billing.reset();
       store.reset();
       throttle.reset();
       counters = emptyCounters();
@@ -474,10 +496,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     },
   };
 
+  let baseUrl = '';
   const server = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
     void (async () => {
       try {
         if (await handleAdmin(control, req, res)) return;
+        if (billing.handle(req, res, baseUrl)) return;
         await handleApi(req, res);
       } catch (err) {
         console.error('emulator: request failed', redactError(err));
@@ -492,6 +516,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   });
   const port = (server.address() as AddressInfo).port;
   const url = `https://127.0.0.1:${port}`;
+  baseUrl = url;
   let caPath: string | undefined;
   if (options.caFile) {
     writeFileSync(options.caFile, cert.cert);

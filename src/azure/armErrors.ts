@@ -5,7 +5,15 @@ import { REDACTED, redactSecrets as redactDomain } from '../domain/redact';
 import { isRecord } from '../domain/json';
 
 /** The adapter operations, named as the CostExportsApi methods. */
-export type CostExportsOperation = 'list' | 'get' | 'createOrUpdate' | 'delete' | 'run' | 'runHistory';
+export type CostExportsOperation =
+  | 'list'
+  | 'get'
+  | 'createOrUpdate'
+  | 'delete'
+  | 'run'
+  | 'runHistory'
+  /** Billing API: the customers of a partner billing account (billingCustomers.ts). */
+  | 'listCustomers';
 
 export interface CostManagementErrorContext {
   operation: CostExportsOperation;

@@ -123,8 +123,8 @@ export const DEFAULT_TRANSIENT_RETRY: Required<TransientRetryOptions> = {
 };
 const USER_AGENT_PREFIX = 'cost-export-autopilot';
 const CLIENT_TYPE = /^[\w.-]{1,64}$/;
-const SDK_DEFAULT_RETRY_POLICY = 'defaultRetryPolicy';
-const SDK_DESERIALIZATION_POLICY = 'deserializationPolicy';
+export const SDK_DEFAULT_RETRY_POLICY = 'defaultRetryPolicy';
+export const SDK_DESERIALIZATION_POLICY = 'deserializationPolicy';
 // The spec gives no rule for export names; refuse only what would break or redirect the URL.
 const UNSAFE_NAME = /[/\\?#%\u0000-\u001f]/;
 const NETWORK_ERRORS = new Set([
@@ -142,7 +142,7 @@ const HINT_HEADER =
   /^(retry-after|retry-after-ms|x-ms-retry-after-ms|x-ms-ratelimit-[a-z0-9.-]*retry-after)$/i;
 
 /** Retries transient failures only, and never one that says how long to wait (see file header). */
-function transientRetryStrategy(options: Required<TransientRetryOptions>): RetryStrategy {
+export function transientRetryStrategy(options: Required<TransientRetryOptions>): RetryStrategy {
   return {
     name: 'costExportsTransientRetry',
     retry({ retryCount, response, responseError }) {
@@ -433,7 +433,7 @@ function validateRetry(retry: Required<TransientRetryOptions>): Required<Transie
   return retry;
 }
 
-function validateEndpoint(endpoint: string): string {
+export function validateEndpoint(endpoint: string): string {
   let url: URL;
   try {
     url = new URL(endpoint);

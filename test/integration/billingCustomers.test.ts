@@ -1,0 +1,81 @@
+// The Billing API customer list against the emulator over HTTPS: pages like Azure (absolute
+// nextLink), MPA-style account ids, a page failing mid-list, EA accounts refused, 403 scopes.
+import { startEmulator, type RunningEmulator } from '../../dev/emulator/server';
+import { AuthorizationError, ArmRequestError, ArmServiceError } from '../../src/azure/armErrors';
+import { BillingCustomersClient, type BillingCustomer } from '../../src/azure/billingCustomers';
+import { CostExportsClient } from '../../src/azure/costExports';
+import { LoopbackTokenCredential } from '../../src/azure/credentials';
+
+const MPA = '6e0c4c1a-7b2d-4f4e-9a52-3c1d2e3f4a5b:0b9c8d7e-6f5a-4b3c-8d2e-1f0a9b8c7d6e_2019-05-31';
+
+describe('billing customers (emulator)', () => {
+  let emulator: RunningEmulator;
+  let client: BillingCustomersClient;
+
+  beforeAll(async () => {
+    emulator = await startEmulator({ speedFactor: Infinity });
+    client = new BillingCustomersClient({
+      endpoint: emulator.url,
+      credential: new LoopbackTokenCredential(emulator.url),
+      clientType: 'billingTest',
+      caPem: emulator.caPem,
+      retry: { maxRetries: 0 },
+    });
+  });
+  afterAll(() => emulator.stop());
+  beforeEach(() => emulator.admin.reset());
+
+  it('lists every customer of an MPA account page by page, as export scopes', async () => {
+    await emulator.admin.setBilling({ customers: { billingAccountId: MPA, count: 7 }, pageSize: 3 });
+    const all: BillingCustomer[] = [];
+    let next: string | undefined;
+    let pages = 0;
+    do {
+      const page = await client.listPage(MPA, next);
+      all.push(...page.customers);
+      next = page.nextLink;
+      pages++;
+    } while (next);
+    expect(pages).toBe(3);
+    expect(all).toHaveLength(7);
+    expect(new Set(all.map((c) => c.customerId)).size).toBe(7);
+    expect(all[0]!.scope).toBe(
+      `/providers/Microsoft.Billing/billingAccounts/${MPA}/customers/${all[0]!.customerId}`,
+    );
+  });
+
+  it('a page that fails mid-list is read again from the same nextLink', async () => {
+    await emulator.admin.setBilling({
+      customers: { billingAccountId: MPA, count: 5 },
+      pageSize: 2,
+      failPages: 1,
+    });
+    const first = await client.listPage(MPA);
+    await expect(client.listPage(MPA, first.nextLink)).rejects.toBeInstanceOf(ArmServiceError);
+    const again = await client.listPage(MPA, first.nextLink);
+    expect(again.customers).toHaveLength(2);
+  });
+
+  it('refuses an EA account like the service, and a nextLink to another host', async () => {
+    await expect(client.listPage('8611537')).rejects.toBeInstanceOf(ArmRequestError);
+    await expect(
+      client.listPage(
+        MPA,
+        `https://evil.example/providers/Microsoft.Billing/billingAccounts/${MPA}/customers`,
+      ),
+    ).rejects.toThrow(/nextLink/);
+  });
+
+  it('answers 403 AuthorizationFailed at a forbidden scope', async () => {
+    const scope = `/providers/Microsoft.Billing/billingAccounts/${MPA}/customers/00000001-0000-4000-8000-000000000001`;
+    await emulator.admin.setBilling({ forbiddenScopes: [scope] });
+    const exportsClient = new CostExportsClient({
+      endpoint: emulator.url,
+      credential: new LoopbackTokenCredential(emulator.url),
+      clientType: 'billingTest',
+      caPem: emulator.caPem,
+      retry: { maxRetries: 0 },
+    });
+    await expect(exportsClient.list(scope)).rejects.toBeInstanceOf(AuthorizationError);
+  });
+});
