@@ -3,7 +3,7 @@
 // the emulator's throttling in real time.
 import type { EmulatorOptions } from '../dev/emulator/server';
 import { EXPORTS_CONTAINER, startStack, type RunningStack } from '../dev/stack';
-import type { BackfillOutput } from '../src/workflows/backfill';
+import type { BackfillOutput } from '../src/domain/contracts';
 
 export const BENCH_DESTINATION = {
   resourceId:

@@ -25,12 +25,9 @@ import { partitionFileName, runFolder } from '../dev/emulator/data/layout';
 import { Catalog, mapWithConcurrency } from '../src/azure/catalog';
 import { createTableClient, tableClientFactory } from '../src/azure/storageClients';
 import type { StorageConnection } from '../src/config';
-import {
-  containerBlobLister,
-  LandingService,
-  unresolvedLandingTable,
-  type ManifestLanded,
-} from '../src/services/landings';
+import { containerBlobLister } from '../src/azure/blobListing';
+import { unresolvedLandingTable } from '../src/azure/landingRows';
+import { LandingService, type ManifestLanded } from '../src/services/landings';
 import { measureSingleUpserts, measureTransactionRows, type Rate } from './tableLimits';
 
 const SCOPE = '/subscriptions/6c1f5e0a-8d3b-4f7e-9a21-3b4c5d6e7f80';

@@ -26,6 +26,18 @@ export interface ListedBlobEntry {
   size?: number;
 }
 
+/** The exports container as the landing catalog reads it: names and sizes under a prefix, or one
+ * blob's size. */
+export function containerBlobLister(container: ContainerClient): {
+  list(prefix: string): AsyncIterable<ListedBlobEntry>;
+  stat(name: string): Promise<{ size?: number } | undefined>;
+} {
+  return {
+    list: (prefix: string) => listBlobNames(container, prefix),
+    stat: (name: string) => blobSize(container, name),
+  };
+}
+
 export interface ListBlobNamesOptions {
   /** Blobs per List Blobs call (1–5000); the service's default (5000) when unset. */
   maxPageSize?: number;

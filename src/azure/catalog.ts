@@ -7,6 +7,7 @@ import { assertNoSecrets, compact } from './catalog/guards';
 import {
   LANDING_ROWS_END,
   landingFilesPrefix,
+  landingRowKey,
   prefixRange,
   scopePartitionKey,
   tableKey,
@@ -46,8 +47,10 @@ import {
   type Row,
   type UpsertManyResult,
 } from './catalog/transactions';
+import type { LandingFlagChange } from '../domain/landingPlan';
 import type { Scope } from '../domain/scope';
 
+export type { LandingFlagChange };
 export * from './catalog/keys';
 export * from './catalog/records';
 export {
@@ -106,14 +109,6 @@ export interface Page<T> {
 export interface ModifyOptions {
   /** Read-modify-write attempts before giving up with CatalogConflictError (default 5). */
   maxAttempts?: number;
-}
-
-/** New supersession flags for one landing row of a period (a Merge: only these columns change). */
-export interface LandingFlagChange {
-  rowKey: string;
-  superseded: boolean;
-  current: boolean;
-  supersededBy?: string;
 }
 
 /** What Catalog.commitLanding writes in one transaction. */
@@ -402,31 +397,6 @@ export class Catalog {
     return this.query('landings', landingsFilter(exportKeyValue, options.period));
   }
 
-  landingsPage(
-    exportKeyValue: string,
-    options: PageOptions & { period?: string } = {},
-  ): Promise<Page<Stored<LandingRecord>>> {
-    const { period, ...paging } = options;
-    return this.page('landings', landingsFilter(exportKeyValue, period), paging);
-  }
-
-  /** For each period of an export, the newest run that was not rejected (by `submittedTime`, then
-   * `catalogedAt`, then run id). Streams: holds one period's best row at a time. */
-  async *latestLandingPerPeriod(
-    exportKeyValue: string,
-  ): AsyncGenerator<Stored<LandingRecord>, void, undefined> {
-    let best: Stored<LandingRecord> | undefined;
-    for await (const landing of this.landingsByExport(exportKeyValue)) {
-      if (best && best.period !== landing.period) {
-        yield best;
-        best = undefined;
-      }
-      if (landing.state === 'rejected') continue;
-      if (!best || compareLandings(landing, best) > 0) best = landing;
-    }
-    if (best) yield best;
-  }
-
   modifyLanding(
     exportKeyValue: string,
     period: string,
@@ -480,7 +450,7 @@ export class Catalog {
     const flags = commit.flags.map((f): Row =>
       compact({
         partitionKey: landing.partitionKey,
-        rowKey: f.rowKey,
+        rowKey: landingRowKey(commit.landing.period, f.runId),
         superseded: f.superseded,
         current: f.current,
         supersededBy: f.supersededBy,
@@ -647,19 +617,4 @@ function landingsFilter(exportKeyValue: string, period: string | undefined): str
   }
   const { from, to } = prefixRange(tableKey(period, 'period'));
   return odata`PartitionKey eq ${exportKeyValue} and RowKey ge ${from} and RowKey lt ${to}`;
-}
-
-/** Manifest times without a zone (scheduled runs) are UTC. */
-function instant(timestamp: string | undefined): number {
-  if (!timestamp) return Number.NEGATIVE_INFINITY;
-  const zoned = /(?:Z|[+-]\d{2}:\d{2})$/.test(timestamp) ? timestamp : `${timestamp}Z`;
-  return Date.parse(zoned);
-}
-
-function compareLandings(a: LandingRecord, b: LandingRecord): number {
-  return (
-    instant(a.submittedTime) - instant(b.submittedTime) ||
-    instant(a.catalogedAt) - instant(b.catalogedAt) ||
-    (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0)
-  );
 }

@@ -12,6 +12,7 @@ import * as df from 'durable-functions';
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import { ConfigError, getConfig } from '../config';
 import { redactSecrets } from '../domain/redact';
+import type { BackfillInput } from '../domain/contracts';
 import { getServices } from '../services/appContext';
 import { instanceStatus } from '../services/durableInstances';
 import {
@@ -32,7 +33,6 @@ import {
   BACKFILL_ORCHESTRATOR,
   backfillMonthOrchestrator,
   backfillOrchestrator,
-  type BackfillInput,
 } from '../workflows/backfill';
 
 export const BACKFILL_START_FUNCTION = 'backfillStart';

@@ -18,13 +18,9 @@ import { getConfig, type LandingTriggerSource } from '../config';
 import { parseBackfillExportName } from '../domain/backfillPlan';
 import { isManifestBlobName } from '../domain/manifest';
 import { redactSecrets } from '../domain/redact';
-import {
-  containerBlobLister,
-  LandingIncompleteError,
-  LandingService,
-  unresolvedLandingTable,
-  type LandingDependencies,
-} from '../services/landings';
+import { containerBlobLister } from '../azure/blobListing';
+import { unresolvedLandingTable } from '../azure/landingRows';
+import { LandingIncompleteError, LandingService, type LandingDependencies } from '../services/landings';
 
 export const EXPORT_LANDED_FUNCTION = 'exportLanded';
 

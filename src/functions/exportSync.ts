@@ -15,6 +15,7 @@ import {
 } from '@azure/functions';
 import * as df from 'durable-functions';
 import { getConfig } from '../config';
+import type { ExportSyncReport } from '../domain/contracts';
 import { redactError } from '../domain/redact';
 import { getServices } from '../services/appContext';
 import {
@@ -22,7 +23,6 @@ import {
   syncExports,
   syncScope,
   type ExportSyncDeps,
-  type ExportSyncReport,
 } from '../services/exportRegistry';
 import { logRoundStart, startRoundOnce, type RoundStart } from '../services/rounds';
 import {

@@ -43,7 +43,7 @@ import {
   type ReadRunInput,
   type ReadRunResult,
   type RunExportInput,
-} from '../workflows/backfill';
+} from '../domain/contracts';
 import { isRecord } from '../domain/json';
 
 // ---------------------------------------------------------------------------------- the request

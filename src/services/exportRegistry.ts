@@ -9,6 +9,7 @@ import { mapWithConcurrency } from '../azure/catalog';
 import { ThrottledError, isCostManagementError } from '../azure/armErrors';
 import type { CostExportsApi } from '../azure/costExports';
 import type { Export, ExportRun } from '../azure/exportModels';
+import type { ExportSyncReport, ScopeSyncResult } from '../domain/contracts';
 import { redactError } from '../domain/redact';
 import { EXPORT_DATASETS, parseScope, ScopeError, type ExportDataset } from '../domain/scope';
 
@@ -20,34 +21,6 @@ export interface ExportSyncDeps {
   now(): Date;
   /** Scopes listed at once. Default DEFAULT_SYNC_CONCURRENCY. */
   concurrency?: number;
-}
-
-export interface ScopeSyncResult {
-  scope: string;
-  status: 'synced' | 'throttled' | 'failed';
-  /** Exports seen at the scope. */
-  exports?: number;
-  added?: number;
-  updated?: number;
-  /** Newly marked missing in this run. */
-  markedMissing?: number;
-  /** Exports at the scope this app cannot register (unsupported dataset, unreadable destination). */
-  skipped?: { exportName: string; reason: string }[];
-  retryAfterMs?: number;
-  error?: string;
-}
-
-export interface ExportSyncReport {
-  startedAt: string;
-  scopes: ScopeSyncResult[];
-  totals: {
-    scopes: number;
-    synced: number;
-    throttled: number;
-    failed: number;
-    exports: number;
-    markedMissing: number;
-  };
 }
 
 /** Scopes listed at once, inline or in an export sync round. */

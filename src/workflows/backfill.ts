@@ -3,15 +3,32 @@
 // reports one outcome. Deterministic and I/O-free: time is `currentUtcDateTime`, every side effect is
 // an activity called by name, and throttling waits are durable timers for the advertised Retry-After.
 import type { OrchestrationContext, Task, TimerTask } from 'durable-functions';
-import type { BackfillWindow } from '../domain/backfillPlan';
 import { backfillExportName } from '../domain/backfillPlan';
+import {
+  EXPORT_LANDED_EVENT,
+  monthInstanceId,
+  type LandingKey,
+  type ExportLandedEvent,
+  type BackfillTiming,
+  type BackfillInput,
+  type MonthTask,
+  type MonthInput,
+  type MonthOutcome,
+  type MonthResult,
+  type BackfillOutput,
+  type BackfillProgress,
+  type CallResult,
+  type PutExportInput,
+  type RunExportInput,
+  type ReadRunInput,
+  type ObservedRun,
+  type FinishMonthInput,
+} from '../domain/contracts';
 import type { ExportDataset } from '../domain/scope';
 import { sameScope } from '../domain/scope';
 
 export const BACKFILL_ORCHESTRATOR = 'backfill';
 export const BACKFILL_MONTH_ORCHESTRATOR = 'backfillMonth';
-/** Raised by the landing catalog on the month's sub-orchestration (backfillRuns lookup row). */
-export const EXPORT_LANDED_EVENT = 'exportLanded';
 export const BACKFILL_ACTIVITIES = {
   putExport: 'backfillPutExport',
   runExport: 'backfillRunExport',
@@ -19,165 +36,7 @@ export const BACKFILL_ACTIVITIES = {
   finishMonth: 'backfillFinishMonth',
 } as const;
 
-// ---------------------------------------------------------------------------------------- contract
-
-/** Where the exports deliver. A SAS destination names a registered token, never its value. */
-export type BackfillDestination =
-  | { resourceId: string; container: string; rootFolderPath?: string }
-  | { storageAccount: string; tokenId: string; container: string; rootFolderPath?: string };
-
-export interface BackfillTiming {
-  maxAttempts: number;
-  /** First history read after a run is submitted (unless the landing event comes first). */
-  pollIntervalMs: number;
-  /** Reads back off by doubling up to this. */
-  maxPollIntervalMs: number;
-  /** A run that has neither landed nor ended by then counts as a timed-out attempt. */
-  landingTimeoutMs: number;
-  /** Back-off after a failed run or a transient API error: base × 2^(n-1), capped. */
-  retryBaseMs: number;
-  retryMaxMs: number;
-  /** Consecutive 429s tolerated on one call before the month fails (each waits its Retry-After). */
-  maxThrottleWaits: number;
-}
-
-export interface ExportSettings {
-  format: 'Csv' | 'Parquet';
-  compression: 'gzip' | 'snappy' | 'none';
-  dataVersion?: string;
-}
-
-export interface BackfillInput extends ExportSettings {
-  /** The deterministic instance id (backfillInstanceId). */
-  backfillId: string;
-  /** 1 for the first run of this id; +1 each time `force` restarts it (keeps child ids unique). */
-  run: number;
-  /** Canonical scope. */
-  scope: string;
-  datasets: ExportDataset[];
-  /** Planned by the HTTP starter with planBackfill (the plan fixed the instance id). */
-  windows: BackfillWindow[];
-  destination: BackfillDestination;
-  concurrency: number;
-  keepExports: boolean;
-  exportNamePrefix?: string;
-  timing: BackfillTiming;
-}
-
-/** One (dataset, month): everything an activity needs, with no secret in it. */
-export interface MonthTask extends ExportSettings {
-  backfillId: string;
-  scope: string;
-  dataset: ExportDataset;
-  month: string;
-  from: string;
-  to: string;
-  exportName: string;
-  destination: BackfillDestination;
-}
-
-export interface MonthInput {
-  task: MonthTask;
-  keepExports: boolean;
-  timing: BackfillTiming;
-}
-
-export type MonthOutcome = 'Completed' | 'NoData' | 'Failed';
-
-export interface MonthResult {
-  dataset: ExportDataset;
-  month: string;
-  outcome: MonthOutcome;
-  /** The run that decided the outcome; null when none was identified (e.g. the PUT failed). */
-  runId: string | null;
-  /** Runs submitted. */
-  attempts: number;
-  landingKey?: LandingKeyRef;
-  rowCount?: number;
-  error?: string;
-}
-
-/** Where the landing catalog filed the run (landings table keys). */
-export interface LandingKeyRef {
-  partitionKey: string;
-  rowKey: string;
-}
-
-export interface BackfillOutput {
-  backfillId: string;
-  scope: string;
-  total: number;
-  counts: Record<MonthOutcome, number>;
-  months: MonthResult[];
-}
-
-export interface BackfillProgress {
-  backfillId: string;
-  total: number;
-  counts: Record<MonthOutcome | 'pending' | 'running', number>;
-  /** `Dataset YYYY-MM` of the months in flight. */
-  inFlight: string[];
-  /** Months finished so far, in completion order (the output lists them all at the end). */
-  finished: { dataset: ExportDataset; month: string; outcome: MonthOutcome; error?: string }[];
-}
-
-/** Every activity answers with one of these; a 429 is a result, not an exception, because durable
- * retry policies cannot wait for a Retry-After the service advertised. */
-export type CallResult<T extends object = object> =
-  | ({ kind: 'ok' } & T)
-  | { kind: 'throttled'; retryAfterMs: number; message: string }
-  | { kind: 'error'; transient: boolean; message: string; code?: string };
-
-export interface PutExportInput {
-  task: MonthTask;
-  instanceId: string;
-}
-export interface RunExportInput {
-  task: MonthTask;
-  instanceId: string;
-  attempt: number;
-}
-export interface ReadRunInput {
-  task: MonthTask;
-  /** Runs of earlier attempts, never to be taken for this attempt's. */
-  excludeRunIds: string[];
-}
-export interface ObservedRun {
-  runId: string;
-  status: string;
-  error?: string;
-}
-export type ReadRunResult = CallResult<{ run?: ObservedRun }>;
-export interface FinishMonthInput {
-  task: MonthTask;
-  instanceId: string;
-  result: MonthResult;
-  deleteExport: boolean;
-}
-
-/** What the landing catalog raises. */
-export interface ExportLandedEvent {
-  exportName: string;
-  scope: string;
-  billingMonth: string;
-  runId: string;
-  /** `complete`, `incomplete` (blobs still missing; re-checked and raised again) or `rejected`. */
-  state: string;
-  rowCount?: number;
-  landingKey?: LandingKeyRef;
-}
-
 // ---------------------------------------------------------------------------------------- helpers
-
-/** Child instance id: unique per backfill run, dataset and month, and free of `/ \ # ?`. */
-export function monthInstanceId(
-  backfillId: string,
-  run: number,
-  dataset: ExportDataset,
-  month: string,
-): string {
-  return `${backfillId}:${run}:${dataset.toLowerCase()}:${month.replace('-', '')}`;
-}
 
 export function backoffMs(timing: BackfillTiming, attempt: number): number {
   return Math.min(timing.retryMaxMs, timing.retryBaseMs * 2 ** Math.max(0, attempt - 1));
@@ -209,12 +68,12 @@ export function isOwnLanding(event: unknown, task: MonthTask, excludeRunIds: rea
   return true;
 }
 
-function isLandingKey(value: unknown): value is LandingKeyRef {
+function isLandingKey(value: unknown): value is LandingKey {
   return (
     typeof value === 'object' &&
     value !== null &&
-    typeof (value as LandingKeyRef).partitionKey === 'string' &&
-    typeof (value as LandingKeyRef).rowKey === 'string'
+    typeof (value as LandingKey).partitionKey === 'string' &&
+    typeof (value as LandingKey).rowKey === 'string'
   );
 }
 
@@ -258,7 +117,7 @@ function* callActivity<T extends object>(
 }
 
 type Landing =
-  | { kind: 'landed'; runId: string; rowCount?: number; landingKey?: LandingKeyRef }
+  | { kind: 'landed'; runId: string; rowCount?: number; landingKey?: LandingKey }
   | { kind: 'noData'; runId: string; status: string }
   | { kind: 'failed'; runId?: string; reason: string };
 

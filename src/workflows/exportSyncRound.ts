@@ -6,7 +6,7 @@
 // orchestration's.
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { batches } from '../domain/outOfBandPolicy';
-import type { ExportSyncReport, ScopeSyncResult } from '../services/exportRegistry';
+import type { ExportSyncReport, ScopeSyncResult } from '../domain/contracts';
 
 export const EXPORT_SYNC_ROUND = 'exportSyncRound';
 export const SCOPES_PAGE_ACTIVITY = 'exportSyncScopesPage';

@@ -16,7 +16,8 @@ import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
 import { resetServices } from '../../src/services/appContext';
 import { testStorageConnection, uniqueName } from '../support/storage';
 import { buildBackfillInput, backfillTiming, parseBackfillRequest } from '../../src/services/backfills';
-import { BACKFILL_ORCHESTRATOR, type BackfillOutput } from '../../src/workflows/backfill';
+import type { BackfillOutput } from '../../src/domain/contracts';
+import { BACKFILL_ORCHESTRATOR } from '../../src/workflows/backfill';
 import { invalidBodies } from '../support/backfillFuzz';
 import { connectionSettings, staticSettings } from '../../dev/stack';
 

@@ -1,6 +1,7 @@
 // The catalog against a real Azurite: keys, idempotent writes, transactions, paging, ETags, secrets.
 import { TableServiceClient } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
+import { latestRunPerPeriod } from '../../src/domain/landingPlan';
 import {
   Catalog,
   CatalogConflictError,
@@ -604,7 +605,7 @@ describe('Catalog on Azurite', () => {
     expect((await catalog.getLanding(key, land.period, land.runId))?.superseded).toBe(true);
   });
 
-  it('latestLandingPerPeriod picks the newest non-rejected run of every period', async () => {
+  it('the latest run per period is the newest complete run of every period', async () => {
     const exportName = 'latest';
     const runs: Partial<LandingRecord>[] = [
       { period: '20250601-20250630', runId: 'b', submittedTime: '2025-07-01T09:42:00Z' },
@@ -617,7 +618,7 @@ describe('Catalog on Azurite', () => {
       'landings',
       runs.map((r) => landing({ exportName, ...r })),
     );
-    const latest = await collect(catalog.latestLandingPerPeriod(exportKey(SCOPE, exportName)));
+    const latest = await collect(latestRunPerPeriod(catalog.landingsByExport(exportKey(SCOPE, exportName))));
     expect(latest.map((l) => [l.period, l.runId])).toEqual([
       ['20250601-20250630', 'a'],
       ['20250701-20250731', 'c'],

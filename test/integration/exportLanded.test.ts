@@ -18,7 +18,7 @@ import { Catalog, exportKey, landingKeys } from '../../src/azure/catalog';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import { resetConfigCache } from '../../src/config';
 import { EXPORT_LANDED_FUNCTION, resetExportLandedDependencies } from '../../src/functions/exportLanded';
-import type { ExportLandedEvent } from '../../src/services/landings';
+import type { ExportLandedEvent } from '../../src/domain/contracts';
 import { collect, storageConnection } from '../support/landings';
 import { testStorageConnection, uniqueName } from '../support/storage';
 

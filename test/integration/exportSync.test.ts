@@ -16,7 +16,7 @@ import {
   useExportSyncRuntime,
   type ExportSyncRuntime,
 } from '../../src/functions/exportSync';
-import type { ExportSyncReport } from '../../src/services/exportRegistry';
+import type { ExportSyncReport } from '../../src/domain/contracts';
 import type { RoundStart } from '../../src/services/rounds';
 import {
   EXPORT_SYNC_ROUND,

@@ -10,14 +10,17 @@ import {
   type ExportRecord,
   type LandingRecord,
 } from '../../src/azure/catalog';
+import { unresolvedPartitionKey } from '../../src/azure/landingRows';
 import {
   compareRuns,
-  LandingIncompleteError,
   landingPeriod,
+  latestRunPerPeriod,
   listingPrefixes,
   pathFacts,
   planSupersession,
-  unresolvedPartitionKey,
+} from '../../src/domain/landingPlan';
+import {
+  LandingIncompleteError,
   type LandingOutcome,
   type ManifestLanded,
 } from '../../src/services/landings';
@@ -778,20 +781,25 @@ describe('query helpers', () => {
       }),
     ];
     for (const r of runs) await catalogueLanded(r.text, r.path);
-    const service = world.service();
-    expect((await collect(service.landingsByExport(SUB_SCOPE, name))).map((l) => l.runId)).toEqual([
+    const key = exportKey(SUB_SCOPE, name);
+    expect((await collect(world.catalog.landingsByExport(key))).map((l) => l.runId)).toEqual([
       'q-jul-1',
       'q-jul-2',
       'q-aug-1',
     ]);
     expect(
-      (await service.landingsByPeriod(SUB_SCOPE, name, '20250701-20250731')).map((l) => l.runId),
+      (await collect(world.catalog.landingsByExport(key, { period: '20250701-20250731' })))
+        .sort(compareRuns)
+        .map((l) => l.runId),
     ).toEqual(['q-jul-1', 'q-jul-2']);
-    expect((await collect(service.latestPerPeriod(SUB_SCOPE, name))).map((l) => [l.period, l.runId])).toEqual(
-      [
-        ['20250701-20250731', 'q-jul-2'],
-        ['20250801-20250831', 'q-aug-1'],
-      ],
-    );
+    expect(
+      (await collect(latestRunPerPeriod(world.catalog.landingsByExport(key)))).map((l) => [
+        l.period,
+        l.runId,
+      ]),
+    ).toEqual([
+      ['20250701-20250731', 'q-jul-2'],
+      ['20250801-20250831', 'q-aug-1'],
+    ]);
   });
 });

@@ -16,7 +16,7 @@ import {
   type LandingRecord,
   type TokenRecord,
 } from '../../src/azure/catalog';
-import { liveRunOf } from '../../src/services/landings';
+import { liveRunOf } from '../../src/domain/landingPlan';
 import { ThrottledError } from '../../src/azure/armErrors';
 import { createCostExportsClient, CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';

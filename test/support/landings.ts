@@ -14,13 +14,9 @@ import {
 } from '../../src/azure/catalog';
 import { createTableClient, tableClientFactory } from '../../src/azure/storageClients';
 import type { StorageConnection } from '../../src/config';
-import {
-  containerBlobLister,
-  LandingService,
-  unresolvedLandingTable,
-  type LandingDependencies,
-  type LandingLog,
-} from '../../src/services/landings';
+import { containerBlobLister } from '../../src/azure/blobListing';
+import { unresolvedLandingTable } from '../../src/azure/landingRows';
+import { LandingService, type LandingDependencies, type LandingLog } from '../../src/services/landings';
 import { testStorageConnection, uniqueName } from './storage';
 
 export const FIXTURES = join(__dirname, '..', 'fixtures', 'manifests');

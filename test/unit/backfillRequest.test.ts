@@ -17,7 +17,7 @@ import {
   type BackfillCatalog,
   type ParsedBackfill,
 } from '../../src/services/backfills';
-import type { MonthResult, MonthTask } from '../../src/workflows/backfill';
+import type { MonthResult, MonthTask } from '../../src/domain/contracts';
 import { invalidBodies, validBody, type Body } from '../support/backfillFuzz';
 
 const NOW = new Date('2025-07-15T08:00:00Z');

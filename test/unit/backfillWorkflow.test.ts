@@ -7,14 +7,7 @@ import { DurableEngine, type OrchestrationStatus } from '../../dev/host/durable/
 import { silentLogger } from '../../dev/host/invocation';
 import { planBackfill } from '../../src/domain/backfillPlan';
 import {
-  BACKFILL_ACTIVITIES,
-  BACKFILL_MONTH_ORCHESTRATOR,
-  BACKFILL_ORCHESTRATOR,
   EXPORT_LANDED_EVENT,
-  backfillMonthOrchestrator,
-  backfillOrchestrator,
-  isOwnLanding,
-  normaliseBillingMonth,
   type BackfillInput,
   type BackfillOutput,
   type BackfillProgress,
@@ -26,6 +19,15 @@ import {
   type ReadRunInput,
   type ReadRunResult,
   type RunExportInput,
+} from '../../src/domain/contracts';
+import {
+  BACKFILL_ACTIVITIES,
+  BACKFILL_MONTH_ORCHESTRATOR,
+  BACKFILL_ORCHESTRATOR,
+  backfillMonthOrchestrator,
+  backfillOrchestrator,
+  isOwnLanding,
+  normaliseBillingMonth,
 } from '../../src/workflows/backfill';
 
 const MINUTE = 60_000;

@@ -2,14 +2,8 @@
 // not against every run of the period. These cases check that this gives the flags planSupersession
 // gives over the whole period, whatever the arrival order, and that the period row stays small.
 import { mulberry32 } from '../../dev/emulator/data/prng';
-import {
-  landingRowKey,
-  periodFromRow,
-  periodToRow,
-  type LandingRecord,
-  type LiveRun,
-} from '../../src/azure/catalog';
-import { planSupersession, settleNewRun } from '../../src/services/landings';
+import { periodFromRow, periodToRow, type LandingRecord, type LiveRun } from '../../src/azure/catalog';
+import { planSupersession, settleNewRun } from '../../src/domain/landingPlan';
 
 const PERIOD = '20250701-20250731';
 const PARTITION = 'subscriptions|00000000-0000-0000-0000-0000000000a1|daily';
@@ -41,7 +35,7 @@ function landInOrder(runs: readonly LandingRecord[]) {
   for (const landing of runs) {
     const settled = settleNewRun(live, landing);
     for (const change of settled.changes) {
-      const runId = [...table.keys()].find((id) => landingRowKey(PERIOD, id) === change.rowKey)!;
+      const runId = change.runId;
       const row = table.get(runId)!;
       expect(row.superseded).toBe(false); // only live rows are ever changed
       table.set(runId, {

@@ -1,6 +1,13 @@
 // The four catalog tables: typed records, validated on the way in and checked on the way
 // out. Timestamps are ISO 8601 strings everywhere (Azure's 7-digit fractions survive; Edm.DateTime
 // would cut them to milliseconds); arrays are JSON strings; bytes and row counts are Edm.Int64.
+import {
+  LANDING_STATES,
+  type LandingFileRecord,
+  type LandingRecord,
+  type LandingState,
+  type LiveRun,
+} from '../../domain/landingPlan';
 import type { OutOfBandPolicy } from '../../domain/outOfBandPolicy';
 import { EXPORT_DATASETS, parseScope, type ExportDataset } from '../../domain/scope';
 import {
@@ -73,6 +80,8 @@ export interface ExportLastRun {
 }
 
 export type { OutOfBandPolicy };
+export type { LandingFileRecord, LandingRecord, LandingState, LiveRun };
+export { LANDING_STATES };
 
 export interface ExportRecord {
   /** Canonical scope (`Scope.canonical`). */
@@ -325,44 +334,6 @@ export function tokenFromRow(row: Record<string, unknown>): TokenRecord {
 
 // --------------------------------------------------------------------------------------------- landings
 
-export type LandingState = 'complete' | 'incomplete' | 'rejected';
-export const LANDING_STATES: readonly LandingState[] = ['complete', 'incomplete', 'rejected'];
-
-/** One landed run of one export (one manifest). */
-export interface LandingRecord {
-  scope: string;
-  exportName: string;
-  /** Billing period as the run folder names it (e.g. `20250701-20250731`). */
-  period: string;
-  /** `runInfo.runId` (the run folder). */
-  runId: string;
-  manifestPath: string;
-  manifestVersion?: string;
-  /** `exportConfig.type` and `exportConfig.dataVersion`. */
-  datasetType?: string;
-  datasetVersion?: string;
-  format?: string;
-  compression?: string;
-  overwriteBehavior?: string;
-  executionType?: string;
-  submittedTime?: string;
-  blobCount: number;
-  rowCount: number;
-  totalBytes: number;
-  state: LandingState;
-  /** Why a manifest was rejected; free text, redacted. */
-  rejectionReason?: string;
-  /** Blobs the manifest lists that were not found. Kept to what fits one property (32 Ki characters). */
-  missingBlobs: string[];
-  /** The full number of missing blobs, even when `missingBlobs` was cut short. Defaults to its length. */
-  missingBlobCount?: number;
-  superseded: boolean;
-  /** Run id of the newer run that superseded this one. */
-  supersededBy?: string;
-  current: boolean;
-  catalogedAt: string;
-}
-
 export function landingKeys(
   exportKeyValue: string,
   period: string,
@@ -446,19 +417,6 @@ export function landingFromRow(row: Record<string, unknown>): LandingRecord {
 // files and its period row can be written in one entity group transaction. Their RowKeys start with
 // `~`, after every landing RowKey, and each row has a `kind` column (landing, file, period).
 
-export interface LandingFileRecord {
-  /** The landing's PartitionKey (its export key, or its `unresolved|…` partition). */
-  landingPartition: string;
-  period: string;
-  runId: string;
-  /** Position in the manifest's `blobs[]` (0-based); stored zero-padded so rows list in order. */
-  part: number;
-  /** Blob name from the container root. */
-  path: string;
-  bytes: number;
-  rows: number;
-}
-
 export function landingFileKeys(
   f: Pick<LandingFileRecord, 'landingPartition' | 'period' | 'runId' | 'part'>,
 ): { partitionKey: string; rowKey: string } {
@@ -492,18 +450,6 @@ export function landingFileFromRow(row: Record<string, unknown>): LandingFileRec
     bytes: r.number('bytes'),
     rows: r.number('rows'),
   };
-}
-
-/** A run of a period that a later run may still change: not rejected, not superseded. */
-export interface LiveRun {
-  runId: string;
-  /** What supersession orders runs by: `submittedTime`, else the run-time folder; absent if neither. */
-  runTime?: string;
-  catalogedAt: string;
-  state: 'complete' | 'incomplete';
-  /** False for CreateNewReport: a newer run leaves this run's files (and this run) in place. */
-  overwrites: boolean;
-  current: boolean;
 }
 
 /** The period row: which runs of one export and period are live. Every change to a period's
