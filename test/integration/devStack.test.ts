@@ -126,7 +126,7 @@ function httpsGetJson(url: string, ca: string): Promise<{ status: number; body: 
 
 function parseReady(line: string): DevReady {
   const ready = JSON.parse(line) as DevReady;
-  expect(Object.keys(ready).sort()).toEqual(['api', 'emulator', 'emulatorCa', 'storage']);
+  expect(Object.keys(ready).sort()).toEqual(['api', 'dataDir', 'emulator', 'emulatorCa', 'key', 'storage']);
   expect(ready.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api$/);
   expect(ready.emulator).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   expect(ready.storage).toContain('AccountName=devstoreaccount1');
