@@ -4,6 +4,8 @@ import './functions/backfill';
 import './functions/durableCleanup';
 import './functions/exportLanded';
 import './functions/exportSync';
+// The HTTP edge the triggers share (registers nothing; here so every file of the folder is).
+import './functions/http';
 import './functions/outOfBandRuns';
 import './functions/sasWatch';
 import './functions/status';

@@ -40,14 +40,12 @@ import {
   type ReadRunResult,
   type RunExportInput,
 } from '../domain/contracts';
+import type { FieldError } from '../domain/fieldError';
 import { isRecord } from '../domain/json';
 
 // ---------------------------------------------------------------------------------- the request
 
-export interface FieldError {
-  field: string;
-  message: string;
-}
+export type { FieldError } from '../domain/fieldError';
 
 export interface BackfillRequest {
   scope: Scope;

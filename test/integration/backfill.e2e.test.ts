@@ -209,7 +209,7 @@ test('fuzz: 500 bad bodies all get 400 naming fields, and start nothing', async 
     answers.forEach((answer, k) => {
       const c = batch[k]!;
       if (answer.status !== 400) throw new Error(`${answer.status} for ${c.description}`);
-      const errors = answer.json.errors as { field: string; message: string }[];
+      const errors = (answer.json.error as { fields: { field: string; message: string }[] }).fields;
       expect(errors.length).toBeGreaterThan(0);
       for (const field of c.fields) expect(errors.map((e) => e.field)).toContain(field);
     });
