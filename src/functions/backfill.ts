@@ -13,7 +13,7 @@ import type { DurableClient, DurableOrchestrationStatus } from 'durable-function
 import { getConfig } from '../config';
 import type { BackfillInput } from '../domain/contracts';
 import { getServices } from '../services/appContext';
-import { instanceStatus } from '../services/durableInstances';
+import { instanceStatus } from '../azure/durableClient';
 import {
   backfillTiming,
   buildBackfillInput,

@@ -631,7 +631,7 @@ export type BackfillActivities = ReturnType<typeof createBackfillActivities>;
 function statusOf(result: MonthResult): BackfillRunStatus {
   if (result.outcome === 'Completed') return 'landed';
   if (result.outcome === 'NoData') return 'dataNotAvailable';
-  return /no landing within/.test(result.error ?? '') ? 'timedOut' : 'failed';
+  return result.failure === 'landingTimedOut' ? 'timedOut' : 'failed';
 }
 
 // ------------------------------------------------------------------------------------ cancellation

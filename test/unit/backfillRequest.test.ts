@@ -506,6 +506,32 @@ describe('activities', () => {
     expect(rows[0]).toMatchObject({ status: 'dataNotAvailable', runId: 'r1', attempts: 1 });
   });
 
+  test('finishMonth records a month whose landing timed out as timedOut, whatever its error text', async () => {
+    const { rows, activities } = fakes();
+    const failed = (failure: MonthResult['failure']): MonthResult => ({
+      dataset: 'ActualCost',
+      month: '2025-06',
+      outcome: 'Failed',
+      runId: null,
+      attempts: 2,
+      error: 'no landing within 480 minutes',
+      ...(failure ? { failure } : {}),
+    });
+    await activities.finishMonth({
+      task: TASK,
+      instanceId: 'c',
+      result: failed('landingTimedOut'),
+      deleteExport: false,
+    });
+    await activities.finishMonth({
+      task: TASK,
+      instanceId: 'c',
+      result: failed('runFailed'),
+      deleteExport: false,
+    });
+    expect(rows.map((r) => r.status)).toEqual(['timedOut', 'failed']);
+  });
+
   test('cleanupBackfill deletes only exports of months still in flight and marks them cancelled', async () => {
     const { calls, rows, deps } = fakes();
     rows.push(
