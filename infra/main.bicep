@@ -64,6 +64,10 @@ param outOfBandSchedule string = '0 0 */6 * * *'
 @maxValue(50)
 param outOfBandConcurrency int = 4
 param exportSyncSchedule string = '0 30 5 * * *'
+param fleetReconcileSchedule string = '0 45 5 * * *'
+@minValue(1)
+@maxValue(50)
+param fleetConcurrency int = 4
 @minValue(1)
 @maxValue(12)
 param backfillMaxConcurrency int = 3
@@ -244,6 +248,8 @@ var coreSettings = {
   OUT_OF_BAND_SCHEDULE: outOfBandSchedule
   OUT_OF_BAND_CONCURRENCY: string(outOfBandConcurrency)
   EXPORT_SYNC_SCHEDULE: exportSyncSchedule
+  FLEET_RECONCILE_SCHEDULE: fleetReconcileSchedule
+  FLEET_CONCURRENCY: string(fleetConcurrency)
   BACKFILL_MAX_CONCURRENCY: string(backfillMaxConcurrency)
   BACKFILL_MAX_ATTEMPTS: string(backfillMaxAttempts)
   BACKFILL_LANDING_TIMEOUT_MINUTES: string(backfillLandingTimeoutMinutes)

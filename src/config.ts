@@ -55,6 +55,8 @@ export interface AppConfig {
   };
   outOfBand: { schedule: string; concurrency: number };
   exportSync: { schedule: string };
+  /** Export fleet reconcile rounds (services/fleet.ts): when, and scopes reconciled at once. */
+  fleet: { schedule: string; concurrency: number };
   backfill: {
     maxConcurrency: number;
     maxAttempts: number;
@@ -311,6 +313,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       concurrency: r.int('OUT_OF_BAND_CONCURRENCY', 4, 1, 50),
     },
     exportSync: { schedule: r.ncrontab('EXPORT_SYNC_SCHEDULE', '0 30 5 * * *') },
+    fleet: {
+      schedule: r.ncrontab('FLEET_RECONCILE_SCHEDULE', '0 45 5 * * *'),
+      concurrency: r.int('FLEET_CONCURRENCY', 4, 1, 50),
+    },
     backfill: {
       maxConcurrency: r.int('BACKFILL_MAX_CONCURRENCY', 3, 1, 12),
       maxAttempts: r.int('BACKFILL_MAX_ATTEMPTS', 3, 1, 10),

@@ -4,8 +4,7 @@ import './functions/backfill';
 import './functions/durableCleanup';
 import './functions/exportLanded';
 import './functions/exportSync';
-// The HTTP edge the triggers share (registers nothing; here so every file of the folder is).
-import './functions/http';
+import './functions/fleet';
 import './functions/outOfBandRuns';
 import './functions/sasWatch';
 import './functions/status';

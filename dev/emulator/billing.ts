@@ -36,6 +36,7 @@ export function customerGuid(account: number, index: number): string {
 export class BillingState {
   private readonly accounts = new Map<string, EmulatedCustomer[]>();
   private readonly forbidden = new Set<string>();
+  private readonly ordinals = new Map<string, number>();
   pageSize = 50;
   failPages = 0;
   listCalls = 0;
@@ -44,7 +45,9 @@ export class BillingState {
   setCustomers(billingAccountId: string, count: number): void {
     const scope = parseScope(`/providers/Microsoft.Billing/billingAccounts/${billingAccountId}`);
     const id = scope.billingAccountId!;
-    const ordinal = this.accounts.size + 1;
+    // The same account keeps its GUIDs when its customer count changes (customers join and leave).
+    const ordinal = this.ordinals.get(id.toLowerCase()) ?? this.ordinals.size + 1;
+    this.ordinals.set(id.toLowerCase(), ordinal);
     const profile = `${scope.canonical}/billingProfiles/PR01-FLT1-BG7-TGB`;
     this.accounts.set(
       id.toLowerCase(),
@@ -77,6 +80,7 @@ export class BillingState {
 
   reset(): void {
     this.accounts.clear();
+    this.ordinals.clear();
     this.forbidden.clear();
     this.failPages = 0;
     this.listCalls = 0;

@@ -3,13 +3,7 @@
 // not-owned. Everything that PUTs goes through planExport, so plan mode and reconcile never disagree.
 // Pure: no I/O, no clock but the one passed in.
 import { isRecord } from './json';
-import {
-  EXPORT_DATASETS,
-  datasetsForScope,
-  type ExportDataset,
-  type Scope,
-  type ScopeKind,
-} from './scope';
+import { EXPORT_DATASETS, datasetsForScope, type ExportDataset, type Scope, type ScopeKind } from './scope';
 
 export type ProfileFormat = 'Csv' | 'Parquet';
 export type ProfileCompression = 'none' | 'gzip' | 'snappy';

@@ -1,8 +1,7 @@
+import { isRecord } from './json';
 // Out-of-band runs: when a registered export should be run again outside its own schedule, and
 // how a request to set that policy is validated. Pure; the round orchestration asks `outOfBandDecision`
 // for every export with a policy, and the activity asks again just before it calls `run`.
-import { quoteInput, type FieldError } from './fieldError';
-import { isRecord } from './json';
 
 const MINUTE_MS = 60_000;
 
@@ -141,8 +140,10 @@ export function outOfBandDecision(
 
 // ------------------------------------------------------------------------------ the HTTP request
 
-/** The policy's problems, in the API's one field-error shape. */
-export type FieldProblem = FieldError;
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
 
 export type PolicyValidation =
   { ok: true; policy: OutOfBandPolicy } | { ok: false; problems: FieldProblem[] };
@@ -177,7 +178,7 @@ export function validateOutOfBandPolicy(body: unknown): PolicyValidation {
   ) {
     problems.push({
       field: 'minIntervalMinutes',
-      message: `expected a whole number of minutes from ${MIN_INTERVAL_MINUTES} to ${MAX_INTERVAL_MINUTES}, got ${quoteInput(interval)}`,
+      message: `expected a whole number of minutes from ${MIN_INTERVAL_MINUTES} to ${MAX_INTERVAL_MINUTES}, got ${JSON.stringify(interval)}`,
     });
   }
   let hoursWindow: OutOfBandHoursWindow | undefined;
@@ -195,7 +196,7 @@ export function validateOutOfBandPolicy(body: unknown): PolicyValidation {
         if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max) return v;
         problems.push({
           field: `hoursUtc.${field}`,
-          message: `expected a whole UTC hour from 0 to ${max}, got ${v === undefined ? 'nothing' : quoteInput(v)}`,
+          message: `expected a whole UTC hour from 0 to ${max}, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`,
         });
         return undefined;
       };

@@ -13,7 +13,6 @@
 import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { Catalog } from '../azure/catalog';
-import { raiseEventTo } from '../azure/durableClient';
 import { createContainerClient, createTableClient, tableClientFactory } from '../azure/storageClients';
 import { getConfig, type LandingTriggerSource } from '../config';
 import { parseBackfillExportName } from '../domain/backfillPlan';
@@ -92,8 +91,9 @@ export async function exportLandedHandler(blob: unknown, context: InvocationCont
     // Backfills run their own one-month exports named by backfillExportName: other landings skip the
     // backfillRuns lookup.
     mayBelongToBackfill: (exportName) => parseBackfillExportName(exportName) !== undefined,
-    raiseEvent: (instanceId, eventName, payload) =>
-      raiseEventTo(df.getClient(context), instanceId, eventName, payload),
+    raiseEvent: async (instanceId, eventName, payload) => {
+      await df.getClient(context).raiseEvent(instanceId, eventName, payload);
+    },
     log: {
       info: (m) => context.log(m),
       warn: (m) => context.warn(m),

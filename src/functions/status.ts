@@ -9,7 +9,6 @@ import { dirname, join } from 'node:path';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { createCostExportsClient } from '../azure/costExports';
 import { ConfigError, getConfig, type AppConfig } from '../config';
-import { quoteInput } from '../domain/fieldError';
 import { redactError } from '../domain/redact';
 import { getServices } from '../services/appContext';
 import {
@@ -21,7 +20,6 @@ import {
   type ExportLister,
   type StatusCatalog,
 } from '../services/status';
-import { badRequest, httpHandler } from './http';
 
 export const HEALTH_FUNCTION = 'health';
 export const STATUS_FUNCTION = 'status';
@@ -82,7 +80,7 @@ export function responseFormat(request: HttpRequest): 'html' | 'json' | { error:
   if (format !== null) {
     const f = format.trim().toLowerCase();
     if (f === 'html' || f === 'json') return f;
-    return { error: `expected html or json, got ${quoteInput(format)}` };
+    return { error: `format: expected html or json, got ${JSON.stringify(format.slice(0, 40))}` };
   }
   const accept = request.headers.get('accept') ?? '';
   const html = accept
@@ -116,7 +114,8 @@ export async function statusHandler(
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const format = responseFormat(request);
-  if (typeof format === 'object') return badRequest([{ field: 'format', message: format.error }]);
+  if (typeof format === 'object')
+    return { status: 400, headers: NO_STORE, jsonBody: { error: format.error } };
 
   let runtime: Awaited<ReturnType<typeof resolveRuntime>>;
   try {
@@ -169,5 +168,5 @@ app.http(STATUS_FUNCTION, {
   route: 'status',
   methods: ['GET'],
   authLevel: 'function',
-  handler: httpHandler('status', statusHandler),
+  handler: statusHandler,
 });

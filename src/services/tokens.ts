@@ -30,7 +30,6 @@ import {
   type SasProblem,
   type SasToken,
 } from '../domain/sasToken';
-import type { FieldError } from '../domain/fieldError';
 
 // ------------------------------------------------------------------------------------ request parsing
 
@@ -47,9 +46,17 @@ export class TokenRequestError extends Error {
     this.name = 'TokenRequestError';
   }
 
-  /** The field problem, in the API's one error shape (messages come from redacting parsers). */
-  get fields(): FieldError[] {
-    return this.field ? [{ field: this.field, message: this.message }] : [];
+  /** The JSON error body (never holds the token: messages come from the parser, which redacts). */
+  toBody(): Record<string, unknown> {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.field ? { field: this.field } : {}),
+        ...(this.details.problems ? { problems: this.details.problems } : {}),
+        ...(this.details.probe ? { probe: this.details.probe } : {}),
+      },
+    };
   }
 }
 

@@ -13,7 +13,6 @@ import {
   type BackfillInput,
   type MonthTask,
   type MonthInput,
-  type MonthFailure,
   type MonthOutcome,
   type MonthResult,
   type BackfillOutput,
@@ -120,8 +119,7 @@ function* callActivity<T extends object>(
 type Landing =
   | { kind: 'landed'; runId: string; rowCount?: number; landingKey?: LandingKey }
   | { kind: 'noData'; runId: string; status: string }
-  | { kind: 'failed'; runId?: string; reason: string }
-  | { kind: 'timedOut'; reason: string };
+  | { kind: 'failed'; runId?: string; reason: string };
 
 /** Waits for this month's landing event, reading run history when the poll timer fires first. */
 function* awaitLanding(
@@ -185,7 +183,7 @@ function* awaitLanding(
     }
     if (nowMs(ctx) >= deadline) {
       return {
-        kind: 'timedOut',
+        kind: 'failed',
         reason: `no landing within ${Math.round(timing.landingTimeoutMs / 60_000)} minutes (last status: ${lastSeen})`,
       };
     }
@@ -219,12 +217,10 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
       runId: null,
       attempts,
       error: `creating the export failed: ${put.message}`,
-      failure: 'exportNotCreated',
     };
   }
 
   let lastError = '';
-  let lastFailure: MonthFailure = 'runNotStarted';
   let lastRunId: string | null = null;
   while (!result && attempts < timing.maxAttempts) {
     attempts++;
@@ -237,7 +233,6 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
     );
     if (run.kind !== 'ok') {
       lastError = `running the export failed: ${run.message}`;
-      lastFailure = 'runNotStarted';
       break;
     }
     ctx.df.setCustomStatus({ phase: 'waitingForLanding', attempts });
@@ -255,8 +250,7 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
       result = { ...base, outcome: 'NoData', runId: landing.runId, attempts, rowCount: 0 };
     } else {
       lastError = landing.reason;
-      lastFailure = landing.kind === 'timedOut' ? 'landingTimedOut' : 'runFailed';
-      if (landing.kind === 'failed' && landing.runId) {
+      if (landing.runId) {
         excluded.push(landing.runId);
         lastRunId = landing.runId;
       }
@@ -272,7 +266,6 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
     runId: lastRunId,
     attempts,
     error: attempts >= timing.maxAttempts ? `${lastError} (after ${attempts} attempts)` : lastError,
-    failure: lastFailure,
   };
 
   ctx.df.setCustomStatus({ phase: 'finishing', attempts, outcome: result.outcome });

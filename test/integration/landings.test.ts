@@ -721,10 +721,7 @@ describe('backfill wake-up', () => {
     await uploadListedBlobs(world.container, run.text);
     const outcome = await world
       .service({
-        raiseEvent: async (instanceId, name, payload) => {
-          raised.push({ instanceId, name, payload });
-          return 'raised';
-        },
+        raiseEvent: async (instanceId, name, payload) => void raised.push({ instanceId, name, payload }),
       })
       .catalogue(event(run.text, run.path));
     expect(outcome).toMatchObject({ raisedOn: 'instance-1' });
@@ -750,7 +747,7 @@ describe('backfill wake-up', () => {
   });
 
   test('no mapping: nothing raised; a missing instance is logged, not fatal', async () => {
-    const raise = jest.fn(async () => 'raised' as const);
+    const raise = jest.fn(async () => undefined);
     const run = runManifest({ exportName: 'not-a-backfill', submittedTime: '2025-08-01T09:42:00Z' });
     await uploadListedBlobs(world.container, run.text);
     await world.service({ raiseEvent: raise }).catalogue(event(run.text, run.path));
@@ -761,7 +758,7 @@ describe('backfill wake-up', () => {
     await uploadListedBlobs(world.container, gone.text);
     const outcome = await world
       .service({
-        raiseEvent: async () => 'notFound',
+        raiseEvent: () => Promise.reject(new Error("No instance with ID 'instance-gone' found.")),
       })
       .catalogue(event(gone.text, gone.path));
     expect(outcome).toMatchObject({ state: 'complete' });

@@ -30,6 +30,7 @@ describe('src/index.ts', () => {
     expect(timers.map((t) => t.name).sort()).toEqual([
       'durableCleanup',
       'exportSync',
+      'fleetReconcile',
       'outOfBandRuns',
       'sasWatch',
     ]);

@@ -1,0 +1,135 @@
+// Table Storage for the export fleet: assignments, custom profiles, the last outcome of every
+// export the fleet manages (what status shows and what reconcile reads back, such as the token an
+// export carries), the scopes an assignment reached (so departed customers can be reported) and
+// onboardings. One table, `fleet`; each row keeps its record as JSON in `data`.
+//
+// | PartitionKey | RowKey | holds |
+// |---|---|---|
+// | `assignment` | assignment id | Assignment |
+// | `profile` | profile name | ExportProfile (custom ones only) |
+// | `outcome|{scopeKey}` | export name | ExportOutcomeRecord |
+// | `member|{assignment id}` | scope key | the last round that saw the scope |
+// | `onboarding` | onboarding id | OnboardingRecord |
+import type { TableClient } from '@azure/data-tables';
+import { mapWithConcurrency } from './catalog';
+
+export type FleetTableClient = Pick<
+  TableClient,
+  'createTable' | 'getEntity' | 'listEntities' | 'upsertEntity' | 'deleteEntity' | 'submitTransaction'
+>;
+
+export interface ExportOutcomeRecord {
+  scope: string;
+  exportName: string;
+  assignmentId: string;
+  outcome: 'created' | 'updated' | 'unchanged' | 'not-owned' | 'failed' | 'forbidden' | 'throttled';
+  /** What differed before an update (field names only). */
+  fields?: string[];
+  /** Fingerprint of the token this app last put on the export (SAS destinations). */
+  tokenFingerprint?: string;
+  error?: string;
+  at: string;
+}
+
+export interface MemberRecord {
+  assignmentId: string;
+  scope: string;
+  /** The round (tick) that last saw the scope in the assignment's target list. */
+  seenIn: string;
+}
+
+export interface FleetStoreApi {
+  get<T>(partitionKey: string, rowKey: string): Promise<T | undefined>;
+  put(partitionKey: string, rowKey: string, value: unknown): Promise<void>;
+  remove(partitionKey: string, rowKey: string): Promise<boolean>;
+  list<T>(partitionKey: string, limit?: number): Promise<T[]>;
+  /** Upserts rows of one partition in transactions of ≤100. */
+  putMany(partitionKey: string, rows: { rowKey: string; value: unknown }[]): Promise<void>;
+}
+
+export const FLEET_TABLE = 'fleet';
+
+/** Row keys may not hold / \ # ? or control characters. */
+export function fleetKey(text: string): string {
+  return text.replace(/[/\\#?\u0000-\u001f\u007f-\u009f]/g, '|');
+}
+
+export class FleetStore implements FleetStoreApi {
+  private readonly client: FleetTableClient;
+  private ready: Promise<void> | undefined;
+
+  constructor(tableClient: (name: string) => FleetTableClient, tablePrefix = '') {
+    this.client = tableClient(`${tablePrefix}${FLEET_TABLE}`);
+  }
+
+  private ensure(): Promise<void> {
+    this.ready ??= this.client
+      .createTable()
+      .then(() => undefined)
+      .catch((error: unknown) => {
+        this.ready = undefined;
+        throw error;
+      });
+    return this.ready;
+  }
+
+  async get<T>(partitionKey: string, rowKey: string): Promise<T | undefined> {
+    await this.ensure();
+    try {
+      const row = await this.client.getEntity<{ data: string }>(fleetKey(partitionKey), fleetKey(rowKey));
+      return JSON.parse(row.data) as T;
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async put(partitionKey: string, rowKey: string, value: unknown): Promise<void> {
+    await this.ensure();
+    await this.client.upsertEntity(
+      { partitionKey: fleetKey(partitionKey), rowKey: fleetKey(rowKey), data: JSON.stringify(value) },
+      'Replace',
+    );
+  }
+
+  async remove(partitionKey: string, rowKey: string): Promise<boolean> {
+    await this.ensure();
+    try {
+      await this.client.deleteEntity(fleetKey(partitionKey), fleetKey(rowKey));
+      return true;
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return false;
+      throw error;
+    }
+  }
+
+  async list<T>(partitionKey: string, limit = 10_000): Promise<T[]> {
+    await this.ensure();
+    const out: T[] = [];
+    const pk = fleetKey(partitionKey).replace(/'/g, "''");
+    for await (const row of this.client.listEntities<{ data: string }>({
+      queryOptions: { filter: `PartitionKey eq '${pk}'` },
+    })) {
+      out.push(JSON.parse(row.data) as T);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  async putMany(partitionKey: string, rows: { rowKey: string; value: unknown }[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.ensure();
+    const pk = fleetKey(partitionKey);
+    const chunks: (typeof rows)[] = [];
+    for (let i = 0; i < rows.length; i += 100) chunks.push(rows.slice(i, i + 100));
+    await mapWithConcurrency(chunks, 4, async (chunk) => {
+      await this.client.submitTransaction(
+        chunk.map((r) => [
+          'upsert',
+          { partitionKey: pk, rowKey: fleetKey(r.rowKey), data: JSON.stringify(r.value) },
+          'Replace',
+        ]),
+      );
+    });
+  }
+}

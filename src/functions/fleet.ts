@@ -1,0 +1,445 @@
+// The export fleet over HTTP (authLevel function) and its timer. Thin: validation and use cases are
+// in services/fleet.ts, the round in workflows/fleetRound.ts.
+//   GET/POST  /api/fleet/profiles          DELETE /api/fleet/profiles/{name}
+//   GET/POST  /api/fleet/assignments       GET/DELETE /api/fleet/assignments/{id}[?deleteExports=true]
+//   POST      /api/fleet/assignments/{id}/plan[?scope=…]   desired × actual, no PUT
+//   POST      /api/fleet/reconcile         starts a round (all assignments, or {assignmentId})
+//   GET       /api/fleet/rounds/{id}       a round's progress and totals
+//   POST      /api/fleet/onboard           assignment + round in one call, idempotent
+//   GET       /api/fleet/onboardings/{id}  everything about one onboarding
+// Errors: {error:{code,message,fields:[{field,message}]}}.
+import {
+  app,
+  type HttpRequest,
+  type HttpResponseInit,
+  type InvocationContext,
+  type Timer,
+} from '@azure/functions';
+import * as df from 'durable-functions';
+import { isCostManagementError, ThrottledError } from '../azure/armErrors';
+import { createBillingCustomersClient } from '../azure/billingCustomers';
+import { FleetStore } from '../azure/fleetStore';
+import { tableClientFactory } from '../azure/storageClients';
+import { getConfig } from '../config';
+import { redactError } from '../domain/redact';
+import { getServices } from '../services/appContext';
+import { instanceStatus } from '../services/durableInstances';
+import {
+  FleetRequestError,
+  departedMembers,
+  deleteProfile,
+  findProfile,
+  getAssignment,
+  handOffFor,
+  listAssignments,
+  listProfiles,
+  markMembers,
+  outcomesOf,
+  putAssignment,
+  reconcileAssignmentInline,
+  reconcileScope,
+  registeredTokens,
+  removeAssignment,
+  saveProfile,
+  targetsPage,
+  type FleetDeps,
+} from '../services/fleet';
+import { logRoundStart, startRoundOnce } from '../services/rounds';
+import {
+  FLEET_DEPARTED_ACTIVITY,
+  FLEET_ROUND,
+  FLEET_SCOPE_ACTIVITY,
+  FLEET_TARGETS_ACTIVITY,
+  fleetRound,
+  type FleetRoundInput,
+  type ScopeActivityInput,
+  type ScopeSummary,
+  type TargetsPageInput,
+  type TargetsPageOutput,
+} from '../workflows/fleetRound';
+
+export interface FleetRuntime extends FleetDeps {
+  concurrency: number;
+  maxThrottlePauseMs?: number;
+}
+
+let shared: Promise<FleetRuntime> | undefined;
+
+function runtime(): Promise<FleetRuntime> {
+  shared ??= (async (): Promise<FleetRuntime> => {
+    const services = await getServices();
+    const config = getConfig();
+    return {
+      store: new FleetStore(tableClientFactory(config.storage.catalog)),
+      costExports: services.costExports,
+      customers: createBillingCustomersClient(config.costManagement),
+      tokens: registeredTokens(services.catalog, services.secrets),
+      now: () => new Date(),
+      concurrency: config.fleet.concurrency,
+    };
+  })().catch((error: unknown) => {
+    shared = undefined;
+    throw error;
+  });
+  return shared;
+}
+
+/** Tests, the local host and the bench hand in their own adapters; undefined goes back to settings. */
+export function useFleetRuntime(value: FleetRuntime | undefined): void {
+  shared = value ? Promise.resolve(value) : undefined;
+}
+
+// ------------------------------------------------------------------------------------- HTTP edge
+
+const MAX_BODY = 64 * 1024;
+
+async function readBody(request: HttpRequest): Promise<unknown> {
+  const text = await request.text();
+  if (text.length > MAX_BODY) {
+    throw new FleetRequestError(413, 'BodyTooLarge', `the body is larger than ${MAX_BODY} bytes`, [
+      { field: 'body', message: `at most ${MAX_BODY} bytes` },
+    ]);
+  }
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new FleetRequestError(400, 'InvalidJson', 'the body is not JSON', [
+      { field: 'body', message: 'expected a JSON object' },
+    ]);
+  }
+}
+
+function fail(error: unknown, context: InvocationContext): HttpResponseInit {
+  if (error instanceof FleetRequestError) {
+    return {
+      status: error.status,
+      jsonBody: { error: { code: error.code, message: error.message, fields: error.fields } },
+    };
+  }
+  context.error(`fleet: ${redactError(error)}`);
+  const throttled = error instanceof ThrottledError;
+  return {
+    status: throttled ? 429 : 503,
+    ...(throttled ? { headers: { 'Retry-After': String(Math.ceil(error.retryAfterMs / 1000)) } } : {}),
+    jsonBody: {
+      error: {
+        code: isCostManagementError(error) ? error.code : 'DependencyUnavailable',
+        message: redactError(error)
+          .replace(/^Error: /, '')
+          .slice(0, 300),
+        fields: [],
+      },
+    },
+  };
+}
+
+function handler(
+  body: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>,
+): (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit> {
+  return async (request, context) => {
+    try {
+      return await body(request, context);
+    } catch (error) {
+      return fail(error, context);
+    }
+  };
+}
+
+/** `{origin}/api/fleet/{path}`: the app's own routes, never a durable webhook with its key. */
+function appUrl(request: HttpRequest, path: string): string {
+  const url = new URL(request.url);
+  const base = url.pathname.replace(/\/fleet(\/.*)?$/i, '/fleet');
+  return `${url.origin}${base}/${path}`;
+}
+
+// --------------------------------------------------------------------------------- profiles
+
+async function profilesHttp(request: HttpRequest): Promise<HttpResponseInit> {
+  const rt = await runtime();
+  if (request.method === 'GET') return { status: 200, jsonBody: { profiles: await listProfiles(rt.store) } };
+  return { status: 201, jsonBody: await saveProfile(rt.store, await readBody(request)) };
+}
+
+async function profileHttp(request: HttpRequest): Promise<HttpResponseInit> {
+  await deleteProfile((await runtime()).store, request.params.name ?? '');
+  return { status: 204 };
+}
+
+// ------------------------------------------------------------------------------ assignments
+
+async function assignmentsHttp(request: HttpRequest): Promise<HttpResponseInit> {
+  const rt = await runtime();
+  if (request.method === 'GET')
+    return { status: 200, jsonBody: { assignments: await listAssignments(rt.store) } };
+  const { assignment, created } = await putAssignment(rt, await readBody(request));
+  return {
+    status: created ? 201 : 200,
+    headers: { Location: appUrl(request, `assignments/${assignment.id}`) },
+    jsonBody: await assignmentView(rt, request, assignment.id),
+  };
+}
+
+async function assignmentView(
+  rt: FleetRuntime,
+  request: HttpRequest,
+  id: string,
+): Promise<Record<string, unknown>> {
+  const assignment = await getAssignment(rt.store, id);
+  const profile = await findProfile(rt.store, assignment.profile);
+  const outcomes = await outcomesOf(rt.store, id, 500);
+  const scopes = [...new Set(outcomes.map((o) => o.scope))];
+  if ('scope' in assignment.target && !scopes.includes(assignment.target.scope))
+    scopes.unshift(assignment.target.scope);
+  return {
+    ...assignment,
+    url: appUrl(request, `assignments/${id}`),
+    planUrl: appUrl(request, `assignments/${id}/plan`),
+    handOff: profile ? scopes.slice(0, 500).map((s) => handOffFor(profile, assignment, s)) : [],
+    outcomes,
+  };
+}
+
+async function assignmentHttp(request: HttpRequest): Promise<HttpResponseInit> {
+  const rt = await runtime();
+  const id = request.params.id ?? '';
+  if (request.method === 'GET') return { status: 200, jsonBody: await assignmentView(rt, request, id) };
+  const deleteExports = request.query.get('deleteExports') === 'true';
+  return { status: 200, jsonBody: await removeAssignment(rt, id, { deleteExports }) };
+}
+
+async function planHttp(request: HttpRequest): Promise<HttpResponseInit> {
+  const rt = await runtime();
+  const assignment = await getAssignment(rt.store, request.params.id ?? '');
+  const scope = request.query.get('scope');
+  if (scope) {
+    return {
+      status: 200,
+      jsonBody: {
+        assignmentId: assignment.id,
+        scopes: [await reconcileScope(rt, assignment, scope, { apply: false })],
+      },
+    };
+  }
+  const plan = await reconcileAssignmentInline(rt, assignment, { apply: false, concurrency: rt.concurrency });
+  return { status: 200, jsonBody: { assignmentId: assignment.id, ...plan } };
+}
+
+// ----------------------------------------------------------------------------- rounds and onboarding
+
+function roundInput(rt: FleetRuntime, tick: string, assignmentIds: string[]): FleetRoundInput {
+  return {
+    tick,
+    assignmentIds,
+    apply: true,
+    concurrency: rt.concurrency,
+    ...(rt.maxThrottlePauseMs !== undefined ? { maxThrottlePauseMs: rt.maxThrottlePauseMs } : {}),
+  };
+}
+
+async function roundView(
+  request: HttpRequest,
+  context: InvocationContext,
+  id: string,
+  kind: 'rounds' | 'onboardings',
+) {
+  const status = await instanceStatus(df.getClient(context), id);
+  if (!status) return undefined;
+  return {
+    id,
+    statusUrl: appUrl(request, `${kind}/${id}`),
+    runtimeStatus: status.runtimeStatus,
+    createdTime: status.createdTime,
+    lastUpdatedTime: status.lastUpdatedTime,
+    progress: status.customStatus ?? null,
+    result: status.output ?? null,
+  };
+}
+
+async function reconcileHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const rt = await runtime();
+  const body = await readBody(request);
+  const only = (body as { assignmentId?: unknown }).assignmentId;
+  const ids =
+    typeof only === 'string'
+      ? [(await getAssignment(rt.store, only)).id]
+      : (await listAssignments(rt.store)).map((a) => a.id);
+  const now = rt.now();
+  const id = `${FLEET_ROUND}-http-${now.getTime()}`;
+  await df
+    .getClient(context)
+    .startNew(FLEET_ROUND, { instanceId: id, input: roundInput(rt, now.toISOString(), ids) });
+  const statusUrl = appUrl(request, `rounds/${id}`);
+  return {
+    status: 202,
+    headers: { Location: statusUrl },
+    jsonBody: { id, statusUrl, assignments: ids.length },
+  };
+}
+
+async function roundHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const id = request.params.id ?? '';
+  const view = /^[\w.-]{1,120}$/.test(id) ? await roundView(request, context, id, 'rounds') : undefined;
+  if (!view) throw new FleetRequestError(404, 'RoundNotFound', `no round ${JSON.stringify(id)}`);
+  return { status: 200, jsonBody: view };
+}
+
+/** Onboarding = the assignment (same request → same id) and the round that ensures its exports,
+ * started once: the same request again returns the same onboarding. */
+async function onboardHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const rt = await runtime();
+  const body = await readBody(request);
+  const months = (body as { backfillMonths?: unknown }).backfillMonths ?? 12;
+  if (typeof months !== 'number' || !Number.isInteger(months) || months < 0 || months > 36) {
+    throw new FleetRequestError(
+      400,
+      'InvalidRequest',
+      'backfillMonths: expected a whole number from 0 to 36',
+      [{ field: 'backfillMonths', message: 'expected a whole number from 0 to 36' }],
+    );
+  }
+  const { backfillMonths: _ignored, ...assignmentBody } = body as Record<string, unknown>;
+  const { assignment } = await putAssignment(rt, assignmentBody);
+  const id = `fleet-onboard-${assignment.id}`;
+  const client = df.getClient(context);
+  const existing = await instanceStatus(client, id);
+  if (!existing) {
+    const tick = rt.now().toISOString();
+    await client.startNew(FLEET_ROUND, { instanceId: id, input: roundInput(rt, tick, [assignment.id]) });
+    context.log(`fleet: onboarding ${id} started for assignment ${assignment.id}`);
+  }
+  const statusUrl = appUrl(request, `onboardings/${id}`);
+  return {
+    status: existing ? 200 : 202,
+    headers: { Location: statusUrl },
+    jsonBody: {
+      id,
+      statusUrl,
+      started: !existing,
+      backfillMonths: months,
+      assignment: await assignmentView(rt, request, assignment.id),
+    },
+  };
+}
+
+async function onboardingHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const id = request.params.id ?? '';
+  const rt = await runtime();
+  const view = /^fleet-onboard-[a-z0-9-]{2,63}$/.test(id)
+    ? await roundView(request, context, id, 'onboardings')
+    : undefined;
+  if (!view) throw new FleetRequestError(404, 'OnboardingNotFound', `no onboarding ${JSON.stringify(id)}`);
+  const assignmentId = id.slice('fleet-onboard-'.length);
+  return { status: 200, jsonBody: { ...view, assignment: await assignmentView(rt, request, assignmentId) } };
+}
+
+export async function fleetTimer(timer: Timer, context: InvocationContext): Promise<unknown> {
+  const rt = await runtime();
+  const now = rt.now();
+  const ids = (await listAssignments(rt.store)).map((a) => a.id);
+  const result = await startRoundOnce(df.getClient(context), {
+    orchestrator: FLEET_ROUND,
+    now,
+    timer,
+    input: roundInput(rt, now.toISOString(), ids),
+  });
+  logRoundStart(context, 'fleet reconcile', result, `over ${ids.length} assignment(s)`);
+  return result;
+}
+
+// ---------------------------------------------------------------------------------- activities
+
+export async function targetsPageActivity(input: TargetsPageInput): Promise<TargetsPageOutput> {
+  try {
+    const rt = await runtime();
+    let assignment;
+    try {
+      assignment = await getAssignment(rt.store, input.assignmentId);
+    } catch {
+      return { ok: false, error: 'the assignment was removed', gone: true };
+    }
+    const page = await targetsPage(rt, assignment, input.nextLink);
+    await markMembers(rt.store, assignment.id, page.scopes, input.tick);
+    return { ok: true, scopes: page.scopes, ...(page.nextLink ? { nextLink: page.nextLink } : {}) };
+  } catch (error) {
+    return {
+      ok: false,
+      error: isCostManagementError(error)
+        ? `${error.code} (HTTP ${error.status ?? '?'})`
+        : redactError(error).slice(0, 300),
+      ...(error instanceof ThrottledError ? { retryAfterMs: error.retryAfterMs } : {}),
+    };
+  }
+}
+
+export async function scopeActivity(input: ScopeActivityInput): Promise<ScopeSummary> {
+  try {
+    const rt = await runtime();
+    const assignment = await getAssignment(rt.store, input.assignmentId);
+    const r = await reconcileScope(rt, assignment, input.scope, { apply: input.apply });
+    const outcomes: Record<string, number> = {};
+    for (const e of r.exports) outcomes[e.outcome] = (outcomes[e.outcome] ?? 0) + 1;
+    return {
+      scope: r.scope,
+      status: r.status,
+      outcomes,
+      calls: r.calls,
+      ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}),
+      ...(r.roleToGrant ? { roleToGrant: r.roleToGrant } : {}),
+      ...(r.error ? { error: r.error } : {}),
+    };
+  } catch (error) {
+    return {
+      scope: input.scope,
+      status: 'failed',
+      outcomes: {},
+      calls: { list: 0, put: 0 },
+      error: redactError(error).slice(0, 300),
+    };
+  }
+}
+
+export async function departedActivity(input: { assignmentId: string; tick: string }): Promise<string[]> {
+  return departedMembers((await runtime()).store, input.assignmentId, input.tick);
+}
+
+// ------------------------------------------------------------------------------- registrations
+
+export const FLEET_TIMER = 'fleetReconcile';
+
+app.timer(FLEET_TIMER, {
+  schedule: '%FLEET_RECONCILE_SCHEDULE%',
+  extraInputs: [df.input.durableClient()],
+  handler: fleetTimer,
+});
+
+const routes: [
+  string,
+  string,
+  string[],
+  (r: HttpRequest, c: InvocationContext) => Promise<HttpResponseInit>,
+][] = [
+  ['fleetProfiles', 'fleet/profiles', ['GET', 'POST'], profilesHttp],
+  ['fleetProfile', 'fleet/profiles/{name}', ['DELETE'], profileHttp],
+  ['fleetAssignments', 'fleet/assignments', ['GET', 'POST'], assignmentsHttp],
+  ['fleetAssignment', 'fleet/assignments/{id}', ['GET', 'DELETE'], assignmentHttp],
+  ['fleetPlan', 'fleet/assignments/{id}/plan', ['POST'], planHttp],
+  ['fleetReconcileNow', 'fleet/reconcile', ['POST'], reconcileHttp],
+  ['fleetRound', 'fleet/rounds/{id}', ['GET'], roundHttp],
+  ['fleetOnboard', 'fleet/onboard', ['POST'], onboardHttp],
+  ['fleetOnboarding', 'fleet/onboardings/{id}', ['GET'], onboardingHttp],
+];
+for (const [name, route, methods, body] of routes) {
+  app.http(name, {
+    route,
+    methods: methods as ('GET' | 'POST' | 'DELETE')[],
+    authLevel: 'function',
+    extraInputs: [df.input.durableClient()],
+    handler: handler(body),
+  });
+}
+
+df.app.orchestration(FLEET_ROUND, fleetRound);
+df.app.activity(FLEET_TARGETS_ACTIVITY, { handler: targetsPageActivity });
+df.app.activity(FLEET_SCOPE_ACTIVITY, { handler: scopeActivity });
+df.app.activity(FLEET_DEPARTED_ACTIVITY, { handler: departedActivity });

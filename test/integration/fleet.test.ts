@@ -1,0 +1,366 @@
+// The export fleet end to end through the local host: the Exports emulator and its Billing API
+// customer list over HTTPS, the fleet table in Azurite, rounds through the durable engine.
+// Onboarding 3 customers of an MPA account with flexera-csp creates exactly the 6 exports Flexera's
+// CSP bill connect asks for; an edit in the emulator shows in plan mode and reconcile restores it.
+import { findRegistration } from '../../dev/host/functionsCoreStub';
+import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
+import { startEmulator, type RunningEmulator } from '../../dev/emulator/server';
+import { BillingCustomersClient } from '../../src/azure/billingCustomers';
+import { CostExportsClient } from '../../src/azure/costExports';
+import { LoopbackTokenCredential } from '../../src/azure/credentials';
+import { FleetStore } from '../../src/azure/fleetStore';
+import { tableClientFactory } from '../../src/azure/storageClients';
+import { useFleetRuntime, type FleetRuntime } from '../../src/functions/fleet';
+import {
+  FLEET_DEPARTED_ACTIVITY,
+  FLEET_ROUND,
+  FLEET_SCOPE_ACTIVITY,
+  FLEET_TARGETS_ACTIVITY,
+  type FleetRoundTotals,
+} from '../../src/workflows/fleetRound';
+import { testStorageConnection, uniqueName } from '../support/storage';
+
+const MPA = '6e0c4c1a-7b2d-4f4e-9a52-3c1d2e3f4a5b:0b9c8d7e-6f5a-4b3c-8d2e-1f0a9b8c7d6e_2019-05-31';
+const SIG = 'RmxlZXRUZXN0U2lnbmF0dXJlVmFsdWUxMjM0NTY3ODkw';
+const SAS = `sv=2024-11-04&ss=b&srt=co&sp=racwl&se=2030-01-01T00:00:00Z&spr=https&sig=${encodeURIComponent(SIG)}`;
+const FUNCTIONS = [
+  'fleetProfiles',
+  'fleetProfile',
+  'fleetAssignments',
+  'fleetAssignment',
+  'fleetPlan',
+  'fleetReconcileNow',
+  'fleetRound',
+  'fleetOnboard',
+  'fleetOnboarding',
+  FLEET_ROUND,
+  FLEET_TARGETS_ACTIVITY,
+  FLEET_SCOPE_ACTIVITY,
+  FLEET_DEPARTED_ACTIVITY,
+];
+
+interface Json {
+  [key: string]: unknown;
+}
+
+describe('export fleet (local host, Exports + Billing emulator, Azurite)', () => {
+  let emulator: RunningEmulator;
+  let host: LocalHost;
+  let costExports: CostExportsClient;
+  let token = { fingerprint: 'token-1' };
+  const now = new Date('2026-12-04T06:00:00Z');
+
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: Json }> => {
+    const response = await fetch(`${host.baseUrl}/fleet/${path}`, {
+      method,
+      ...(body === undefined
+        ? {}
+        : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    });
+    const text = await response.text();
+    return { status: response.status, json: (text ? JSON.parse(text) : {}) as Json };
+  };
+  const finish = async (id: string): Promise<FleetRoundTotals> => {
+    const done = await host.engine.waitForCompletion(id);
+    expect(done.runtimeStatus).toBe('Completed');
+    return done.output as FleetRoundTotals;
+  };
+  const onboardBody = {
+    billingAccountId: MPA,
+    profile: 'flexera-csp',
+    destination: {
+      storageAccount: 'partnerx01',
+      container: 'flexera',
+      storageTenantId: '11111111-2222-4333-8444-555555555555',
+    },
+    rootFolderTemplate: '{customerId}/{dataset}',
+    backfillMonths: 0,
+  };
+
+  beforeAll(async () => {
+    emulator = await startEmulator({ speedFactor: Infinity, clock: { now } });
+    const endpoint = {
+      endpoint: emulator.url,
+      credential: new LoopbackTokenCredential(emulator.url),
+      caPem: emulator.caPem,
+    };
+    costExports = new CostExportsClient({ ...endpoint, clientType: 'fleetTest', retry: { maxRetries: 0 } });
+    const runtime: FleetRuntime = {
+      store: new FleetStore(
+        tableClientFactory({
+          kind: 'connectionString',
+          name: 'AzureWebJobsStorage',
+          connectionString: testStorageConnection(),
+        }),
+        uniqueName('fleet'),
+      ),
+      costExports,
+      customers: new BillingCustomersClient({
+        ...endpoint,
+        clientType: 'fleetTest',
+        retry: { maxRetries: 0 },
+      }),
+      tokens: {
+        current: async (account) =>
+          account === 'partnerx01' ? { fingerprint: token.fingerprint, value: async () => SAS } : undefined,
+      },
+      now: () => now,
+      concurrency: 2,
+      maxThrottlePauseMs: 50,
+    };
+    useFleetRuntime(runtime);
+    host = await startLocalHost({
+      env: { FLEET_RECONCILE_SCHEDULE: '0 45 5 * * *' },
+      registrations: FUNCTIONS.map(findRegistration),
+      startTimers: false,
+      startBlobWatchers: false,
+      logger: () => undefined,
+    });
+    await emulator.admin.setBilling({ customers: { billingAccountId: MPA, count: 3 }, pageSize: 2 });
+  });
+
+  afterAll(async () => {
+    useFleetRuntime(undefined);
+    await host?.stop();
+    await emulator?.stop();
+  });
+
+  it('onboards 3 customers of an MPA account with flexera-csp: exactly the 6 exports Flexera documents', async () => {
+    await emulator.admin.resetCounters();
+    const first = await call('POST', 'onboard', onboardBody);
+    expect(first.status).toBe(202);
+    const id = first.json.id as string;
+    expect(first.json.statusUrl).toBe(`${host.baseUrl}/fleet/onboardings/${id}`);
+    const totals = await finish(id);
+    expect(totals).toMatchObject({
+      scopes: 3,
+      outcomes: { created: 6 },
+      calls: { list: 3, put: 6 },
+      problems: [],
+    });
+
+    const exports = (await emulator.admin.exports()).filter((e) => e.scope.includes(MPA));
+    expect(exports).toHaveLength(6);
+    for (const e of exports) {
+      const p = e.body.properties as Json;
+      const definition = p.definition as {
+        type: string;
+        timeframe: string;
+        dataSet: { configuration: { dataVersion: string } };
+      };
+      expect(e.name).toMatch(/^cea-flexera-csp-(actual|amortized)$/);
+      expect(e.scope).toMatch(new RegExp(`/customers/[0-9a-f-]{36}$`));
+      expect(['ActualCost', 'AmortizedCost']).toContain(definition.type);
+      expect(definition.timeframe).toBe('MonthToDate');
+      expect(definition.dataSet.configuration.dataVersion).toBe('2021-10-01');
+      expect(p).toMatchObject({
+        format: 'Csv',
+        compressionMode: 'none',
+        partitionData: true,
+        dataOverwriteBehavior: 'OverwritePreviousReport',
+      });
+      expect((p.schedule as Json).recurrence).toBe('Daily');
+      expect((p.schedule as Json).status).toBe('Active');
+      const destination = (p.deliveryInfo as { destination: Json }).destination;
+      expect(destination).toMatchObject({ storageAccount: 'partnerx01', container: 'flexera' });
+      expect(destination.rootFolderPath).toBe(
+        `${e.scope.split('/').at(-1)}/${definition.type.toLowerCase()}`,
+      );
+    }
+
+    // The same request again is the same onboarding, and starts nothing.
+    const again = await call('POST', 'onboard', onboardBody);
+    expect(again.status).toBe(200);
+    expect(again.json).toMatchObject({ id, started: false });
+    const view = await call('GET', `onboardings/${id}`);
+    expect(view.json).toMatchObject({ id, runtimeStatus: 'Completed' });
+    const handOff = (
+      view.json.assignment as { handOff: { exportUrls: Record<string, string>; storageTenantId: string }[] }
+    ).handOff;
+    expect(handOff).toHaveLength(3);
+    expect(handOff[0]!.storageTenantId).toBe('11111111-2222-4333-8444-555555555555');
+    expect(handOff[0]!.exportUrls.actual).toMatch(
+      /^https:\/\/partnerx01\.blob\.core\.windows\.net\/flexera\/[0-9a-f-]{36}\/actualcost\/cea-flexera-csp-actual$/,
+    );
+  });
+
+  it('a no-change reconcile costs one List per scope and no PUT', async () => {
+    await emulator.admin.resetCounters();
+    const started = await call('POST', 'reconcile', {});
+    expect(started.status).toBe(202);
+    const totals = await finish(started.json.id as string);
+    expect(totals).toMatchObject({ scopes: 3, outcomes: { unchanged: 6 }, calls: { list: 3, put: 0 } });
+    const counters = await emulator.admin.counters();
+    expect(counters.byOperation).toEqual({ Exports_List: 3 });
+  });
+
+  it('an export edited in the emulator shows in plan mode and reconcile restores it', async () => {
+    const assignmentId = ((await call('GET', 'assignments')).json.assignments as { id: string }[])[0]!.id;
+    const victim = (await emulator.admin.exports()).find((e) => e.name === 'cea-flexera-csp-amortized')!;
+    const current = await costExports.get(victim.scope, victim.name);
+    const p = current.properties;
+    await costExports.createOrUpdate(victim.scope, victim.name, {
+      eTag: current.eTag!,
+      properties: {
+        format: 'Csv',
+        compressionMode: 'gzip',
+        partitionData: true,
+        dataOverwriteBehavior: 'CreateNewReport',
+        exportDescription: p.exportDescription!,
+        definition: {
+          type: 'AmortizedCost',
+          timeframe: 'MonthToDate',
+          dataSet: { granularity: 'Daily', configuration: { dataVersion: '2021-10-01' } },
+        },
+        deliveryInfo: {
+          destination: {
+            type: 'AzureBlob',
+            storageAccount: 'partnerx01',
+            sasToken: SAS,
+            container: 'flexera',
+            rootFolderPath: 'moved',
+          },
+        },
+        schedule: {
+          status: 'Inactive',
+          recurrence: 'Daily',
+          recurrencePeriod: { from: '2026-12-04T06:00:00.000Z', to: '2031-12-04T06:00:00.000Z' },
+        },
+      },
+    });
+
+    await emulator.admin.resetCounters();
+    const plan = await call(
+      'POST',
+      `assignments/${assignmentId}/plan?scope=${encodeURIComponent(victim.scope)}`,
+    );
+    expect(plan.status).toBe(200);
+    const planned = (
+      plan.json.scopes as {
+        exports: { exportName: string; outcome: string; fields?: { field: string }[] }[];
+      }[]
+    )[0]!.exports;
+    expect(planned.find((e) => e.exportName === 'cea-flexera-csp-actual')).toMatchObject({
+      outcome: 'unchanged',
+    });
+    const drift = planned.find((e) => e.exportName === 'cea-flexera-csp-amortized')!;
+    expect(drift.outcome).toBe('update');
+    expect(drift.fields!.map((f) => f.field)).toEqual([
+      'compressionMode',
+      'dataOverwriteBehavior',
+      'deliveryInfo.destination.rootFolderPath',
+      'schedule.status',
+    ]);
+    expect((await emulator.admin.counters()).byOperation).toEqual({ Exports_List: 1 }); // plan never PUTs
+
+    const round = await call('POST', 'reconcile', { assignmentId });
+    const totals = await finish(round.json.id as string);
+    expect(totals).toMatchObject({ outcomes: { unchanged: 5, updated: 1 }, calls: { list: 3, put: 1 } });
+    const restored = await costExports.get(victim.scope, victim.name);
+    expect(restored.properties).toMatchObject({
+      compressionMode: 'none',
+      dataOverwriteBehavior: 'OverwritePreviousReport',
+      schedule: { status: 'Active' },
+    });
+    expect(restored.properties.deliveryInfo.destination.rootFolderPath).toBe(
+      `${victim.scope.split('/').at(-1)}/amortizedcost`,
+    );
+  });
+
+  it('leaves an export it does not own alone, and reports it', async () => {
+    const assignmentId = ((await call('GET', 'assignments')).json.assignments as { id: string }[])[0]!.id;
+    const scope = (await emulator.admin.exports())[0]!.scope;
+    const current = await costExports.get(scope, 'cea-flexera-csp-actual');
+    await costExports.createOrUpdate(scope, 'cea-flexera-csp-actual', {
+      eTag: current.eTag!,
+      properties: {
+        format: 'Parquet',
+        compressionMode: 'snappy',
+        partitionData: true,
+        dataOverwriteBehavior: 'OverwritePreviousReport',
+        exportDescription: 'hand made by the customer',
+        definition: { type: 'ActualCost', timeframe: 'MonthToDate' },
+        deliveryInfo: {
+          destination: {
+            type: 'AzureBlob',
+            storageAccount: 'partnerx01',
+            sasToken: SAS,
+            container: 'flexera',
+          },
+        },
+      },
+    });
+    const round = await call('POST', 'reconcile', { assignmentId });
+    const totals = await finish(round.json.id as string);
+    expect(totals.outcomes['not-owned']).toBe(1);
+    expect((await costExports.get(scope, 'cea-flexera-csp-actual')).properties.format).toBe('Parquet');
+    const view = await call('GET', `assignments/${assignmentId}`);
+    expect(
+      (view.json.outcomes as { scope: string; exportName: string; outcome: string }[]).find(
+        (o) => o.scope === scope && o.exportName === 'cea-flexera-csp-actual',
+      ),
+    ).toMatchObject({ outcome: 'not-owned' });
+  });
+
+  it('a rotated token, a new customer, a forbidden scope and a customer page failing mid-list in one round', async () => {
+    const assignmentId = ((await call('GET', 'assignments')).json.assignments as { id: string }[])[0]!.id;
+    token = { fingerprint: 'token-2' };
+    await emulator.admin.setBilling({ customers: { billingAccountId: MPA, count: 4 }, failPages: 1 });
+    const customers = (await emulator.admin.exports()).map((e) => e.scope);
+    await emulator.admin.setBilling({ forbiddenScopes: [customers[0]!] });
+    const round = await call('POST', 'reconcile', { assignmentId });
+    const totals = await finish(round.json.id as string);
+    expect(totals.listRetries).toBe(1);
+    expect(totals.scopes).toBe(4);
+    expect(totals.forbidden).toBe(1);
+    expect(totals.problems).toEqual([
+      expect.objectContaining({
+        scope: customers[0],
+        status: 'forbidden',
+        roleToGrant: expect.stringContaining('billing'),
+      }),
+    ]);
+    // 2 new exports for the new customer; the new token on the 4 exports of the 2 reachable old customers.
+    expect(totals.outcomes).toMatchObject({ created: 2, updated: 4 });
+    expect(totals.calls).toEqual({ list: 4, put: 6 });
+    await emulator.admin.setBilling({ forbiddenScopes: [] });
+  });
+
+  it('names every bad field, in one error shape', async () => {
+    const bad = await call('POST', 'assignments', {
+      billingAccountId: '8611537',
+      profile: 'flexera-csp',
+      destination: { storageAccount: 'Bad_Account', container: 'x', sasToken: SAS },
+      rootFolderTemplate: '{tenant}',
+    });
+    expect(bad.status).toBe(400);
+    const error = bad.json.error as { code: string; message: string; fields: { field: string }[] };
+    expect(error.code).toBe('InvalidRequest');
+    expect(error.fields.map((f) => f.field)).toEqual([
+      'billingAccountId',
+      'destination.container',
+      'destination.sasToken',
+      'destination.storageAccount',
+      'rootFolderTemplate',
+    ]);
+    expect(JSON.stringify(bad.json)).not.toContain(SIG);
+    const pricesAtCustomer = await call('POST', 'profiles', {
+      name: 'prices-only',
+      exports: [{ key: 'p', dataset: 'PriceSheet' }],
+    });
+    expect(pricesAtCustomer.status).toBe(201);
+    const refused = await call('POST', 'assignments', {
+      ...onboardBody,
+      backfillMonths: undefined,
+      profile: 'prices-only',
+    });
+    expect(refused.status).toBe(400);
+    expect((refused.json.error as { fields: { field: string }[] }).fields[0]!.field).toBe(
+      'profile.exports[0].dataset',
+    );
+  });
+});
