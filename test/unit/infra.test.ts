@@ -341,6 +341,16 @@ describe('azd wiring', () => {
     expect(service).toMatch(/^ {4}host: function$/m);
   });
 
+  it('azure.yaml has azd zip the staged package (npm run package), not the project folder', () => {
+    // Zipping the project would ship the dev tree; test/integration/package.test.ts proves the stage.
+    const service = /\nservices:\n {2}api:\n((?: {4}.*\n)+)/.exec(azureYaml)?.[1] ?? '';
+    expect(service).toMatch(/^ {4}dist: \.package\/app$/m);
+    expect(service).toMatch(/^ {4}remoteBuild: false$/m);
+    const prepackage = [...service.matchAll(/^ +run: (.+)$/gm)].map((m) => m[1]);
+    expect(prepackage).toEqual(['npm run package -- --no-zip', 'npm run package -- --no-zip']);
+    expect(JSON.parse(read('package.json')).scripts.package).toBe('tsx dev/package/cli.ts');
+  });
+
   it('azure.yaml hooks point at scripts that exist', () => {
     const scripts = [...azureYaml.matchAll(/^\s+run: (\S+)$/gm)].map((m) => m[1]!);
     expect(scripts).toEqual(['./infra/hooks/postdeploy.sh', './infra/hooks/postdeploy.ps1']);
