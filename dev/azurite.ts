@@ -27,7 +27,10 @@ export function azuriteConnectionString(blob: string, queue: string, table: stri
   );
 }
 
-export async function startAzurite(options: { timeoutMs?: number } = {}): Promise<AzuriteInstance> {
+/** `location`: keep the data in this folder (Azurite's --location) instead of in memory. */
+export async function startAzurite(
+  options: { timeoutMs?: number; location?: string } = {},
+): Promise<AzuriteInstance> {
   const script = path.join(path.dirname(require.resolve('azurite/package.json')), 'dist/src/azurite.js');
   // `node azurite.js`, not `npx azurite`: with npx the recorded pid is the wrapper's and killing it
   // leaves Azurite running. --skipApiVersionCheck: Azurite 3.35 (the Node 20 build) lags the SDK's x-ms-version.
@@ -36,7 +39,7 @@ export async function startAzurite(options: { timeoutMs?: number } = {}): Promis
     [
       script,
       '--silent',
-      '--inMemoryPersistence',
+      ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']),
       '--disableTelemetry',
       '--skipApiVersionCheck',
       ...['--blobHost', '127.0.0.1', '--queueHost', '127.0.0.1', '--tableHost', '127.0.0.1'],

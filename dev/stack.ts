@@ -4,7 +4,8 @@
 // from process.env (src/config.ts), so startStack sets them before the app is imported and puts the
 // previous values back on stop. One stack per process: the app's registrations and its lazily built
 // clients (services/appContext.ts and friends) live for the process.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -41,6 +42,9 @@ export interface StackOptions {
   emulator?: Omit<EmulatorOptions, 'storage' | 'caFile'>;
   /** Stop everything on the first SIGINT/SIGTERM (even mid-start) and exit the process with this code. */
   exitOnSignal?: (signal: NodeJS.Signals) => number;
+  /** Keep state here across restarts: Azurite's data, the emulator's exports and runs, the durable
+   * engine's orchestrations and the function key. Default: everything in memory, a new key each start. */
+  dataDir?: string;
 }
 
 export interface RunningStack {
@@ -52,6 +56,10 @@ export interface RunningStack {
   emulatorCa: string;
   /** Azurite connection string (well-known development key). */
   storage: string;
+  /** The key function and admin routes accept (`x-functions-key`). */
+  functionKey: string;
+  /** Where state is kept across restarts (absolute), when asked. */
+  dataDir?: string;
   /** The app settings this stack put in process.env. */
   settings: Readonly<Record<string, string>>;
   host: LocalHost;
@@ -179,7 +187,11 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     // Function files read some settings at import, so the static ones come first. Loading the app
     // (CPU-bound module evaluation) overlaps Azurite's start-up (another process): the slowest steps.
     applySettings({ ...staticSettings(options.managedScopes ?? [DEFAULT_SCOPE]), ...options.settings });
-    const azuriteStarting = startAzurite().then((a) => (started.azurite = a));
+    const dataDir = options.dataDir ? path.resolve(options.dataDir) : undefined;
+    if (dataDir) mkdirSync(path.join(dataDir, 'azurite'), { recursive: true });
+    const azuriteStarting = startAzurite(dataDir ? { location: path.join(dataDir, 'azurite') } : {}).then(
+      (a) => (started.azurite = a),
+    );
     const appLoading = (async () => {
       installFunctionsCoreStub();
       await import('../src/index.js'); // the REAL registrations
@@ -199,6 +211,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       ...(options.data ? { data: options.data } : {}),
       storage: { blobEndpoint: azurite.blobEndpoint, connectionString: azurite.connectionString },
       caFile: emulatorCa, // written by the emulator; removed with tempDir on stop
+      ...(dataDir ? { stateFile: path.join(dataDir, 'emulator.json') } : {}),
       ...options.emulator,
     });
     started.emulator = emulator;
@@ -222,6 +235,12 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       blobPollIntervalMs: options.blobPollIntervalMs ?? 500,
       taskHub: settings.DURABLE_TASK_HUB,
       logger,
+      ...(dataDir
+        ? {
+            durableStateFile: path.join(dataDir, 'durable.json'),
+            functionKey: persistentFunctionKey(path.join(dataDir, 'function-key')),
+          }
+        : {}),
     });
     started.host = host;
 
@@ -230,6 +249,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       emulator: emulator.url,
       emulatorCa,
       storage: azurite.connectionString,
+      functionKey: host.functionKey,
+      ...(dataDir ? { dataDir } : {}),
       settings,
       host,
       emulatorAdmin: emulator.admin,
@@ -268,6 +289,17 @@ export function stopOnSignals(
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+}
+
+/** The same key across restarts of one data folder, so scripts and the CLI keep working. */
+function persistentFunctionKey(file: string): string {
+  if (existsSync(file)) {
+    const key = readFileSync(file, 'utf8').trim();
+    if (key) return key;
+  }
+  const key = randomBytes(24).toString('base64url');
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
 }
 
 function killQuietly(pid: number | undefined): void {

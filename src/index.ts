@@ -5,6 +5,8 @@ import './functions/durableCleanup';
 import './functions/exportLanded';
 import './functions/exportSync';
 import './functions/fleet';
+// The HTTP edge the triggers share (registers nothing; here so every file of the folder is).
+import './functions/http';
 import './functions/outOfBandRuns';
 import './functions/sasWatch';
 import './functions/status';

@@ -2,7 +2,8 @@
 // 2025-03-01 (List, Get, CreateOrUpdate, Delete, Execute, GetExecutionHistory at the nine scope
 // kinds), delivers runs into Azurite through ./delivery, and is steered through /_admin.
 import { createHash, randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,6 +29,7 @@ import {
   VirtualClock,
   type Faults,
   type RunRecord,
+  type StoreSnapshot,
 } from './state';
 import { rateLimitHeaderName, Throttle, validateThrottleLimits, type ThrottleLimits } from './throttle';
 import { ArmError, checkApiVersion, checkExportRules, ExportValidator } from './validation';
@@ -56,6 +58,8 @@ export interface EmulatorOptions {
   caFile?: string;
   /** Requests kept in the admin request log (oldest dropped). Default 5000. */
   requestLogLimit?: number;
+  /** Keep exports and runs in this JSON file: loaded at start, written each second and on stop. */
+  stateFile?: string;
 }
 
 export interface RunningEmulator {
@@ -183,6 +187,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     ...(options.maxConcurrentDeliveries ? { maxConcurrentDeliveries: options.maxConcurrentDeliveries } : {}),
   });
   const billing = new BillingState();
+  const stateWriter = options.stateFile ? keepStoreInFile(store, options.stateFile) : undefined;
   let counters = emptyCounters();
   const log: RequestLogEntry[] = [];
   const logLimit = options.requestLogLimit ?? 5000;
@@ -536,12 +541,44 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
           p.resolve();
         }
         await store.stop();
+        stateWriter?.stop();
         admin.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
         });
       })()),
+  };
+}
+
+function keepStoreInFile(store: ExportStore, file: string): { stop(): void } {
+  if (existsSync(file)) {
+    let snapshot: StoreSnapshot;
+    try {
+      snapshot = JSON.parse(readFileSync(file, 'utf8')) as StoreSnapshot;
+    } catch (error) {
+      throw new Error(
+        `emulator state file ${file} is not valid JSON (${error instanceof Error ? error.message : String(error)})`,
+      );
+    }
+    store.restore(snapshot);
+  }
+  mkdirSync(path.dirname(file), { recursive: true });
+  let last = '';
+  const flush = () => {
+    const text = JSON.stringify(store.snapshot());
+    if (text === last) return;
+    writeFileSync(`${file}.tmp`, text);
+    renameSync(`${file}.tmp`, file);
+    last = text;
+  };
+  const timer = setInterval(flush, 1_000);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      flush();
+    },
   };
 }
 

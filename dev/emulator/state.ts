@@ -4,7 +4,7 @@
 // wakes the machine for the next one, so tests can also move the clock instead of waiting.
 import { mulberry32 } from './data/prng';
 import { randomUUID } from 'node:crypto';
-import type { Scope } from '../../src/domain/scope';
+import { parseScope, type Scope } from '../../src/domain/scope';
 import { redactError } from '../../src/domain/redact';
 import {
   deliverRun,
@@ -117,6 +117,14 @@ export interface StoredExport {
   createdAt: number;
   updatedAt: number;
   runs: RunRecord[];
+}
+
+export interface StoreSnapshot {
+  version: 1;
+  exports: (Omit<StoredExport, 'scope' | 'runs'> & {
+    scope: string;
+    runs: (Omit<RunRecord, 'from' | 'to' | 'finishing'> & { from: string; to: string })[];
+  })[];
 }
 
 export interface RunError {
@@ -722,6 +730,42 @@ export class ExportStore {
 
   activeCount(): number {
     return this.active.size;
+  }
+
+  /** Every export and its runs, JSON-safe, for `npm run dev --data-dir` (real SAS tokens included:
+   * the file is this machine's emulator state, next to Azurite's). */
+  snapshot(): StoreSnapshot {
+    return {
+      version: 1,
+      exports: [...this.exports.values()].map((e) => ({
+        ...e,
+        scope: e.scope.canonical,
+        runs: e.runs.map((run) => {
+          const { finishing: _finishing, ...rest } = run;
+          return { ...rest, from: run.from.toISOString(), to: run.to.toISOString() };
+        }),
+      })),
+    };
+  }
+
+  /** Loads a snapshot into an empty store. Runs that had not finished carry on from their state; a
+   * run stopped mid-delivery delivers again (its files are overwritten, as a retried run's are). */
+  restore(snapshot: StoreSnapshot): void {
+    if (snapshot.version !== 1 || !Array.isArray(snapshot.exports))
+      throw new Error('emulator state: expected {"version":1,"exports":[...]}');
+    for (const saved of snapshot.exports) {
+      const exp: StoredExport = {
+        ...saved,
+        scope: parseScope(saved.scope),
+        runs: saved.runs.map((run) => ({ ...run, from: new Date(run.from), to: new Date(run.to) })),
+      };
+      this.exports.set(exp.key, exp);
+      for (const run of exp.runs) {
+        this.runsById.set(run.id, run);
+        if (!TERMINAL_STATUSES.includes(run.status)) this.active.add(run);
+      }
+    }
+    this.kick();
   }
 
   /** Forgets every export and run (pending runs are dropped). */

@@ -2,6 +2,7 @@
 // shared/azure-specs/costmanagement/2025-03-01): the PUT body we build and validate ourselves,
 // the run request, and defensive parsers for what the service sends back. The SDK's 2022-10-01
 // models drop half of these fields, so nothing here goes through its serializer.
+import type { FieldError } from '../domain/fieldError';
 import type { ExportDataset, Scope } from '../domain/scope';
 import { EXPORT_DATASETS, datasetsForScope, parseScope } from '../domain/scope';
 import { isRecord } from '../domain/json';
@@ -243,10 +244,8 @@ export interface ExportBodyInput {
   scope?: Scope | string;
 }
 
-export interface FieldProblem {
-  field: string;
-  message: string;
-}
+/** An export field the builder refuses, in the app's one field-error shape. */
+export type FieldProblem = FieldError;
 
 /** An input the builder (or a run request) refuses; `problems` name every offending field. */
 export class ExportBodyError extends Error {

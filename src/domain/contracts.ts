@@ -93,6 +93,10 @@ export interface MonthInput {
 
 export type MonthOutcome = 'Completed' | 'NoData' | 'Failed';
 
+/** Why a month failed: the export could not be created or run, its runs failed, or no landing
+ * arrived within the landing timeout (the last attempt decides). */
+export type MonthFailure = 'exportNotCreated' | 'runNotStarted' | 'runFailed' | 'landingTimedOut';
+
 export interface MonthResult {
   dataset: ExportDataset;
   month: string;
@@ -104,6 +108,8 @@ export interface MonthResult {
   landingKey?: LandingKey;
   rowCount?: number;
   error?: string;
+  /** With outcome Failed: why. */
+  failure?: MonthFailure;
 }
 
 export interface BackfillOutput {

@@ -1,7 +1,8 @@
-import { isRecord } from './json';
 // Out-of-band runs: when a registered export should be run again outside its own schedule, and
 // how a request to set that policy is validated. Pure; the round orchestration asks `outOfBandDecision`
 // for every export with a policy, and the activity asks again just before it calls `run`.
+import { quoteInput, type FieldError } from './fieldError';
+import { isRecord } from './json';
 
 const MINUTE_MS = 60_000;
 
@@ -140,10 +141,8 @@ export function outOfBandDecision(
 
 // ------------------------------------------------------------------------------ the HTTP request
 
-export interface FieldProblem {
-  field: string;
-  message: string;
-}
+/** The policy's problems, in the API's one field-error shape. */
+export type FieldProblem = FieldError;
 
 export type PolicyValidation =
   { ok: true; policy: OutOfBandPolicy } | { ok: false; problems: FieldProblem[] };
@@ -178,7 +177,7 @@ export function validateOutOfBandPolicy(body: unknown): PolicyValidation {
   ) {
     problems.push({
       field: 'minIntervalMinutes',
-      message: `expected a whole number of minutes from ${MIN_INTERVAL_MINUTES} to ${MAX_INTERVAL_MINUTES}, got ${JSON.stringify(interval)}`,
+      message: `expected a whole number of minutes from ${MIN_INTERVAL_MINUTES} to ${MAX_INTERVAL_MINUTES}, got ${quoteInput(interval)}`,
     });
   }
   let hoursWindow: OutOfBandHoursWindow | undefined;
@@ -196,7 +195,7 @@ export function validateOutOfBandPolicy(body: unknown): PolicyValidation {
         if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max) return v;
         problems.push({
           field: `hoursUtc.${field}`,
-          message: `expected a whole UTC hour from 0 to ${max}, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`,
+          message: `expected a whole UTC hour from 0 to ${max}, got ${v === undefined ? 'nothing' : quoteInput(v)}`,
         });
         return undefined;
       };

@@ -301,7 +301,7 @@ function describeMismatch(provider: string | undefined, rest: string[]): string 
 }
 
 function quote(value: string): string {
-  const shortened = value.length > 120 ? `${value.slice(0, 117)}...` : value;
+  const shortened = value.length > 60 ? `${value.slice(0, 57)}...` : value;
   return JSON.stringify(shortened);
 }
 

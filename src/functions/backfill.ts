@@ -10,11 +10,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
-import { ConfigError, getConfig } from '../config';
-import { redactSecrets } from '../domain/redact';
+import { getConfig } from '../config';
 import type { BackfillInput } from '../domain/contracts';
 import { getServices } from '../services/appContext';
-import { instanceStatus } from '../services/durableInstances';
+import { instanceStatus } from '../azure/durableClient';
 import {
   backfillTiming,
   buildBackfillInput,
@@ -25,7 +24,6 @@ import {
   parseBackfillRequest,
   toCallResult,
   type BackfillActivities,
-  type FieldError,
 } from '../services/backfills';
 import {
   BACKFILL_ACTIVITIES,
@@ -34,6 +32,7 @@ import {
   backfillMonthOrchestrator,
   backfillOrchestrator,
 } from '../workflows/backfill';
+import { badRequest, httpHandler, json, notFound, readJsonBody } from './http';
 
 export const BACKFILL_START_FUNCTION = 'backfillStart';
 export const BACKFILL_STATUS_FUNCTION = 'backfillStatus';
@@ -70,7 +69,7 @@ app.http(BACKFILL_START_FUNCTION, {
   methods: ['POST'],
   authLevel: 'function',
   extraInputs: [df.input.durableClient()],
-  handler: startBackfill,
+  handler: httpHandler('backfill start', startBackfill),
 });
 
 app.http(BACKFILL_STATUS_FUNCTION, {
@@ -78,18 +77,10 @@ app.http(BACKFILL_STATUS_FUNCTION, {
   methods: ['GET', 'DELETE'],
   authLevel: 'function',
   extraInputs: [df.input.durableClient()],
-  handler: backfillStatus,
+  handler: httpHandler('backfill status', backfillStatus),
 });
 
 // ---------------------------------------------------------------------------------------- handlers
-
-function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
-  return { status, jsonBody: body, headers };
-}
-
-function badRequest(errors: FieldError[]): HttpResponseInit {
-  return json(400, { errors });
-}
 
 function statusUrl(request: HttpRequest, id: string): string {
   const url = new URL(request.url);
@@ -125,67 +116,51 @@ function previousRun(status: DurableOrchestrationStatus): number {
   return typeof run === 'number' && Number.isInteger(run) && run > 0 ? run : 1;
 }
 
-function serverError(context: InvocationContext, error: unknown): HttpResponseInit {
-  const message = redactSecrets(error instanceof Error ? error.message : String(error));
-  context.error(`backfill: ${message}`);
-  if (error instanceof ConfigError) return json(500, { error: 'the app is misconfigured; see its logs' });
-  return json(503, { error: 'a dependency is unavailable; try again later' });
-}
-
 export async function startBackfill(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  let body: unknown;
-  try {
-    body = JSON.parse(await request.text());
-  } catch {
-    return badRequest([{ field: 'body', message: 'expected a JSON object' }]);
+  const body = await readJsonBody(request);
+  const config = getConfig();
+  const now = new Date();
+  const parsed = parseBackfillRequest(body, { now, maxConcurrency: config.backfill.maxConcurrency });
+  if (!parsed.ok) return badRequest(parsed.errors);
+  const id = parsed.value.instanceId;
+  const client = df.getClient(context);
+
+  const existing = await getStatus(client, id);
+  if (existing && ACTIVE.has(existing.runtimeStatus)) {
+    return accepted(request, id, { runtimeStatus: existing.runtimeStatus, started: false });
   }
+  if (existing && !parsed.value.request.force)
+    return json(200, { ...view(request, existing), started: false });
+
+  const services = await getServices();
+  const token = await checkBackfillToken(parsed.value, services.catalog, now);
+  if (!token.ok) return badRequest(token.errors);
+  const run = existing ? previousRun(existing) + 1 : 1;
+  if (existing) await client.purgeInstanceHistory(id);
+  const input = buildBackfillInput(parsed.value, token.destination, backfillTiming(config.backfill), run);
   try {
-    const config = getConfig();
-    const now = new Date();
-    const parsed = parseBackfillRequest(body, { now, maxConcurrency: config.backfill.maxConcurrency });
-    if (!parsed.ok) return badRequest(parsed.errors);
-    const id = parsed.value.instanceId;
-    const client = df.getClient(context);
-
-    const existing = await getStatus(client, id);
-    if (existing && ACTIVE.has(existing.runtimeStatus)) {
-      return accepted(request, id, { runtimeStatus: existing.runtimeStatus, started: false });
-    }
-    if (existing && !parsed.value.request.force)
-      return json(200, { ...view(request, existing), started: false });
-
-    const services = await getServices();
-    const token = await checkBackfillToken(parsed.value, services.catalog, now);
-    if (!token.ok) return badRequest(token.errors);
-    const run = existing ? previousRun(existing) + 1 : 1;
-    if (existing) await client.purgeInstanceHistory(id);
-    const input = buildBackfillInput(parsed.value, token.destination, backfillTiming(config.backfill), run);
-    try {
-      await client.startNew(BACKFILL_ORCHESTRATOR, { instanceId: id, input });
-    } catch (error) {
-      // Two identical requests raced: the other one started it.
-      const now2 = await getStatus(client, id);
-      if (now2 && ACTIVE.has(now2.runtimeStatus))
-        return accepted(request, id, { runtimeStatus: now2.runtimeStatus, started: false });
-      throw error;
-    }
-    context.log(
-      `backfill ${id} run ${run} started: ${parsed.value.request.scope.canonical}, ` +
-        `${input.datasets.join('+')}, ${input.windows.length} month(s), concurrency ${input.concurrency}`,
-    );
-    return accepted(request, id, {
-      runtimeStatus: 'Pending',
-      started: true,
-      run,
-      months: input.windows.map((w) => w.month),
-      datasets: input.datasets,
-    });
+    await client.startNew(BACKFILL_ORCHESTRATOR, { instanceId: id, input });
   } catch (error) {
-    return serverError(context, error);
+    // Two identical requests raced: the other one started it.
+    const now2 = await getStatus(client, id);
+    if (now2 && ACTIVE.has(now2.runtimeStatus))
+      return accepted(request, id, { runtimeStatus: now2.runtimeStatus, started: false });
+    throw error;
   }
+  context.log(
+    `backfill ${id} run ${run} started: ${parsed.value.request.scope.canonical}, ` +
+      `${input.datasets.join('+')}, ${input.windows.length} month(s), concurrency ${input.concurrency}`,
+  );
+  return accepted(request, id, {
+    runtimeStatus: 'Pending',
+    started: true,
+    run,
+    months: input.windows.map((w) => w.month),
+    datasets: input.datasets,
+  });
 }
 
 export async function backfillStatus(
@@ -193,31 +168,27 @@ export async function backfillStatus(
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const id = request.params.id ?? '';
-  if (!ID.test(id)) return json(404, { errors: [{ field: 'id', message: 'not a backfill id' }] });
-  try {
-    const client = df.getClient(context);
-    const status = await getStatus(client, id);
-    if (!status) return json(404, { errors: [{ field: 'id', message: `no backfill ${id}` }] });
-    if (request.method.toUpperCase() === 'GET') return json(200, view(request, status));
+  if (!ID.test(id)) return notFound('id', 'not a backfill id');
+  const client = df.getClient(context);
+  const status = await getStatus(client, id);
+  if (!status) return notFound('id', `no backfill ${id}`);
+  if (request.method.toUpperCase() === 'GET') return json(200, view(request, status));
 
-    // DELETE: stop the parent and its months in flight, then remove their temporary exports.
-    const input = status.input as BackfillInput | null | undefined;
-    let terminated = false;
-    if (ACTIVE.has(status.runtimeStatus)) {
-      await client.terminate(id, 'cancelled by DELETE /api/backfills');
-      terminated = true;
-      if (input && Array.isArray(input.windows) && Array.isArray(input.datasets)) {
-        await Promise.all(
-          monthInstanceIds(input).map((child) =>
-            client.terminate(child, 'backfill cancelled').catch(() => undefined),
-          ),
-        );
-      }
+  // DELETE: stop the parent and its months in flight, then remove their temporary exports.
+  const input = status.input as BackfillInput | null | undefined;
+  let terminated = false;
+  if (ACTIVE.has(status.runtimeStatus)) {
+    await client.terminate(id, 'cancelled by DELETE /api/backfills');
+    terminated = true;
+    if (input && Array.isArray(input.windows) && Array.isArray(input.datasets)) {
+      await Promise.all(
+        monthInstanceIds(input).map((child) =>
+          client.terminate(child, 'backfill cancelled').catch(() => undefined),
+        ),
+      );
     }
-    const cleanup = await cleanupBackfill(await getServices(), id);
-    const after = (await getStatus(client, id)) ?? status;
-    return json(200, { ...view(request, after), terminated, cleanup });
-  } catch (error) {
-    return serverError(context, error);
   }
+  const cleanup = await cleanupBackfill(await getServices(), id);
+  const after = (await getStatus(client, id)) ?? status;
+  return json(200, { ...view(request, after), terminated, cleanup });
 }

@@ -13,6 +13,7 @@
 import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { Catalog } from '../azure/catalog';
+import { raiseEventTo } from '../azure/durableClient';
 import { createContainerClient, createTableClient, tableClientFactory } from '../azure/storageClients';
 import { getConfig, type LandingTriggerSource } from '../config';
 import { parseBackfillExportName } from '../domain/backfillPlan';
@@ -91,9 +92,8 @@ export async function exportLandedHandler(blob: unknown, context: InvocationCont
     // Backfills run their own one-month exports named by backfillExportName: other landings skip the
     // backfillRuns lookup.
     mayBelongToBackfill: (exportName) => parseBackfillExportName(exportName) !== undefined,
-    raiseEvent: async (instanceId, eventName, payload) => {
-      await df.getClient(context).raiseEvent(instanceId, eventName, payload);
-    },
+    raiseEvent: (instanceId, eventName, payload) =>
+      raiseEventTo(df.getClient(context), instanceId, eventName, payload),
     log: {
       info: (m) => context.log(m),
       warn: (m) => context.warn(m),

@@ -35,6 +35,7 @@ import {
   type ScopesPageInput,
   type SyncRoundInput,
 } from '../workflows/exportSyncRound';
+import { httpHandler, json } from './http';
 
 export const EXPORT_SYNC_TIMER = 'exportSync';
 export const EXPORT_SYNC_HTTP = 'exportSyncNow';
@@ -99,28 +100,23 @@ export async function exportSyncHttp(
   _request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  try {
-    const rt = await runtime();
-    if (rt.scopes.length > INLINE_SYNC_MAX_SCOPES) {
-      const now = rt.now();
-      const instanceId = `${EXPORT_SYNC_ROUND}-http-${now.getTime()}`;
-      const client = df.getClient(context);
-      await client.startNew(EXPORT_SYNC_ROUND, { instanceId, input: roundInput(rt, now) });
-      context.log(`export sync: started round ${instanceId} over ${rt.scopes.length} scope(s)`);
-      const urls = client.createHttpManagementPayload(instanceId);
-      return {
-        status: 202,
-        headers: { location: urls.statusQueryGetUri },
-        jsonBody: { instanceId, scopes: rt.scopes.length, statusQueryGetUri: urls.statusQueryGetUri },
-      };
-    }
-    const report = await syncExports(rt, rt.scopes);
-    logReport(context, report);
-    return { status: 200, jsonBody: report };
-  } catch (error) {
-    context.error(`export sync failed: ${redactError(error)}`);
-    return { status: 500, jsonBody: { error: { code: 'InternalError', message: redactError(error) } } };
+  const rt = await runtime();
+  if (rt.scopes.length > INLINE_SYNC_MAX_SCOPES) {
+    const now = rt.now();
+    const instanceId = `${EXPORT_SYNC_ROUND}-http-${now.getTime()}`;
+    const client = df.getClient(context);
+    await client.startNew(EXPORT_SYNC_ROUND, { instanceId, input: roundInput(rt, now) });
+    context.log(`export sync: started round ${instanceId} over ${rt.scopes.length} scope(s)`);
+    const urls = client.createHttpManagementPayload(instanceId);
+    return {
+      status: 202,
+      headers: { location: urls.statusQueryGetUri },
+      jsonBody: { instanceId, scopes: rt.scopes.length, statusQueryGetUri: urls.statusQueryGetUri },
+    };
   }
+  const report = await syncExports(rt, rt.scopes);
+  logReport(context, report);
+  return json(200, report);
 }
 
 function logReport(context: InvocationContext, report: ExportSyncReport): void {
@@ -146,7 +142,7 @@ app.http(EXPORT_SYNC_HTTP, {
   methods: ['POST'],
   authLevel: 'function',
   extraInputs: [df.input.durableClient()],
-  handler: exportSyncHttp,
+  handler: httpHandler('export sync', exportSyncHttp),
 });
 
 // -------------------------------------------------------------------------- orchestration + activities

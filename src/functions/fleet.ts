@@ -23,7 +23,7 @@ import { tableClientFactory } from '../azure/storageClients';
 import { getConfig } from '../config';
 import { redactError } from '../domain/redact';
 import { getServices } from '../services/appContext';
-import { instanceStatus } from '../services/durableInstances';
+import { instanceStatus } from '../azure/durableClient';
 import {
   FleetRequestError,
   departedMembers,

@@ -16,7 +16,6 @@ import {
 import * as df from 'durable-functions';
 import type { CostExportsApi } from '../azure/costExports';
 import { validateOutOfBandPolicy } from '../domain/outOfBandPolicy';
-import { redactError } from '../domain/redact';
 import { scopeFromKey, ScopeError } from '../domain/scope';
 import { getServices } from '../services/appContext';
 import { logRoundStart, startRoundOnce, type RoundStart } from '../services/rounds';
@@ -37,6 +36,7 @@ import {
   type RunExportInput,
   type RunExportOutput,
 } from '../workflows/outOfBandRound';
+import { badRequest, httpHandler, json, notFound, readJsonBody } from './http';
 
 export const OUT_OF_BAND_TIMER = 'outOfBandRuns';
 export const OUT_OF_BAND_POLICY_FUNCTION = 'setOutOfBandPolicy';
@@ -146,16 +146,9 @@ df.app.activity(RUN_EXPORT_ACTIVITY, {
 
 // ------------------------------------------------------------------------------------- HTTP policy
 
-interface FieldError {
-  field: string;
-  message: string;
-}
-
-const badRequest = (errors: FieldError[]): HttpResponseInit => ({ status: 400, jsonBody: { errors } });
-
 export async function outOfBandPolicyHandler(
   request: HttpRequest,
-  context: InvocationContext,
+  _context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const { scopeKey = '', exportName = '' } = request.params;
   let scope: string;
@@ -174,47 +167,24 @@ export async function outOfBandPolicyHandler(
 
   let policy;
   if (request.method.toUpperCase() === 'PUT') {
-    let body: unknown;
-    try {
-      body = JSON.parse(await request.text());
-    } catch {
-      return badRequest([
-        {
-          field: 'body',
-          message: 'expected JSON like {"minIntervalMinutes": 360, "hoursUtc": {"from": 6, "to": 18}}',
-        },
-      ]);
-    }
+    const body = await readJsonBody(request, {
+      expected: 'JSON like {"minIntervalMinutes": 360, "hoursUtc": {"from": 6, "to": 18}}',
+    });
     const validation = validateOutOfBandPolicy(body);
     if (!validation.ok) return badRequest(validation.problems);
     policy = validation.policy;
   }
 
   const rt = await runtime();
-  try {
-    const result = await setOutOfBandPolicy(rt.catalog, scope, name, policy, rt.now());
-    if (!result.found) {
-      return {
-        status: 404,
-        jsonBody: {
-          errors: [{ field: 'exportName', message: `export "${name}" is not registered at ${scope}` }],
-        },
-      };
-    }
-    const record = result.record;
-    return {
-      status: 200,
-      jsonBody: {
-        scope: record.scope,
-        exportName: record.exportName,
-        outOfBand: record.outOfBand ?? null,
-        lastOutOfBand: record.lastOutOfBand ?? null,
-      },
-    };
-  } catch (error) {
-    context.error(`setOutOfBandPolicy: ${redactError(error)}`);
-    throw error;
-  }
+  const result = await setOutOfBandPolicy(rt.catalog, scope, name, policy, rt.now());
+  if (!result.found) return notFound('exportName', `export "${name}" is not registered at ${scope}`);
+  const record = result.record;
+  return json(200, {
+    scope: record.scope,
+    exportName: record.exportName,
+    outOfBand: record.outOfBand ?? null,
+    lastOutOfBand: record.lastOutOfBand ?? null,
+  });
 }
 
 function safeDecode(text: string): string | undefined {
@@ -229,5 +199,5 @@ app.http(OUT_OF_BAND_POLICY_FUNCTION, {
   route: 'exports/{scopeKey}/{exportName}/outOfBand',
   methods: ['PUT', 'DELETE'],
   authLevel: 'function',
-  handler: outOfBandPolicyHandler,
+  handler: httpHandler('out-of-band policy', outOfBandPolicyHandler),
 });

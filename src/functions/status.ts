@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { createCostExportsClient } from '../azure/costExports';
 import { ConfigError, getConfig, type AppConfig } from '../config';
+import { quoteInput } from '../domain/fieldError';
 import { redactError } from '../domain/redact';
 import { getServices } from '../services/appContext';
 import {
@@ -20,6 +21,7 @@ import {
   type ExportLister,
   type StatusCatalog,
 } from '../services/status';
+import { badRequest, httpHandler } from './http';
 
 export const HEALTH_FUNCTION = 'health';
 export const STATUS_FUNCTION = 'status';
@@ -80,7 +82,7 @@ export function responseFormat(request: HttpRequest): 'html' | 'json' | { error:
   if (format !== null) {
     const f = format.trim().toLowerCase();
     if (f === 'html' || f === 'json') return f;
-    return { error: `format: expected html or json, got ${JSON.stringify(format.slice(0, 40))}` };
+    return { error: `expected html or json, got ${quoteInput(format)}` };
   }
   const accept = request.headers.get('accept') ?? '';
   const html = accept
@@ -114,8 +116,7 @@ export async function statusHandler(
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const format = responseFormat(request);
-  if (typeof format === 'object')
-    return { status: 400, headers: NO_STORE, jsonBody: { error: format.error } };
+  if (typeof format === 'object') return badRequest([{ field: 'format', message: format.error }]);
 
   let runtime: Awaited<ReturnType<typeof resolveRuntime>>;
   try {
@@ -168,5 +169,5 @@ app.http(STATUS_FUNCTION, {
   route: 'status',
   methods: ['GET'],
   authLevel: 'function',
-  handler: statusHandler,
+  handler: httpHandler('status', statusHandler),
 });

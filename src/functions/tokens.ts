@@ -3,12 +3,11 @@
 //   POST /api/tokens/{storageAccount}/rotate   { sasToken, container? } → per-export results
 //   GET  /api/tokens                           metadata and days left of every token
 // Thin: parse, call services/tokens.ts, shape the answer. Bodies and logs never carry the token: errors
-// are answered from TokenRequestError (built from redacting parsers) or as a generic 500 with a
-// redacted log line.
+// are answered from TokenRequestError (built from redacting parsers) or, through the HTTP edge
+// (./http.ts), as a generic 500/503 with a redacted log line.
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { createSasProbe } from '../azure/sasProbe';
 import { getConfig } from '../config';
-import { redactError } from '../domain/redact';
 import { getServices } from '../services/appContext';
 import {
   TokenRequestError,
@@ -20,6 +19,7 @@ import {
   rotateToken,
   type TokensDeps,
 } from '../services/tokens';
+import { HttpError, httpHandler, readJsonBody } from './http';
 
 export const REGISTER_TOKEN_FUNCTION = 'registerToken';
 export const ROTATE_TOKEN_FUNCTION = 'rotateToken';
@@ -53,41 +53,15 @@ export function useTokensRuntime(value: TokensDeps | undefined): void {
   shared = value ? Promise.resolve(value) : undefined;
 }
 
-async function readJson(request: HttpRequest): Promise<unknown> {
-  const text = await request.text();
-  if (text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new TokenRequestError(400, 'InvalidRequest', 'body', 'the body is not valid JSON');
-  }
-}
-
-/** Runs a handler body, turning errors into JSON answers that never include the token. */
-async function answer(
-  context: InvocationContext,
-  action: string,
-  work: () => Promise<HttpResponseInit>,
-): Promise<HttpResponseInit> {
+/** TokenRequestError (a request the caller can fix) answers in the one error shape. */
+async function answer(work: () => Promise<HttpResponseInit>): Promise<HttpResponseInit> {
   try {
     return await work();
   } catch (error) {
     if (error instanceof TokenRequestError) {
-      context.warn(
-        `${action} refused: ${error.status} ${error.code}${error.field ? ` (${error.field})` : ''}`,
-      );
-      return { status: error.status, jsonBody: error.toBody() };
+      throw new HttpError(error.status, error.code, error.message, error.fields, { ...error.details });
     }
-    context.error(`${action} failed: ${redactError(error)}`);
-    return {
-      status: 500,
-      jsonBody: {
-        error: {
-          code: 'InternalError',
-          message: `${action} failed; see the function logs (invocation ${context.invocationId})`,
-        },
-      },
-    };
+    throw error;
   }
 }
 
@@ -95,8 +69,8 @@ export async function registerTokenHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  return answer(context, 'token registration', async () => {
-    const input = parseRegisterRequest(await readJson(request));
+  return answer(async () => {
+    const input = parseRegisterRequest(await readJsonBody(request, { optional: true }));
     const token = await registerToken(await runtime(), input);
     context.log(
       `registered SAS token ${token.fingerprint} for ${token.storageAccount}, expires ${token.expiresOn}`,
@@ -109,8 +83,11 @@ export async function rotateTokenHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  return answer(context, 'token rotation', async () => {
-    const input = parseRotateRequest(request.params.storageAccount, await readJson(request));
+  return answer(async () => {
+    const input = parseRotateRequest(
+      request.params.storageAccount,
+      await readJsonBody(request, { optional: true }),
+    );
     const outcome = await rotateToken(await runtime(), input);
     context.log(
       `rotated SAS token of ${input.storageAccount} to ${outcome.token.fingerprint}: ${outcome.updated} export(s) updated, ${outcome.failed} failed`,
@@ -126,9 +103,9 @@ export async function rotateTokenHandler(
 
 export async function listTokensHandler(
   _request: HttpRequest,
-  context: InvocationContext,
+  _context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  return answer(context, 'token listing', async () => ({
+  return answer(async () => ({
     status: 200,
     jsonBody: { tokens: await listTokens(await runtime()) },
   }));
@@ -138,19 +115,19 @@ app.http(REGISTER_TOKEN_FUNCTION, {
   route: 'tokens',
   methods: ['POST'],
   authLevel: 'function',
-  handler: registerTokenHandler,
+  handler: httpHandler('token registration', registerTokenHandler),
 });
 
 app.http(ROTATE_TOKEN_FUNCTION, {
   route: 'tokens/{storageAccount}/rotate',
   methods: ['POST'],
   authLevel: 'function',
-  handler: rotateTokenHandler,
+  handler: httpHandler('token rotation', rotateTokenHandler),
 });
 
 app.http(LIST_TOKENS_FUNCTION, {
   route: 'tokens',
   methods: ['GET'],
   authLevel: 'function',
-  handler: listTokensHandler,
+  handler: httpHandler('token listing', listTokensHandler),
 });

@@ -20,16 +20,12 @@ import {
   type Scope,
 } from '../domain/scope';
 import type { AppConfig } from '../config';
-import {
-  ThrottledError,
-  ConflictError,
-  ExportNotFoundError,
-  isCostManagementError,
-} from '../azure/armErrors';
+import { ThrottledError, ExportNotFoundError, isCostManagementError } from '../azure/armErrors';
 import type { CostExportsApi } from '../azure/costExports';
 import type { BackfillRunRecord, BackfillRunStatus, TokenRecord } from '../azure/catalog';
 import { ExportBodyError, buildExportBody, type ExportBodyInput } from '../azure/exportModels';
 import type { SecretStore } from '../azure/secrets';
+import { MissingETagError, putExportKeepingETag } from './exportWrites';
 import {
   monthInstanceId,
   type BackfillDestination,
@@ -44,14 +40,12 @@ import {
   type ReadRunResult,
   type RunExportInput,
 } from '../domain/contracts';
+import type { FieldError } from '../domain/fieldError';
 import { isRecord } from '../domain/json';
 
 // ---------------------------------------------------------------------------------- the request
 
-export interface FieldError {
-  field: string;
-  message: string;
-}
+export type { FieldError } from '../domain/fieldError';
 
 export interface BackfillRequest {
   scope: Scope;
@@ -467,7 +461,9 @@ export function toCallResult(error: unknown): CallResult<never> {
     return { kind: 'error', transient: error.transient, message: error.message, code: error.code };
   }
   if (error instanceof ExportBodyError) return { kind: 'error', transient: false, message: error.message };
-  if (error instanceof PermanentError) return { kind: 'error', transient: false, message: error.message };
+  if (error instanceof PermanentError || error instanceof MissingETagError) {
+    return { kind: 'error', transient: false, message: error.message };
+  }
   const message = redactSecrets(error instanceof Error ? error.message : String(error));
   // Storage, secret store and network hiccups: worth another try after a back-off.
   return { kind: 'error', transient: true, message };
@@ -543,24 +539,15 @@ export function createBackfillActivities(deps: BackfillDeps) {
     async putExport({ task, instanceId }: PutExportInput): Promise<CallResult<{ created: boolean }>> {
       try {
         await deps.catalog.upsertBackfillRun(runRecord(task, instanceId, 'pending', now()));
-        try {
-          const result = await deps.costExports.createOrUpdate(
-            task.scope,
-            task.exportName,
-            await exportBody(deps, task),
-          );
-          return { kind: 'ok', created: result.created };
-        } catch (error) {
-          // An export left by an earlier run of this backfill: update it with its current eTag.
-          if (!(error instanceof ConflictError)) throw error;
-          const current = await deps.costExports.get(task.scope, task.exportName);
-          await deps.costExports.createOrUpdate(
-            task.scope,
-            task.exportName,
-            await exportBody(deps, task, current.eTag),
-          );
-          return { kind: 'ok', created: false };
-        }
+        // A temporary export left by an interrupted earlier run is updated with its current eTag.
+        const result = await putExportKeepingETag(
+          deps.costExports,
+          task.scope,
+          task.exportName,
+          (eTag) => exportBody(deps, task, eTag),
+          { expectNew: true },
+        );
+        return { kind: 'ok', created: result.created };
       } catch (error) {
         return toCallResult(error);
       }
@@ -644,7 +631,7 @@ export type BackfillActivities = ReturnType<typeof createBackfillActivities>;
 function statusOf(result: MonthResult): BackfillRunStatus {
   if (result.outcome === 'Completed') return 'landed';
   if (result.outcome === 'NoData') return 'dataNotAvailable';
-  return /no landing within/.test(result.error ?? '') ? 'timedOut' : 'failed';
+  return result.failure === 'landingTimedOut' ? 'timedOut' : 'failed';
 }
 
 // ------------------------------------------------------------------------------------ cancellation

@@ -67,7 +67,13 @@ export interface ExportBlobLister {
 }
 
 export type { UnresolvedLandingTable };
-export type RaiseEvent = (instanceId: string, eventName: string, payload: unknown) => Promise<void>;
+/** Raises an orchestration event: 'raised' when the instance took it (or had finished), 'notFound'
+ * when there is no such instance. Other failures throw. */
+export type RaiseEvent = (
+  instanceId: string,
+  eventName: string,
+  payload: ExportLandedEvent,
+) => Promise<'raised' | 'notFound'>;
 
 export interface LandingLog {
   info(message: string): void;
@@ -79,7 +85,7 @@ export interface LandingDependencies {
   catalog: LandingCatalog;
   blobs: ExportBlobLister;
   unresolved: UnresolvedLandingTable;
-  /** Raises an orchestration event (df.getClient(context).raiseEvent); absent = no backfill wake-up. */
+  /** Wakes a waiting backfill (azure/durableClient.ts raiseEventTo); absent = no backfill wake-up. */
   raiseEvent?: RaiseEvent;
   /** Whether an export name can belong to a backfill at all; false skips the backfillRuns lookup (one
    * round trip per landing). Default: every name can. */
@@ -388,8 +394,8 @@ export class LandingService {
     return outcome;
   }
 
-  /** Wakes the backfill waiting for this export and month. A finished or missing instance is logged,
-   * not fatal; other failures throw so the host retries (the catalogue writes are idempotent). */
+  /** Wakes the backfill waiting for this export and month. A missing instance is logged, not fatal;
+   * other failures throw so the host retries (the catalogue writes are idempotent). */
   private async raise(
     lookup: BackfillLookup,
     identity: LandingIdentity,
@@ -411,17 +417,13 @@ export class LandingService {
       rowCount: landing.rowCount,
       landingKey: key,
     };
-    try {
-      await this.deps.raiseEvent(lookup.instanceId, EXPORT_LANDED_EVENT, payload);
-      return lookup.instanceId;
-    } catch (error) {
-      const text = errorText(error);
-      if (/No instance with ID|not found|404|410|completed|terminated|failed/i.test(text)) {
-        this.log.warn(`backfill instance ${lookup.instanceId} did not take ${EXPORT_LANDED_EVENT}: ${text}`);
-        return undefined;
-      }
-      throw error;
+    if ((await this.deps.raiseEvent(lookup.instanceId, EXPORT_LANDED_EVENT, payload)) === 'notFound') {
+      this.log.warn(
+        `backfill instance ${lookup.instanceId} did not take ${EXPORT_LANDED_EVENT}: no such instance`,
+      );
+      return undefined;
     }
+    return lookup.instanceId;
   }
 
   private async reject(

@@ -5,7 +5,7 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { roundInstanceId } from '../domain/outOfBandPolicy';
-import { instanceStatus } from './durableInstances';
+import { instanceStatus } from '../azure/durableClient';
 
 export type RoundStart =
   | { started: true; instanceId: string }

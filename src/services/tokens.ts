@@ -30,6 +30,7 @@ import {
   type SasProblem,
   type SasToken,
 } from '../domain/sasToken';
+import type { FieldError } from '../domain/fieldError';
 
 // ------------------------------------------------------------------------------------ request parsing
 
@@ -46,17 +47,9 @@ export class TokenRequestError extends Error {
     this.name = 'TokenRequestError';
   }
 
-  /** The JSON error body (never holds the token: messages come from the parser, which redacts). */
-  toBody(): Record<string, unknown> {
-    return {
-      error: {
-        code: this.code,
-        message: this.message,
-        ...(this.field ? { field: this.field } : {}),
-        ...(this.details.problems ? { problems: this.details.problems } : {}),
-        ...(this.details.probe ? { probe: this.details.probe } : {}),
-      },
-    };
+  /** The field problem, in the API's one error shape (messages come from redacting parsers). */
+  get fields(): FieldError[] {
+    return this.field ? [{ field: this.field, message: this.message }] : [];
   }
 }
 

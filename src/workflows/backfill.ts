@@ -13,6 +13,7 @@ import {
   type BackfillInput,
   type MonthTask,
   type MonthInput,
+  type MonthFailure,
   type MonthOutcome,
   type MonthResult,
   type BackfillOutput,
@@ -119,7 +120,8 @@ function* callActivity<T extends object>(
 type Landing =
   | { kind: 'landed'; runId: string; rowCount?: number; landingKey?: LandingKey }
   | { kind: 'noData'; runId: string; status: string }
-  | { kind: 'failed'; runId?: string; reason: string };
+  | { kind: 'failed'; runId?: string; reason: string }
+  | { kind: 'timedOut'; reason: string };
 
 /** Waits for this month's landing event, reading run history when the poll timer fires first. */
 function* awaitLanding(
@@ -183,7 +185,7 @@ function* awaitLanding(
     }
     if (nowMs(ctx) >= deadline) {
       return {
-        kind: 'failed',
+        kind: 'timedOut',
         reason: `no landing within ${Math.round(timing.landingTimeoutMs / 60_000)} minutes (last status: ${lastSeen})`,
       };
     }
@@ -217,10 +219,12 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
       runId: null,
       attempts,
       error: `creating the export failed: ${put.message}`,
+      failure: 'exportNotCreated',
     };
   }
 
   let lastError = '';
+  let lastFailure: MonthFailure = 'runNotStarted';
   let lastRunId: string | null = null;
   while (!result && attempts < timing.maxAttempts) {
     attempts++;
@@ -233,6 +237,7 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
     );
     if (run.kind !== 'ok') {
       lastError = `running the export failed: ${run.message}`;
+      lastFailure = 'runNotStarted';
       break;
     }
     ctx.df.setCustomStatus({ phase: 'waitingForLanding', attempts });
@@ -250,7 +255,8 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
       result = { ...base, outcome: 'NoData', runId: landing.runId, attempts, rowCount: 0 };
     } else {
       lastError = landing.reason;
-      if (landing.runId) {
+      lastFailure = landing.kind === 'timedOut' ? 'landingTimedOut' : 'runFailed';
+      if (landing.kind === 'failed' && landing.runId) {
         excluded.push(landing.runId);
         lastRunId = landing.runId;
       }
@@ -266,6 +272,7 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
     runId: lastRunId,
     attempts,
     error: attempts >= timing.maxAttempts ? `${lastError} (after ${attempts} attempts)` : lastError,
+    failure: lastFailure,
   };
 
   ctx.df.setCustomStatus({ phase: 'finishing', attempts, outcome: result.outcome });

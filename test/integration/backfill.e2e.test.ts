@@ -6,6 +6,7 @@ import { tableClientFactory } from '../../src/azure/storageClients';
 import { loadConfig, resetConfigCache } from '../../src/config';
 import { registrations } from '../../dev/host/functionsCoreStub';
 import { mkdtempSync, rmSync } from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -34,6 +35,8 @@ interface Stack {
   api: string;
   host: LocalHost;
   emulatorAdmin: EmulatorAdmin;
+  emulatorUrl: string;
+  caPem: string;
   stop(): Promise<void>;
 }
 
@@ -89,6 +92,8 @@ beforeAll(async () => {
     api: host.baseUrl,
     host,
     emulatorAdmin: emulator.admin,
+    emulatorUrl: emulator.url,
+    caPem: emulator.caPem,
     stop: async () => {
       await host.stop();
       await emulator.stop();
@@ -204,7 +209,7 @@ test('fuzz: 500 bad bodies all get 400 naming fields, and start nothing', async 
     answers.forEach((answer, k) => {
       const c = batch[k]!;
       if (answer.status !== 400) throw new Error(`${answer.status} for ${c.description}`);
-      const errors = answer.json.errors as { field: string; message: string }[];
+      const errors = (answer.json.error as { fields: { field: string; message: string }[] }).fields;
       expect(errors.length).toBeGreaterThan(0);
       for (const field of c.fields) expect(errors.map((e) => e.field)).toContain(field);
     });
@@ -296,4 +301,68 @@ test('injected failures: retried months succeed, the rest are reported with reas
   } finally {
     await stack.emulatorAdmin.setFaults({ runFailureRate: 0, noDataMonths: [] });
   }
+});
+
+/** PUT an export straight to the emulator, as an earlier, interrupted backfill would have left it. */
+function putLeftover(exportName: string, month: string): Promise<number> {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  const last = new Date(Date.UTC(y, m, 0)).toISOString().slice(0, 10);
+  const body = JSON.stringify({
+    properties: {
+      format: 'Csv',
+      deliveryInfo: { destination: { type: 'AzureBlob', ...DESTINATION } },
+      definition: {
+        type: 'ActualCost',
+        timeframe: 'Custom',
+        timePeriod: { from: `${month}-01T00:00:00Z`, to: `${last}T00:00:00Z` },
+      },
+      schedule: { status: 'Inactive' },
+    },
+  });
+  const url = `${stack.emulatorUrl}${SCOPE}/providers/Microsoft.CostManagement/exports/${exportName}?api-version=2025-03-01`;
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      url,
+      {
+        method: 'PUT',
+        ca: stack.caPem,
+        headers: { authorization: 'Bearer leftover', 'content-type': 'application/json' },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('a backfill whose temporary exports already exist (an interrupted earlier run) lands every month', async () => {
+  const months = ['2022-01', '2022-02', '2022-03'];
+  for (const month of months) {
+    expect(await putLeftover(`cea-bf-actualcost-${month.replace('-', '')}`, month)).toBe(201);
+  }
+  const started = await post({
+    scope: SCOPE,
+    datasets: ['ActualCost'],
+    from: months[0],
+    to: months[2],
+    destination: DESTINATION,
+    concurrency: 3,
+  });
+  expect(started.status).toBe(202);
+  const status = await until(String(started.json.id));
+  const output = status.result as BackfillOutput;
+  expect(output.counts).toEqual({ Completed: 3, NoData: 0, Failed: 0 });
+  expect(output.months.every((m) => m.attempts === 1)).toBe(true);
+  // Each leftover was updated with its eTag, then removed like any temporary export.
+  const log = await stack.emulatorAdmin.requests();
+  const puts = log.filter(
+    (e) => e.operation === 'Exports_CreateOrUpdate' && /cea-bf-actualcost-2022/.test(e.exportName ?? ''),
+  );
+  expect(puts.filter((e) => e.status === 200)).toHaveLength(3);
+  expect((await stack.emulatorAdmin.exports()).filter((e) => /cea-bf-actualcost-2022/.test(e.name))).toEqual(
+    [],
+  );
 });

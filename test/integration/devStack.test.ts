@@ -126,7 +126,7 @@ function httpsGetJson(url: string, ca: string): Promise<{ status: number; body: 
 
 function parseReady(line: string): DevReady {
   const ready = JSON.parse(line) as DevReady;
-  expect(Object.keys(ready).sort()).toEqual(['api', 'emulator', 'emulatorCa', 'storage']);
+  expect(Object.keys(ready).sort()).toEqual(['api', 'dataDir', 'emulator', 'emulatorCa', 'key', 'storage']);
   expect(ready.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api$/);
   expect(ready.emulator).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   expect(ready.storage).toContain('AccountName=devstoreaccount1');
@@ -146,7 +146,12 @@ describe('npm run dev', () => {
         // The app: an unknown backfill is a 404 with a JSON body naming the field.
         const missing = await fetch(`${ready.api}/backfills/bf-000000-000000-${'0'.repeat(32)}`);
         expect(missing.status).toBe(404);
-        expect(await missing.json()).toEqual({ errors: [expect.objectContaining({ field: 'id' })] });
+        expect(await missing.json()).toEqual({
+          error: expect.objectContaining({
+            code: 'NotFound',
+            fields: [expect.objectContaining({ field: 'id' })],
+          }),
+        });
         // The emulator, trusted through the CA file the JSON line names.
         const counters = await httpsGetJson(`${ready.emulator}/_admin/counters`, ca);
         expect(counters.status).toBe(200);

@@ -721,7 +721,10 @@ describe('backfill wake-up', () => {
     await uploadListedBlobs(world.container, run.text);
     const outcome = await world
       .service({
-        raiseEvent: async (instanceId, name, payload) => void raised.push({ instanceId, name, payload }),
+        raiseEvent: async (instanceId, name, payload) => {
+          raised.push({ instanceId, name, payload });
+          return 'raised';
+        },
       })
       .catalogue(event(run.text, run.path));
     expect(outcome).toMatchObject({ raisedOn: 'instance-1' });
@@ -747,7 +750,7 @@ describe('backfill wake-up', () => {
   });
 
   test('no mapping: nothing raised; a missing instance is logged, not fatal', async () => {
-    const raise = jest.fn(async () => undefined);
+    const raise = jest.fn(async () => 'raised' as const);
     const run = runManifest({ exportName: 'not-a-backfill', submittedTime: '2025-08-01T09:42:00Z' });
     await uploadListedBlobs(world.container, run.text);
     await world.service({ raiseEvent: raise }).catalogue(event(run.text, run.path));
@@ -758,7 +761,7 @@ describe('backfill wake-up', () => {
     await uploadListedBlobs(world.container, gone.text);
     const outcome = await world
       .service({
-        raiseEvent: () => Promise.reject(new Error("No instance with ID 'instance-gone' found.")),
+        raiseEvent: async () => 'notFound',
       })
       .catalogue(event(gone.text, gone.path));
     expect(outcome).toMatchObject({ state: 'complete' });

@@ -5,6 +5,7 @@ import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { VirtualClock } from '../../dev/host/clock';
+import { instanceStatus, raiseEventTo } from '../../src/azure/durableClient';
 import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
 import type { HostLogLevel } from '../../dev/host/invocation';
 import { testStorageConnection, uniqueName } from '../support/storage';
@@ -57,6 +58,10 @@ app.http('durableOps', {
           const s = await client.getStatus(id!);
           return { jsonBody: { runtimeStatus: s.runtimeStatus, output: s.output } };
         }
+        case 'typedStatus':
+          return { jsonBody: { runtimeStatus: (await instanceStatus(client, id!))?.runtimeStatus ?? null } };
+        case 'typedRaise':
+          return { jsonBody: { outcome: await raiseEventTo(client, id!, 'Decision', await request.json()) } };
         case 'terminate':
           await client.terminate(id!, 'enough');
           return { status: 202 };
@@ -253,8 +258,14 @@ describe('durable client against the engine', () => {
     expect((await call('raise', 'flow-1', {})).status).toBe(202); // 410 Gone is success for the client
     expect((await call('purge', 'flow-1')).body).toEqual({ instancesDeleted: 1 });
     expect(String((await call('status', 'flow-1')).body!.error)).toContain('404');
+    // The same answers as statuses, through the real client's own error texts.
+    expect(await call('typedStatus', 'flow-1')).toEqual({ status: 200, body: { runtimeStatus: null } });
+    expect(await call('typedRaise', 'flow-1', {})).toEqual({ status: 200, body: { outcome: 'notFound' } });
 
     await call('start', 'flow-2');
+    await call('start', 'flow-3');
+    expect(await call('typedStatus', 'flow-3')).toEqual({ status: 200, body: { runtimeStatus: 'Running' } });
+    expect(await call('typedRaise', 'flow-3', 'go')).toEqual({ status: 200, body: { outcome: 'raised' } });
     expect((await call('terminate', 'flow-2')).status).toBe(202);
     expect((await call('status', 'flow-2')).body).toEqual({ runtimeStatus: 'Terminated', output: 'enough' });
   });

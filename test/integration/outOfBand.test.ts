@@ -30,6 +30,10 @@ import {
 import { testStorageConnection, uniqueName } from '../support/storage';
 
 const HOUR = 3600_000;
+
+/** The field problems of an error answer ({error:{code,message,fields}}). */
+const fieldsOf = (body: Record<string, unknown>): { field: string; message: string }[] =>
+  (body.error as { fields: { field: string; message: string }[] }).fields;
 const T0 = Date.UTC(2025, 6, 1, 6, 0);
 const SUB = (n: number) => `/subscriptions/00000000-0000-0000-0000-00000000000${n}`;
 const SIG = 'T3V0T2ZCYW5kU2VjcmV0U2lnbmF0dXJlKy8xMjM0NTY3ODkw';
@@ -344,7 +348,7 @@ describe('out-of-band runs through the local host (virtual clock, Azurite, Expor
     ])('refuses %s with field errors', async (_name, body, fields) => {
       const response = await send('PUT', url(SUB(1), 'oob-1a'), body);
       expect(response.status).toBe(400);
-      expect((response.json.errors as { field: string }[]).map((e) => e.field)).toEqual(fields);
+      expect(fieldsOf(response.json).map((e) => e.field)).toEqual(fields);
     });
 
     it('names a bad scope key, and says 404 for an unregistered export', async () => {
@@ -352,7 +356,7 @@ describe('out-of-band runs through the local host (virtual clock, Azurite, Expor
         minIntervalMinutes: 60,
       });
       expect(badScope.status).toBe(400);
-      expect((badScope.json.errors as { field: string }[])[0]!.field).toBe('scopeKey');
+      expect(fieldsOf(badScope.json)[0]!.field).toBe('scopeKey');
       const unknown = await send('PUT', url(SUB(1), 'nope'), { minIntervalMinutes: 60 });
       expect(unknown.status).toBe(404);
     });

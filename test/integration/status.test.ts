@@ -695,7 +695,13 @@ describe('GET /api/status as HTML', () => {
     expect(refused.headers.get('content-type')).toMatch(/^application\/json/);
     const bad = await getStatus('?format=xml');
     expect(bad.status).toBe(400);
-    expect(await bad.json()).toEqual({ error: 'format: expected html or json, got "xml"' });
+    expect(await bad.json()).toEqual({
+      error: {
+        code: 'InvalidRequest',
+        message: 'format: expected html or json, got "xml"',
+        fields: [{ field: 'format', message: 'expected html or json, got "xml"' }],
+      },
+    });
   });
 });
 

@@ -144,7 +144,7 @@ type ApiJson = Partial<RotationOutcome> & {
   tokens?: TokenView[];
   error?: {
     code: string;
-    field?: string;
+    fields: { field: string; message: string }[];
     problems?: { code: string }[];
     probe?: { ok: boolean; failedStep?: string; steps: { step: string; ok: boolean; status?: number }[] };
   };
@@ -349,7 +349,7 @@ describe('SAS tokens through the local host (HTTPS Azurite probe, Key Vault fake
       const before = vault.versions(sasSecretName(AZURITE_ACCOUNT)).length;
       const { status: got, json } = await register(token);
       expect(got).toBe(status);
-      expect(json.error).toMatchObject({ code, field: 'sasToken' });
+      expect(json.error).toMatchObject({ code, fields: [expect.objectContaining({ field: 'sasToken' })] });
       expect(json.error?.problems?.map((p) => p.code)).toContain(problem);
       expect(vault.versions(sasSecretName(AZURITE_ACCOUNT))).toHaveLength(before);
     },
@@ -358,7 +358,10 @@ describe('SAS tokens through the local host (HTTPS Azurite probe, Key Vault fake
   it('refuses a token signed with the wrong key: Azurite rejects the probe', async () => {
     const { status, json } = await register(makeToken({ key: wrongKey }));
     expect(status).toBe(422);
-    expect(json.error).toMatchObject({ code: 'ProbeFailed', field: 'sasToken' });
+    expect(json.error).toMatchObject({
+      code: 'ProbeFailed',
+      fields: [expect.objectContaining({ field: 'sasToken' })],
+    });
     expect(json.error?.probe).toMatchObject({ ok: false, failedStep: 'create' });
     expect(json.error?.probe?.steps[0]).toMatchObject({ step: 'create', ok: false, status: 403 });
     expect(vault.versions(sasSecretName(AZURITE_ACCOUNT))).toHaveLength(1);
@@ -367,7 +370,10 @@ describe('SAS tokens through the local host (HTTPS Azurite probe, Key Vault fake
   it('names the container when it does not exist', async () => {
     const { status, json } = await register(makeToken(), { container: 'nosuchcontainer' });
     expect(status).toBe(422);
-    expect(json.error).toMatchObject({ code: 'ProbeFailed', field: 'container' });
+    expect(json.error).toMatchObject({
+      code: 'ProbeFailed',
+      fields: [expect.objectContaining({ field: 'container' })],
+    });
   });
 
   it.each([
@@ -383,7 +389,10 @@ describe('SAS tokens through the local host (HTTPS Azurite probe, Key Vault fake
   ])('answers 400 naming the field for %j', async (body, field) => {
     const { status, json } = await call('POST', 'tokens', body);
     expect(status).toBe(400);
-    expect(json.error).toMatchObject({ code: 'InvalidRequest', field });
+    expect(json.error).toMatchObject({
+      code: field === 'body' ? 'InvalidJson' : 'InvalidRequest',
+      fields: [expect.objectContaining({ field })],
+    });
   });
 
   it('rotating an account nothing knows is a 400 naming storageAccount', async () => {
@@ -391,7 +400,7 @@ describe('SAS tokens through the local host (HTTPS Azurite probe, Key Vault fake
     tokensUsed.push(token);
     const { status, json } = await call('POST', 'tokens/unknownacct1/rotate', { sasToken: token });
     expect(status).toBe(400);
-    expect(json.error).toMatchObject({ field: 'storageAccount' });
+    expect(json.error).toMatchObject({ fields: [expect.objectContaining({ field: 'storageAccount' })] });
   });
 
   it('Key Vault down: 503, and no metadata row without a stored secret', async () => {
@@ -625,7 +634,10 @@ describe('registration against the jest Azurite (plain http, SECRET_STORE=table)
     };
     const token = makeToken({ protocol: SASProtocol.HttpsAndHttp });
     const request = { storageAccount: AZURITE_ACCOUNT, container, sasToken: token };
-    await expect(registerToken(deps, request)).rejects.toMatchObject({ status: 422, field: 'sasToken' });
+    await expect(registerToken(deps, request)).rejects.toMatchObject({
+      status: 422,
+      fields: [expect.objectContaining({ field: 'sasToken' })],
+    });
     const view = await registerToken({ ...deps, allowHttpTokens: true }, request);
     expect(view).toMatchObject({ fingerprint: sasTokenFingerprint(token), status: 'active' });
     expect(await secrets.get(view.secretName, view.secretVersion)).toBe(token);

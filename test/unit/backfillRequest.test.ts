@@ -1,6 +1,11 @@
 // Backfill request validation (table-driven and a seeded fuzz loop), the SAS token check, the
 // orchestration input, and the activities against fake adapters.
-import { ConflictError, ExportNotFoundError, ThrottledError } from '../../src/azure/armErrors';
+import {
+  ArmRequestError,
+  ConflictError,
+  ExportNotFoundError,
+  ThrottledError,
+} from '../../src/azure/armErrors';
 import type { CostExportsApi } from '../../src/azure/costExports';
 import type { BackfillRunRecord, TokenRecord } from '../../src/azure/catalog';
 import type { Export, ExportPutBody, ExportRun } from '../../src/azure/exportModels';
@@ -359,7 +364,7 @@ describe('activities', () => {
     expect(JSON.stringify(result)).not.toContain('sig=');
   });
 
-  test('putExport updates an existing export with its eTag on a conflict', async () => {
+  test('putExport updates an existing export with its current eTag when the create is refused with 400 (as Azure does)', async () => {
     let first = true;
     const { calls, activities } = fakes({
       createOrUpdate: (...args) => {
@@ -367,7 +372,10 @@ describe('activities', () => {
         if (first) {
           first = false;
           return Promise.reject(
-            new ConflictError({ operation: 'createOrUpdate', status: 409, code: 'Conflict' }, 'exists'),
+            new ArmRequestError(
+              { operation: 'createOrUpdate', status: 400, code: '400' },
+              'Etag value required for update operation of report',
+            ),
           );
         }
         return Promise.resolve({ export: {} as Export, created: false });
@@ -378,7 +386,44 @@ describe('activities', () => {
       created: false,
     });
     expect(calls.map((c) => c.op)).toEqual(['put', 'get', 'put']);
+    expect((calls[0]!.args[2] as ExportPutBody).eTag).toBeUndefined();
     expect((calls[2]!.args[2] as ExportPutBody).eTag).toBe('"e1"');
+  });
+
+  test('putExport: a stale eTag (412) is re-read once; a refused create of an export that does not exist keeps its error', async () => {
+    const stale = () =>
+      new ConflictError({ operation: 'createOrUpdate', status: 412, code: 'PreconditionFailed' }, 'stale');
+    let puts = 0;
+    let gets = 0;
+    const { calls, activities } = fakes({
+      get: () => Promise.resolve({ eTag: `"e${++gets}"` } as Export),
+      createOrUpdate: (...args) => {
+        calls.push({ op: 'put', args });
+        puts++;
+        if (puts === 1) return Promise.reject(stale());
+        if (puts === 2) return Promise.reject(stale());
+        return Promise.resolve({ export: {} as Export, created: false });
+      },
+    });
+    expect(await activities.putExport({ task: TASK, instanceId: 'c' })).toEqual({
+      kind: 'ok',
+      created: false,
+    });
+    expect(calls.map((c) => (c.args[2] as ExportPutBody).eTag)).toEqual([undefined, '"e1"', '"e2"']);
+
+    const invalid = new ArmRequestError(
+      { operation: 'createOrUpdate', status: 400, code: 'BadRequest' },
+      'bad',
+    );
+    const missing = fakes({
+      get: () => Promise.reject(new ExportNotFoundError({ operation: 'get', status: 404 }, 'gone')),
+      createOrUpdate: () => Promise.reject(invalid),
+    });
+    expect(await missing.activities.putExport({ task: TASK, instanceId: 'c' })).toMatchObject({
+      kind: 'error',
+      transient: false,
+      code: 'BadRequest',
+    });
   });
 
   test('a missing secret is a permanent error that names the token but never a value', async () => {
@@ -459,6 +504,32 @@ describe('activities', () => {
       { kind: 'ok', deleted: true },
     );
     expect(rows[0]).toMatchObject({ status: 'dataNotAvailable', runId: 'r1', attempts: 1 });
+  });
+
+  test('finishMonth records a month whose landing timed out as timedOut, whatever its error text', async () => {
+    const { rows, activities } = fakes();
+    const failed = (failure: MonthResult['failure']): MonthResult => ({
+      dataset: 'ActualCost',
+      month: '2025-06',
+      outcome: 'Failed',
+      runId: null,
+      attempts: 2,
+      error: 'no landing within 480 minutes',
+      ...(failure ? { failure } : {}),
+    });
+    await activities.finishMonth({
+      task: TASK,
+      instanceId: 'c',
+      result: failed('landingTimedOut'),
+      deleteExport: false,
+    });
+    await activities.finishMonth({
+      task: TASK,
+      instanceId: 'c',
+      result: failed('runFailed'),
+      deleteExport: false,
+    });
+    expect(rows.map((r) => r.status)).toEqual(['timedOut', 'failed']);
   });
 
   test('cleanupBackfill deletes only exports of months still in flight and marks them cancelled', async () => {

@@ -387,7 +387,7 @@ test('a run that never lands times out, is retried, and fails naming the timeout
   const { output } = await runBackfill(
     input({ datasets: ['ActualCost'], months: 1, timing: { ...TIMING, maxAttempts: 2 } }),
   );
-  expect(output.months[0]).toMatchObject({ outcome: 'Failed', attempts: 2 });
+  expect(output.months[0]).toMatchObject({ outcome: 'Failed', attempts: 2, failure: 'landingTimedOut' });
   expect(output.months[0]!.error).toMatch(
     /no landing within 480 minutes \(last status: InProgress\) \(after 2 attempts\)/,
   );
