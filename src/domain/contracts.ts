@@ -126,8 +126,20 @@ export interface BackfillProgress {
   counts: Record<MonthOutcome | 'pending' | 'running', number>;
   /** `Dataset YYYY-MM` of the months in flight. */
   inFlight: string[];
-  /** Months finished so far, in completion order (the output lists them all at the end). */
-  finished: { dataset: ExportDataset; month: string; outcome: MonthOutcome; error?: string }[];
+  /** The last few months finished, newest last, errors cut short (src/domain/backfillProgress.ts);
+   * the output and the backfillRuns table hold every month in full. */
+  recent: { dataset: ExportDataset; month: string; outcome: MonthOutcome; error?: string }[];
+}
+
+/** One month's own custom status (instance id `monthInstanceId(...)`): where it is, which attempt,
+ * the last failure cut short, and when a backed-off attempt is due. */
+export interface MonthProgress {
+  phase: 'creatingExport' | 'running' | 'waitingForLanding' | 'backingOff' | 'finishing';
+  attempts: number;
+  lastError?: string;
+  /** ISO time the next attempt starts (phase backingOff). */
+  nextRetryAt?: string;
+  outcome?: MonthOutcome;
 }
 
 /** Every activity answers with one of these; a 429 is a result, not an exception, because durable

@@ -18,6 +18,7 @@ import {
   type MonthResult,
   type BackfillOutput,
   type BackfillProgress,
+  type MonthProgress,
   type CallResult,
   type PutExportInput,
   type RunExportInput,
@@ -27,6 +28,7 @@ import {
 } from '../domain/contracts';
 import type { ExportDataset } from '../domain/scope';
 import { sameScope } from '../domain/scope';
+import { shortError, withRecent } from '../domain/backfillProgress';
 
 export const BACKFILL_ORCHESTRATOR = 'backfill';
 export const BACKFILL_MONTH_ORCHESTRATOR = 'backfillMonth';
@@ -205,7 +207,8 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
   let result: MonthResult | undefined;
   const base = { dataset: task.dataset, month: task.month };
 
-  ctx.df.setCustomStatus({ phase: 'creatingExport', attempts });
+  const status = (progress: MonthProgress): void => ctx.df.setCustomStatus(progress);
+  status({ phase: 'creatingExport', attempts });
   const put = yield* callActivity(
     ctx,
     BACKFILL_ACTIVITIES.putExport,
@@ -228,7 +231,7 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
   let lastRunId: string | null = null;
   while (!result && attempts < timing.maxAttempts) {
     attempts++;
-    ctx.df.setCustomStatus({ phase: 'running', attempts });
+    status({ phase: 'running', attempts, ...(lastError ? { lastError: shortError(lastError) } : {}) });
     const run = yield* callActivity(
       ctx,
       BACKFILL_ACTIVITIES.runExport,
@@ -240,7 +243,7 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
       lastFailure = 'runNotStarted';
       break;
     }
-    ctx.df.setCustomStatus({ phase: 'waitingForLanding', attempts });
+    status({ phase: 'waitingForLanding', attempts });
     const landing = yield* awaitLanding(ctx, input, excluded);
     if (landing.kind === 'landed') {
       result = {
@@ -261,8 +264,14 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
         lastRunId = landing.runId;
       }
       if (attempts < timing.maxAttempts) {
-        ctx.df.setCustomStatus({ phase: 'backingOff', attempts, lastError });
-        yield ctx.df.createTimer(new Date(nowMs(ctx) + backoffMs(timing, attempts)));
+        const retryAt = new Date(nowMs(ctx) + backoffMs(timing, attempts));
+        status({
+          phase: 'backingOff',
+          attempts,
+          lastError: shortError(lastError),
+          nextRetryAt: retryAt.toISOString(),
+        });
+        yield ctx.df.createTimer(retryAt);
       }
     }
   }
@@ -275,7 +284,7 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
     failure: lastFailure,
   };
 
-  ctx.df.setCustomStatus({ phase: 'finishing', attempts, outcome: result.outcome });
+  status({ phase: 'finishing', attempts, outcome: result.outcome });
   const finish = yield* callActivity<{ deleted: boolean }>(
     ctx,
     BACKFILL_ACTIVITIES.finishMonth,
@@ -298,7 +307,7 @@ export function* backfillOrchestrator(ctx: OrchestrationContext): Step<BackfillO
   const input = ctx.df.getInput<BackfillInput>();
   const chunks = input.windows.flatMap((window) => input.datasets.map((dataset) => ({ dataset, window })));
   const results: (MonthResult | undefined)[] = chunks.map(() => undefined);
-  const finished: BackfillProgress['finished'] = [];
+  let recent: BackfillProgress['recent'] = [];
   const inFlight: { index: number; task: Task }[] = [];
   const counts = emptyCounts();
   const concurrency = Math.max(1, Math.floor(input.concurrency));
@@ -310,7 +319,7 @@ export function* backfillOrchestrator(ctx: OrchestrationContext): Step<BackfillO
     total: chunks.length,
     counts: { ...counts, pending: chunks.length - next, running: inFlight.length },
     inFlight: inFlight.map((f) => label(f.index)),
-    finished: [...finished],
+    recent,
   });
 
   while (next < chunks.length || inFlight.length > 0) {
@@ -363,12 +372,7 @@ export function* backfillOrchestrator(ctx: OrchestrationContext): Step<BackfillO
         : (task.result as MonthResult);
       results[index] = result;
       counts[result.outcome]++;
-      finished.push({
-        dataset,
-        month: window.month,
-        outcome: result.outcome,
-        ...(result.error !== undefined ? { error: result.error } : {}),
-      });
+      recent = withRecent(recent, result);
     }
   }
   ctx.df.setCustomStatus(progress());

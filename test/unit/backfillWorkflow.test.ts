@@ -278,8 +278,31 @@ test('the custom status counts outcomes and lists the months in flight', async (
   await clock.runUntil(() => TERMINAL.includes(engine.getStatus(id)!.runtimeStatus));
   const done = engine.getStatus(id)!.customStatus as BackfillProgress;
   expect(done.counts).toMatchObject({ Completed: 6, pending: 0, running: 0 });
-  expect(done.finished).toHaveLength(6);
+  // The last few outcomes only: the output holds every month.
+  expect(done.recent.map((r) => `${r.dataset} ${r.month}`)).toHaveLength(5);
 });
+
+test('a 7-year, 3-dataset backfill keeps its status under the 16 KB custom status limit the engine enforces', async () => {
+  // 252 months. The status once listed every finished month and outgrew Azure's limit (about 100
+  // months); the engine now fails an orchestration whose custom status is bigger, as Azure does.
+  const failing = ['ActualCost 2019-01', 'FocusCost 2020-02', 'AmortizedCost 2025-06'];
+  for (const key of failing) fake.outcomes.set(key, ['Failed']);
+  const { status, output } = await runBackfill(
+    input({ months: 84, datasets: ['ActualCost', 'AmortizedCost', 'FocusCost'], concurrency: 12 }),
+  );
+  expect(output.total).toBe(252);
+  expect(output.months).toHaveLength(252);
+  expect(output.counts).toEqual({ Completed: 249, NoData: 0, Failed: 3 });
+  expect(
+    output.months
+      .filter((m) => m.outcome === 'Failed')
+      .map((m) => `${m.dataset} ${m.month}`)
+      .sort(),
+  ).toEqual([...failing].sort());
+  const progress = status.customStatus as BackfillProgress;
+  expect(progress.counts).toMatchObject({ Completed: 249, Failed: 3, pending: 0, running: 0 });
+  expect(JSON.stringify(progress).length * 2).toBeLessThan(16 * 1024);
+}, 120_000);
 
 test('polling fallback without landing events: one history read per month, at the poll interval', async () => {
   fake.raiseEvents = false;

@@ -11,6 +11,7 @@ import { registrations as capturedRegistrations, type CapturedRegistration } fro
 import { RealClock, type Clock, type TimerHandle } from '../clock';
 import { createInvocationContext, describeError, consoleLogger, type HostLogger } from '../invocation';
 import { redactSecrets } from '../../../src/domain/redact';
+import { customStatusProblem } from './limits';
 import {
   ActionType,
   ActionTypeName,
@@ -433,6 +434,11 @@ export class DurableEngine {
 
     const result = await this.invokeOrchestrator(inst, inst.history);
     if (inst.generation !== generation || TERMINAL.has(inst.runtimeStatus)) return;
+    const oversized = result.state ? customStatusProblem(result.state.customStatus) : undefined;
+    if (oversized) {
+      this.fail(inst, `Orchestrator function '${inst.name}' failed: ${oversized}`);
+      return;
+    }
     if (result.state) inst.customStatus = roundTrip(result.state.customStatus) ?? null;
     if (result.error !== undefined || !result.state) {
       this.fail(
