@@ -21,6 +21,7 @@ import { createBillingCustomersClient } from '../azure/billingCustomers';
 import { FleetStore } from '../azure/fleetStore';
 import { tableClientFactory } from '../azure/storageClients';
 import { getConfig } from '../config';
+import { HttpError, httpHandler, readJsonBody } from './http';
 import { redactError } from '../domain/redact';
 import { getServices } from '../services/appContext';
 import { instanceStatus } from '../azure/durableClient';
@@ -91,59 +92,24 @@ export function useFleetRuntime(value: FleetRuntime | undefined): void {
 
 // ------------------------------------------------------------------------------------- HTTP edge
 
-const MAX_BODY = 64 * 1024;
-
 async function readBody(request: HttpRequest): Promise<unknown> {
-  const text = await request.text();
-  if (text.length > MAX_BODY) {
-    throw new FleetRequestError(413, 'BodyTooLarge', `the body is larger than ${MAX_BODY} bytes`, [
-      { field: 'body', message: `at most ${MAX_BODY} bytes` },
-    ]);
-  }
-  if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new FleetRequestError(400, 'InvalidJson', 'the body is not JSON', [
-      { field: 'body', message: 'expected a JSON object' },
-    ]);
-  }
+  return (await readJsonBody(request, { optional: true })) ?? {};
 }
 
-function fail(error: unknown, context: InvocationContext): HttpResponseInit {
-  if (error instanceof FleetRequestError) {
-    return {
-      status: error.status,
-      jsonBody: { error: { code: error.code, message: error.message, fields: error.fields } },
-    };
-  }
-  context.error(`fleet: ${redactError(error)}`);
-  const throttled = error instanceof ThrottledError;
-  return {
-    status: throttled ? 429 : 503,
-    ...(throttled ? { headers: { 'Retry-After': String(Math.ceil(error.retryAfterMs / 1000)) } } : {}),
-    jsonBody: {
-      error: {
-        code: isCostManagementError(error) ? error.code : 'DependencyUnavailable',
-        message: redactError(error)
-          .replace(/^Error: /, '')
-          .slice(0, 300),
-        fields: [],
-      },
-    },
-  };
-}
-
+/** The one HTTP edge (functions/http.ts), with the fleet's refusals in its error shape. */
 function handler(
   body: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>,
 ): (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit> {
-  return async (request, context) => {
+  return httpHandler('fleet', async (request, context) => {
     try {
       return await body(request, context);
     } catch (error) {
-      return fail(error, context);
+      if (error instanceof FleetRequestError) {
+        throw new HttpError(error.status, error.code, error.message, error.fields);
+      }
+      throw error;
     }
-  };
+  });
 }
 
 /** `{origin}/api/fleet/{path}`: the app's own routes, never a durable webhook with its key. */
