@@ -28,7 +28,7 @@ param keyVaultName string = ''
 param exportsStorageAccountId string = ''
 @description('Container the exports write to and the blob trigger watches (EXPORTS_CONTAINER).')
 param exportsContainerName string = 'msexports'
-@description('New exports account only: keep true while any export uses SAS-token (cross-tenant) delivery, which needs an account SAS.')
+@description('New exports account only: keep true. Cost Management refuses to create or update an export whose destination account has shared keys disabled, resourceId (identity) destinations included (azure-cli#32912, azure-powershell#29424), and SAS-token delivery needs an account SAS, which the key signs.')
 param exportsAllowSharedKeyAccess bool = true
 @description('Name of the exports account\'s existing Event Grid system topic, if it has one (an account can have only one). Empty: create one.')
 param exportsSystemTopicName string = ''

@@ -32,7 +32,13 @@ import {
   type StoreSnapshot,
 } from './state';
 import { rateLimitHeaderName, Throttle, validateThrottleLimits, type ThrottleLimits } from './throttle';
-import { ArmError, checkApiVersion, checkExportRules, ExportValidator } from './validation';
+import {
+  ArmError,
+  checkApiVersion,
+  checkExportRules,
+  checkSharedKeyAccess,
+  ExportValidator,
+} from './validation';
 
 export const API_VERSION = '2025-03-01';
 
@@ -386,6 +392,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         }
         const input = validator.parseExport(parsed);
         checkExportRules(input, scope.kind);
+        checkSharedKeyAccess(input, store.faults.sharedKeyDisabledAccounts);
         const ifMatch = req.headers['if-match'];
         const result = store.put(scope, name, input, typeof ifMatch === 'string' ? ifMatch : undefined);
         return { status: result.created ? 201 : 200, body: exportResponse(result.export, { now }) };

@@ -38,6 +38,9 @@ export interface Faults {
   latencyMs: number;
   /** Months `yyyy-MM` with no cost data: runs touching one end DataNotAvailable with no files. */
   noDataMonths: string[];
+  /** Storage account names (any case) with "Allow storage account key access" off: a PUT with a
+   * `resourceId` destination on one is refused, as Cost Management does (azure-cli#32912). */
+  sharedKeyDisabledAccounts: string[];
 }
 
 export const DEFAULT_FAULTS: Faults = {
@@ -46,13 +49,18 @@ export const DEFAULT_FAULTS: Faults = {
   serverErrorRate: 0,
   latencyMs: 0,
   noDataMonths: [],
+  sharedKeyDisabledAccounts: [],
 };
 
 export function validateFaults(value: unknown, base: Faults = DEFAULT_FAULTS): Faults {
   if (value === undefined || value === null) return { ...base };
   if (typeof value !== 'object') throw new Error('faults must be an object');
   const input = value as Record<string, unknown>;
-  const out: Faults = { ...base, noDataMonths: [...base.noDataMonths] };
+  const out: Faults = {
+    ...base,
+    noDataMonths: [...base.noDataMonths],
+    sharedKeyDisabledAccounts: [...base.sharedKeyDisabledAccounts],
+  };
   for (const key of Object.keys(input)) {
     const v = input[key];
     switch (key) {
@@ -72,6 +80,11 @@ export function validateFaults(value: unknown, base: Faults = DEFAULT_FAULTS): F
         if (!Array.isArray(v) || v.some((m) => typeof m !== 'string' || !/^\d{4}-(0[1-9]|1[0-2])$/.test(m)))
           throw new Error('faults.noDataMonths must be an array of yyyy-MM strings');
         out.noDataMonths = [...(v as string[])];
+        break;
+      case 'sharedKeyDisabledAccounts':
+        if (!Array.isArray(v) || v.some((a) => typeof a !== 'string' || !/^[a-z0-9]{3,24}$/i.test(a)))
+          throw new Error('faults.sharedKeyDisabledAccounts must be an array of storage account names');
+        out.sharedKeyDisabledAccounts = (v as string[]).map((a) => a.toLowerCase());
         break;
       default:
         throw new Error(`faults has an unknown field: ${key}`);

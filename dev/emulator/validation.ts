@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import { isDatasetAllowed, type ScopeKind } from '../../src/domain/scope';
+import { isDatasetAllowed, isGranularityAllowed, type ScopeKind } from '../../src/domain/scope';
+import { SAS_AUTHORIZATION_MESSAGE } from './delivery';
 
 export const SPEC_DIR = path.join(__dirname, 'spec', '2025-03-01');
 
@@ -324,12 +325,18 @@ export function checkExportRules(input: ExportInput, scopeKind: ScopeKind): void
       `'properties.deliveryInfo.destination' needs either 'resourceId' or both 'storageAccount' and 'sasToken'.`,
     );
   }
+  checkRootFolderPath(dest.rootFolderPath);
+  if (dest.sasToken !== undefined && dest.sasToken !== OBFUSCATED_SAS_TOKEN) checkSasAtPut(dest.sasToken);
   const format = lower(p.format) ?? 'csv';
   const compression = lower(p.compressionMode) ?? 'none';
   if ((format === 'csv' && compression === 'snappy') || (format === 'parquet' && compression === 'gzip')) {
     throw bad(
       `'properties.compressionMode' ${p.compressionMode} cannot be used with format ${p.format ?? 'Csv'} (gzip is for Csv, snappy for Parquet).`,
     );
+  }
+  const granularity = def.dataSet?.granularity;
+  if (granularity !== undefined && !isGranularityAllowed(scopeKind, typeName, granularity)) {
+    throw bad(`Invalid dataset granularity: '${granularity}'.`);
   }
   const schedule = p.schedule;
   if (
@@ -343,6 +350,56 @@ export function checkExportRules(input: ExportInput, scopeKind: ScopeKind): void
   if (period?.to && Date.parse(period.to) <= Date.parse(period.from)) {
     throw bad(
       `'properties.schedule.recurrencePeriod.to' must be after 'properties.schedule.recurrencePeriod.from'.`,
+    );
+  }
+}
+
+/** What the service shows instead of a stored SAS token; sending it back keeps the token. */
+const OBFUSCATED_SAS_TOKEN = '**********';
+
+/** Learn, "Export cost data with an Azure Storage account SAS key": the token must be for the blob
+ * service, for container and object resource types, with add create read write delete. The portal
+ * checks this when the export is saved; the API is assumed to do the same. A service SAS (sr=…) has
+ * no service or resource-type fields, so only its permissions are checked (permissive). Expiry is
+ * not checked here: an expired token fails the runs (see delivery.ts). */
+function checkSasAtPut(token: string): void {
+  const params = new URLSearchParams(token.replace(/^\?/, ''));
+  const has = (name: string, letters: string) =>
+    [...letters].every((l) => (params.get(name) ?? '').includes(l));
+  const account = params.has('ss') || params.has('srt');
+  const ok = has('sp', 'acrwd') && (!account || (has('ss', 'b') && has('srt', 'co')));
+  if (!ok) throw new ArmError(400, 'BadRequest', SAS_AUTHORIZATION_MESSAGE);
+}
+
+const SHARED_KEY_DISABLED_MESSAGE =
+  'Key-based authentication is currently disabled on this storage account. To proceed, please enable "Allow storage account key access". For instructions on how to change this setting, please visit https://aka.ms/sharedkey.';
+
+/** azure-cli#32912, azure-powershell#29424: a `resourceId` destination on an account with shared
+ * keys off is refused at PUT with code "400", even though the export writes with its own identity. */
+export function checkSharedKeyAccess(input: ExportInput, disabledAccounts: readonly string[]): void {
+  const resourceId = input.properties.deliveryInfo.destination.resourceId;
+  if (!resourceId || disabledAccounts.length === 0) return;
+  const account = /\/storageAccounts\/([^/]+)/i.exec(resourceId)?.[1]?.toLowerCase();
+  if (account && disabledAccounts.includes(account)) {
+    throw new ArmError(400, '400', SHARED_KEY_DISABLED_MESSAGE);
+  }
+}
+
+// Cost Management's wording (hashicorp/terraform-provider-azurerm#26219, microsoft/finops-toolkit
+// #1239). "Reserved url characters" read as RFC 3986's; anything else (`_`, `%`, spaces) is let through.
+const ROOT_FOLDER_RESERVED = /[:?#[\]@!$&'()*+,;=]/;
+
+function checkRootFolderPath(root: string | undefined): void {
+  if (root === undefined || root === '') return;
+  const prefix = 'Request properties validation failed: Invalid deliveryInfo destination rootFolderPath;';
+  if (root.startsWith('/')) {
+    throw new ArmError(400, 'BadRequest', `${prefix} value cannot begin with a forward slash`);
+  }
+  if (ROOT_FOLDER_RESERVED.test(root)) {
+    throw new ArmError(
+      400,
+      'BadRequest',
+      `${prefix} ${root}' Value cannot contain any reserved url characters except forward slashes(/)`,
     );
   }
 }

@@ -8,7 +8,7 @@ param name string
 param location string
 param tags object
 param containerName string
-@description('SAS-token (cross-tenant partner) delivery needs an account SAS, which is signed with the account key; the app itself never uses a key. Set false only when every export uses a resourceId destination.')
+@description('Keep true. Cost Management checks at PUT that the destination account allows shared key access, for resourceId destinations delivered with the export\'s own identity too (azure-cli#32912, azure-powershell#29424); SAS-token delivery needs an account SAS, which the key signs. The app itself never uses a key.')
 param allowSharedKeyAccess bool
 
 resource newAccount 'Microsoft.Storage/storageAccounts@2023-05-01' = if (createAccount) {

@@ -4,8 +4,9 @@
 // models drop half of these fields, so nothing here goes through its serializer.
 import type { FieldError } from '../domain/fieldError';
 import type { ExportDataset, Scope } from '../domain/scope';
-import { EXPORT_DATASETS, datasetsForScope, parseScope } from '../domain/scope';
+import { EXPORT_DATASETS, datasetsForScope, isGranularityAllowed, parseScope } from '../domain/scope';
 import { isRecord } from '../domain/json';
+import { rootFolderPathProblem, toRootFolderPath } from '../domain/rootFolderPath';
 
 export const EXPORTS_API_VERSION = '2025-03-01';
 
@@ -270,7 +271,6 @@ const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})$/;
 /** Our own bound: the spec gives none, and a description is a label, not a document. */
 export const MAX_DESCRIPTION_LENGTH = 1000;
-const MAX_ROOT_FOLDER_LENGTH = 1024;
 
 /** Where validators record problems (collects all of them rather than stopping at the first). */
 export interface ProblemSink {
@@ -434,17 +434,16 @@ function rootFolder(problems: Problems, value: unknown): string | undefined {
     problems.add(field, `expected a string, got ${JSON.stringify(value)}`);
     return undefined;
   }
+  // A leading or trailing "/" names the same folder; the service refuses a leading one, so drop both.
   const trimmed = value.trim().replace(/^\/+|\/+$/g, '');
   if (trimmed === '') return undefined;
-  if (trimmed.length > MAX_ROOT_FOLDER_LENGTH || /[\\?#\u0000-\u001f]/.test(trimmed)) {
+  const problem = rootFolderPathProblem(trimmed);
+  if (problem) {
+    const suggestion = toRootFolderPath(trimmed);
     problems.add(
       field,
-      `expected at most ${MAX_ROOT_FOLDER_LENGTH} characters without \\ ? # or control characters`,
+      `${problem}; Cost Management refuses such paths${suggestion ? ` (for example use "${suggestion}")` : ''}`,
     );
-    return undefined;
-  }
-  if (trimmed.split('/').some((s) => s === '' || s === '.' || s === '..')) {
-    problems.add(field, `"${trimmed}" has an empty, "." or ".." segment`);
     return undefined;
   }
   return trimmed;
@@ -572,6 +571,9 @@ export function buildExportBody(input: ExportBodyInput): ExportPutBody {
           'dataset',
           `${dataset} is not offered at ${scope.kind} scope ${scope.canonical} (allowed: ${allowed.join(', ')})`,
         );
+      }
+      if (typeof input.granularity === 'string' && !isGranularityAllowed(scope, dataset, input.granularity)) {
+        problems.add('granularity', `${dataset} at ${scope.kind} scope does not accept ${input.granularity}`);
       }
     } catch (error) {
       problems.add('scope', error instanceof Error ? error.message : String(error));

@@ -339,6 +339,22 @@ export function isDatasetAllowed(scope: ScopeKind | Scope, dataset: string): dat
   return datasetsForScope(scope).includes(dataset as ExportDataset);
 }
 
+/** Whether a dataset accepts a granularity at a scope. An MCA price sheet (billing profile scope)
+ * refuses Daily ("Invalid dataset granularity: 'Daily'.", finops-toolkit#1193); the official EA
+ * billing account example sends Daily, so elsewhere every granularity is accepted. */
+export function isGranularityAllowed(
+  scope: ScopeKind | Scope,
+  dataset: string,
+  granularity: string,
+): boolean {
+  const kind = typeof scope === 'string' ? scope : scope.kind;
+  return !(
+    dataset.toLowerCase() === 'pricesheet' &&
+    kind === 'billingProfile' &&
+    granularity.toLowerCase() === 'daily'
+  );
+}
+
 /** A key safe for Table Storage PartitionKey/RowKey (which forbid / \ # ? and control characters):
  * the canonical scope without its leading slash, `/` written as `|`, in lower case because ARM
  * treats scope ids case-insensitively (a manifest's resourceId may differ in casing from what a

@@ -494,7 +494,9 @@ export function rotationBody(current: Export, sasToken: string): ExportPutBody {
           ...(d.resourceId ? { resourceId: d.resourceId } : {}),
           ...(d.storageAccount ? { storageAccount: d.storageAccount } : {}),
           container: d.container,
-          ...(d.rootFolderPath !== undefined ? { rootFolderPath: d.rootFolderPath } : {}),
+          // An export made before the service refused a leading "/" may still carry one: the
+          // same folder without it keeps the PUT valid.
+          ...(d.rootFolderPath !== undefined ? { rootFolderPath: d.rootFolderPath.replace(/^\/+/, '') } : {}),
           sasToken,
         },
       },

@@ -366,3 +366,23 @@ test('a backfill whose temporary exports already exist (an interrupted earlier r
     [],
   );
 });
+
+test('a resourceId destination whose account has shared keys off: the month fails at once with the service wording', async () => {
+  await stack.emulatorAdmin.setFaults({ sharedKeyDisabledAccounts: ['devstoreaccount1'] });
+  try {
+    const started = await post({
+      scope: SCOPE,
+      datasets: ['ActualCost'],
+      from: '2021-05',
+      to: '2021-05',
+      destination: DESTINATION,
+    });
+    expect(started.status).toBe(202);
+    const output = (await until(String(started.json.id))).result as BackfillOutput;
+    expect(output.counts).toEqual({ Completed: 0, NoData: 0, Failed: 1 });
+    expect(output.months[0]).toMatchObject({ outcome: 'Failed', attempts: 0 }); // refused at PUT: no run posted
+    expect(output.months[0]!.error).toMatch(/Key-based authentication is currently disabled/);
+  } finally {
+    await stack.emulatorAdmin.setFaults({ sharedKeyDisabledAccounts: [] });
+  }
+});

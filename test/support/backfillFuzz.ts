@@ -98,7 +98,17 @@ export const MUTATIONS: readonly ((body: Body, random: Random) => string)[] = [
   },
   (b, r) => ((dest(b).tokenId = pick(r, ['', ' ', 'a/b', 7, '-x', 'x'.repeat(200)])), 'destination.tokenId'),
   (b, r) => (
-    (dest(b).rootFolderPath = pick(r, ['a/../b', 'a//b', 'a?b', 'a#b', 5, './x'])),
+    (dest(b).rootFolderPath = pick(r, [
+      'a/../b',
+      'a//b',
+      'a?b',
+      'a#b',
+      5,
+      './x',
+      'billing/aaaa:bbbb_2019-05-31',
+      'a b',
+      'x@y',
+    ])),
     'destination.rootFolderPath'
   ),
   (b) => {

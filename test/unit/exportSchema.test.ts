@@ -444,6 +444,27 @@ describe('buildExportBody: invalid inputs name the field', () => {
     ['an unknown dataset', { dataset: 'Bogus' }, ['dataset']],
     ['PriceSheet at subscription scope', { dataset: 'PriceSheet', scope: SUBSCRIPTION }, ['dataset']],
     [
+      'an MCA price sheet with Daily granularity',
+      {
+        dataset: 'PriceSheet',
+        granularity: 'Daily',
+        scope:
+          '/providers/Microsoft.Billing/billingAccounts/11111111-1111-1111-1111-111111111111:22222222-2222-2222-2222-222222222222_2019-05-31/billingProfiles/PROF-1',
+      },
+      ['granularity'],
+    ],
+    [
+      'a root folder with a billing account id',
+      {
+        destination: {
+          resourceId: STORAGE_ID,
+          container: 'exports',
+          rootFolderPath: 'providers/Microsoft.Billing/billingAccounts/aaaa:bbbb_2019-05-31',
+        },
+      },
+      ['destination.rootFolderPath'],
+    ],
+    [
       'FocusCost at management group scope',
       { dataset: 'FocusCost', scope: '/providers/Microsoft.Management/managementGroups/mg' },
       ['dataset'],

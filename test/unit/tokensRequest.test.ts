@@ -235,4 +235,17 @@ describe('rotationBody', () => {
       },
     });
   });
+
+  it('drops a leading "/" an older export may carry, which the service now refuses on PUT', () => {
+    const legacy: Export = {
+      ...current,
+      properties: {
+        ...current.properties,
+        deliveryInfo: {
+          destination: { ...current.properties.deliveryInfo.destination, rootFolderPath: '/cost/acme' },
+        },
+      },
+    };
+    expect(rotationBody(legacy, GOOD).properties.deliveryInfo.destination.rootFolderPath).toBe('cost/acme');
+  });
 });
