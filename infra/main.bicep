@@ -68,6 +68,9 @@ param fleetReconcileSchedule string = '0 45 5 * * *'
 @minValue(1)
 @maxValue(50)
 param fleetConcurrency int = 4
+param ledgerSweepSchedule string = '0 45 6 * * *'
+@allowed(['off', 'report', 'heal'])
+param healingPolicy string = 'report'
 @minValue(1)
 @maxValue(12)
 param backfillMaxConcurrency int = 3
@@ -250,6 +253,8 @@ var coreSettings = {
   EXPORT_SYNC_SCHEDULE: exportSyncSchedule
   FLEET_RECONCILE_SCHEDULE: fleetReconcileSchedule
   FLEET_CONCURRENCY: string(fleetConcurrency)
+  LEDGER_SWEEP_SCHEDULE: ledgerSweepSchedule
+  HEALING_POLICY: healingPolicy
   BACKFILL_MAX_CONCURRENCY: string(backfillMaxConcurrency)
   BACKFILL_MAX_ATTEMPTS: string(backfillMaxAttempts)
   BACKFILL_LANDING_TIMEOUT_MINUTES: string(backfillLandingTimeoutMinutes)

@@ -2,6 +2,9 @@
 // Every problem is reported together, each naming the variable and what it expects,
 // so a misconfigured deployment fails at its first invocation with one readable message.
 
+import { HEALING_POLICIES, type HealingPolicy } from './domain/ledger';
+import { parseScope } from './domain/scope';
+
 export type Env = Record<string, string | undefined>;
 
 /** A storage connection in the Functions host's own convention: `NAME` holds a connection string
@@ -57,6 +60,22 @@ export interface AppConfig {
   exportSync: { schedule: string };
   /** Export fleet reconcile rounds (services/fleet.ts): when, and scopes reconciled at once. */
   fleet: { schedule: string; concurrency: number };
+  /** The completeness ledger: its daily sweep, when a month is final, and healing per scope. */
+  ledger: {
+    schedule: string;
+    finalAfterDays: number;
+    graceHours: number;
+    healing: {
+      /** For scopes without an override. */
+      defaultPolicy: HealingPolicy;
+      /** Canonical scope text as written in HEALING_SCOPES → policy. */
+      scopes: Record<string, HealingPolicy>;
+      coolDownHours: number;
+      maxAttempts: number;
+      /** Backfills one sweep may start at most. */
+      maxPerSweep: number;
+    };
+  };
   backfill: {
     maxConcurrency: number;
     maxAttempts: number;
@@ -66,6 +85,29 @@ export interface AppConfig {
   durableTaskHub: string;
   /** Purge of finished orchestrations' history, so the task hub does not grow forever. */
   durableCleanup: { schedule: string; retentionDays: number };
+}
+
+/** HEALING_SCOPES: `scope=policy` pairs, comma-separated; keys are canonical scopes. */
+function healingScopes(r: SettingsReader): Record<string, HealingPolicy> {
+  const scopes: Record<string, HealingPolicy> = {};
+  for (const pair of r.list('HEALING_SCOPES')) {
+    const at = pair.lastIndexOf('=');
+    const policy = pair.slice(at + 1).trim() as HealingPolicy;
+    let scope: string | undefined;
+    try {
+      scope = at > 0 ? parseScope(pair.slice(0, at).trim()).canonical : undefined;
+    } catch {
+      scope = undefined;
+    }
+    if (!scope || !HEALING_POLICIES.includes(policy)) {
+      r.problems.push(
+        `HEALING_SCOPES: expected scope=policy pairs (policy off, report or heal), got "${pair.slice(0, 200)}"`,
+      );
+      continue;
+    }
+    scopes[scope.toLowerCase()] = policy;
+  }
+  return scopes;
 }
 
 export class ConfigError extends Error {
@@ -316,6 +358,18 @@ export function loadConfig(env: Env = process.env): AppConfig {
     fleet: {
       schedule: r.ncrontab('FLEET_RECONCILE_SCHEDULE', '0 45 5 * * *'),
       concurrency: r.int('FLEET_CONCURRENCY', 4, 1, 50),
+    },
+    ledger: {
+      schedule: r.ncrontab('LEDGER_SWEEP_SCHEDULE', '0 45 6 * * *'),
+      finalAfterDays: r.int('LEDGER_FINAL_AFTER_DAYS', 4, 1, 31),
+      graceHours: r.int('LEDGER_GRACE_HOURS', 12, 0, 720),
+      healing: {
+        defaultPolicy: r.oneOf<HealingPolicy>('HEALING_POLICY', 'report', [...HEALING_POLICIES]),
+        scopes: healingScopes(r),
+        coolDownHours: r.int('HEALING_COOLDOWN_HOURS', 24, 1, 8760),
+        maxAttempts: r.int('HEALING_MAX_ATTEMPTS', 3, 1, 20),
+        maxPerSweep: r.int('HEALING_MAX_PER_SWEEP', 20, 1, 1000),
+      },
     },
     backfill: {
       maxConcurrency: r.int('BACKFILL_MAX_CONCURRENCY', 3, 1, 12),

@@ -7,6 +7,7 @@ import './functions/exportSync';
 import './functions/fleet';
 // The HTTP edge the triggers share (registers nothing; here so every file of the folder is).
 import './functions/http';
+import './functions/ledger';
 import './functions/outOfBandRuns';
 import './functions/sasWatch';
 import './functions/status';

@@ -53,6 +53,7 @@ import type { Scope } from '../domain/scope';
 export type { LandingFlagChange };
 export * from './catalog/keys';
 export * from './catalog/records';
+export * from './catalog/ledgerRecords';
 export {
   CatalogDataError,
   CatalogSecretError,

@@ -10,7 +10,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
-import { getConfig } from '../config';
+import { getConfig, type AppConfig } from '../config';
 import type { BackfillInput } from '../domain/contracts';
 import { getServices } from '../services/appContext';
 import { instanceStatus } from '../azure/durableClient';
@@ -32,7 +32,7 @@ import {
   backfillMonthOrchestrator,
   backfillOrchestrator,
 } from '../workflows/backfill';
-import { badRequest, httpHandler, json, notFound, readJsonBody } from './http';
+import { badRequest, httpHandler, json, notFound, readJsonBody, type FieldError } from './http';
 
 export const BACKFILL_START_FUNCTION = 'backfillStart';
 export const BACKFILL_STATUS_FUNCTION = 'backfillStatus';
@@ -116,28 +116,33 @@ function previousRun(status: DurableOrchestrationStatus): number {
   return typeof run === 'number' && Number.isInteger(run) && run > 0 ? run : 1;
 }
 
-export async function startBackfill(
-  request: HttpRequest,
-  context: InvocationContext,
-): Promise<HttpResponseInit> {
-  const body = await readJsonBody(request);
-  const config = getConfig();
-  const now = new Date();
-  const parsed = parseBackfillRequest(body, { now, maxConcurrency: config.backfill.maxConcurrency });
-  if (!parsed.ok) return badRequest(parsed.errors);
-  const id = parsed.value.instanceId;
-  const client = df.getClient(context);
+/** What starting a backfill came to; shared by POST /api/backfills and ledger healing. */
+export type BeginResult =
+  | { kind: 'invalid'; errors: FieldError[] }
+  | { kind: 'running'; id: string; runtimeStatus: string }
+  | { kind: 'finished'; id: string; status: DurableOrchestrationStatus }
+  | { kind: 'started'; id: string; run: number; input: BackfillInput };
 
+/** Validates a backfill request body and starts it, unless the same backfill runs (or finished and
+ * `force` is not set). Throws for an unavailable dependency. */
+export async function beginBackfill(
+  client: DurableClient,
+  body: unknown,
+  now: Date,
+  config: AppConfig,
+): Promise<BeginResult> {
+  const parsed = parseBackfillRequest(body, { now, maxConcurrency: config.backfill.maxConcurrency });
+  if (!parsed.ok) return { kind: 'invalid', errors: parsed.errors };
+  const id = parsed.value.instanceId;
   const existing = await getStatus(client, id);
   if (existing && ACTIVE.has(existing.runtimeStatus)) {
-    return accepted(request, id, { runtimeStatus: existing.runtimeStatus, started: false });
+    return { kind: 'running', id, runtimeStatus: existing.runtimeStatus };
   }
-  if (existing && !parsed.value.request.force)
-    return json(200, { ...view(request, existing), started: false });
+  if (existing && !parsed.value.request.force) return { kind: 'finished', id, status: existing };
 
   const services = await getServices();
   const token = await checkBackfillToken(parsed.value, services.catalog, now);
-  if (!token.ok) return badRequest(token.errors);
+  if (!token.ok) return { kind: 'invalid', errors: token.errors };
   const run = existing ? previousRun(existing) + 1 : 1;
   if (existing) await client.purgeInstanceHistory(id);
   const input = buildBackfillInput(parsed.value, token.destination, backfillTiming(config.backfill), run);
@@ -147,20 +152,40 @@ export async function startBackfill(
     // Two identical requests raced: the other one started it.
     const now2 = await getStatus(client, id);
     if (now2 && ACTIVE.has(now2.runtimeStatus))
-      return accepted(request, id, { runtimeStatus: now2.runtimeStatus, started: false });
+      return { kind: 'running', id, runtimeStatus: now2.runtimeStatus };
     throw error;
   }
-  context.log(
-    `backfill ${id} run ${run} started: ${parsed.value.request.scope.canonical}, ` +
-      `${input.datasets.join('+')}, ${input.windows.length} month(s), concurrency ${input.concurrency}`,
-  );
-  return accepted(request, id, {
-    runtimeStatus: 'Pending',
-    started: true,
-    run,
-    months: input.windows.map((w) => w.month),
-    datasets: input.datasets,
-  });
+  return { kind: 'started', id, run, input };
+}
+
+export async function startBackfill(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const body = await readJsonBody(request);
+  const result = await beginBackfill(df.getClient(context), body, new Date(), getConfig());
+  switch (result.kind) {
+    case 'invalid':
+      return badRequest(result.errors);
+    case 'running':
+      return accepted(request, result.id, { runtimeStatus: result.runtimeStatus, started: false });
+    case 'finished':
+      return json(200, { ...view(request, result.status), started: false });
+    case 'started': {
+      const { id, run, input } = result;
+      context.log(
+        `backfill ${id} run ${run} started: ${input.scope}, ` +
+          `${input.datasets.join('+')}, ${input.windows.length} month(s), concurrency ${input.concurrency}`,
+      );
+      return accepted(request, id, {
+        runtimeStatus: 'Pending',
+        started: true,
+        run,
+        months: input.windows.map((w) => w.month),
+        datasets: input.datasets,
+      });
+    }
+  }
 }
 
 export async function backfillStatus(

@@ -33,10 +33,11 @@ import {
   scopePartitionKey,
   tableKey,
 } from './keys';
+import { ledgerCellFromRow, ledgerCellToRow, type LedgerCellRecord } from './ledgerRecords';
 import type { Row } from './transactions';
 
-export type TableKind = 'exports' | 'tokens' | 'landings' | 'backfillRuns';
-export const TABLE_KINDS: readonly TableKind[] = ['exports', 'tokens', 'landings', 'backfillRuns'];
+export type TableKind = 'exports' | 'tokens' | 'landings' | 'backfillRuns' | 'ledger';
+export const TABLE_KINDS: readonly TableKind[] = ['exports', 'tokens', 'landings', 'backfillRuns', 'ledger'];
 
 /** A record as read back: its keys and the ETag for conditional updates. */
 export type Stored<T> = T & { partitionKey: string; rowKey: string; etag: string };
@@ -694,6 +695,7 @@ export interface RecordTypes {
   tokens: TokenRecord;
   landings: LandingRecord;
   backfillRuns: BackfillRunRecord;
+  ledger: LedgerCellRecord;
 }
 
 interface TableMapping<T> {
@@ -707,4 +709,5 @@ export const MAPPINGS: { [K in TableKind]: TableMapping<RecordTypes[K]> } = {
   tokens: { toRows: (r) => [tokenToRow(r)], fromRow: tokenFromRow },
   landings: { toRows: (r) => [landingToRow(r)], fromRow: landingFromRow },
   backfillRuns: { toRows: (r) => backfillToRows(r), fromRow: backfillFromRow },
+  ledger: { toRows: (r) => [ledgerCellToRow(r)], fromRow: ledgerCellFromRow },
 };
