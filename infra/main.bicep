@@ -69,8 +69,25 @@ param fleetReconcileSchedule string = '0 45 5 * * *'
 @maxValue(50)
 param fleetConcurrency int = 4
 param ledgerSweepSchedule string = '0 45 6 * * *'
+@minValue(1)
+@maxValue(31)
+param ledgerFinalAfterDays int = 4
+@minValue(0)
+@maxValue(720)
+param ledgerGraceHours int = 12
 @allowed(['off', 'report', 'heal'])
 param healingPolicy string = 'report'
+@description('Per-scope healing policies: scope=policy pairs, comma-separated.')
+param healingScopes string = ''
+@minValue(1)
+@maxValue(8760)
+param healingCooldownHours int = 24
+@minValue(1)
+@maxValue(20)
+param healingMaxAttempts int = 3
+@minValue(1)
+@maxValue(1000)
+param healingMaxPerSweep int = 20
 @minValue(1)
 @maxValue(12)
 param backfillMaxConcurrency int = 3
@@ -254,7 +271,13 @@ var coreSettings = {
   FLEET_RECONCILE_SCHEDULE: fleetReconcileSchedule
   FLEET_CONCURRENCY: string(fleetConcurrency)
   LEDGER_SWEEP_SCHEDULE: ledgerSweepSchedule
+  LEDGER_FINAL_AFTER_DAYS: string(ledgerFinalAfterDays)
+  LEDGER_GRACE_HOURS: string(ledgerGraceHours)
   HEALING_POLICY: healingPolicy
+  HEALING_SCOPES: healingScopes
+  HEALING_COOLDOWN_HOURS: string(healingCooldownHours)
+  HEALING_MAX_ATTEMPTS: string(healingMaxAttempts)
+  HEALING_MAX_PER_SWEEP: string(healingMaxPerSweep)
   BACKFILL_MAX_CONCURRENCY: string(backfillMaxConcurrency)
   BACKFILL_MAX_ATTEMPTS: string(backfillMaxAttempts)
   BACKFILL_LANDING_TIMEOUT_MINUTES: string(backfillLandingTimeoutMinutes)

@@ -14,6 +14,7 @@ import { getConfig, type AppConfig } from '../config';
 import type { BackfillInput } from '../domain/contracts';
 import { getServices } from '../services/appContext';
 import { instanceStatus } from '../azure/durableClient';
+import { LedgerService } from '../services/ledger';
 import {
   backfillTiming,
   buildBackfillInput,
@@ -50,7 +51,15 @@ function registerActivity<K extends keyof BackfillActivities>(name: string, key:
   df.app.activity(name, {
     handler: async (input: unknown) => {
       try {
-        const activities = createBackfillActivities(await getServices());
+        const services = await getServices();
+        const { ledger } = services.config;
+        const activities = createBackfillActivities({
+          ...services,
+          ledger: new LedgerService({
+            catalog: services.catalog,
+            settings: { finalAfterDays: ledger.finalAfterDays, graceHours: ledger.graceHours },
+          }),
+        });
         const call = activities[key] as (input: unknown) => Promise<unknown>;
         return await call(input);
       } catch (error) {

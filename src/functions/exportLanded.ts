@@ -22,6 +22,7 @@ import { redactSecrets } from '../domain/redact';
 import { containerBlobLister } from '../azure/blobListing';
 import { unresolvedLandingTable } from '../azure/landingRows';
 import { LandingIncompleteError, LandingService, type LandingDependencies } from '../services/landings';
+import { LedgerService } from '../services/ledger';
 
 export const EXPORT_LANDED_FUNCTION = 'exportLanded';
 
@@ -47,9 +48,12 @@ export function blobLocation(
 }
 
 /** Settings-built adapters, made once per process (clients keep their connections). */
-let shared: Promise<Omit<LandingDependencies, 'blobs' | 'raiseEvent' | 'log'>> | undefined;
+type SharedDependencies = Omit<LandingDependencies, 'blobs' | 'raiseEvent' | 'log'> & {
+  ledger: LedgerService;
+};
+let shared: Promise<SharedDependencies> | undefined;
 
-function sharedDependencies(): Promise<Omit<LandingDependencies, 'blobs' | 'raiseEvent' | 'log'>> {
+function sharedDependencies(): Promise<SharedDependencies> {
   shared ??= (async () => {
     const config = getConfig();
     const catalog = new Catalog({ tableClient: tableClientFactory(config.storage.catalog) });
@@ -57,7 +61,11 @@ function sharedDependencies(): Promise<Omit<LandingDependencies, 'blobs' | 'rais
     const unresolved = unresolvedLandingTable(
       createTableClient(config.storage.catalog, catalog.tableName('landings')),
     );
-    return { catalog, unresolved };
+    const ledger = new LedgerService({
+      catalog,
+      settings: { finalAfterDays: config.ledger.finalAfterDays, graceHours: config.ledger.graceHours },
+    });
+    return { catalog, unresolved, ledger };
   })().catch((error: unknown) => {
     shared = undefined; // a failed start (bad settings, storage down) is retried on the next event
     throw error;
@@ -84,7 +92,7 @@ export async function exportLandedHandler(blob: unknown, context: InvocationCont
     return;
   }
 
-  const base = await sharedDependencies();
+  const { ledger, ...base } = await sharedDependencies();
   const config = getConfig();
   const service = new LandingService({
     ...base,
@@ -103,7 +111,12 @@ export async function exportLandedHandler(blob: unknown, context: InvocationCont
   try {
     // A rejected manifest is logged as an error by the service and returns normally: retrying
     // cannot fix it, and its rejected landing row says why.
-    await service.catalogue({ ...location, content });
+    const outcome = await service.catalogue({ ...location, content });
+    // The month's ledger cell, right after the landing row: a redelivery that changed nothing is not
+    // counted twice. Should this write fail, the host retries the event and the write is repeated.
+    if (outcome.kind !== 'ignored' && outcome.resolved && (outcome.created || outcome.changed)) {
+      await ledger.recordLandingAt(outcome.landingKey);
+    }
   } catch (error) {
     if (error instanceof LandingIncompleteError) context.warn(error.message);
     else

@@ -19,6 +19,7 @@ import {
   type ExportDataset,
   type Scope,
 } from '../domain/scope';
+import type { LedgerService } from './ledger';
 import type { AppConfig } from '../config';
 import { ThrottledError, ExportNotFoundError, isCostManagementError } from '../azure/armErrors';
 import type { CostExportsApi } from '../azure/costExports';
@@ -450,6 +451,9 @@ export interface BackfillDeps {
   secrets: Pick<SecretStore, 'get'>;
   /** Timestamps for catalog rows (the orchestration keeps its own time). */
   now?: () => Date;
+  /** The completeness ledger: a month that ended without data is written into its cell at once
+   * (landed months reach it through the landing path). */
+  ledger?: Pick<LedgerService, 'recordBackfillMonth'>;
 }
 
 /** Anything an adapter threw → a result the orchestrator can act on, secrets redacted. */
@@ -605,13 +609,13 @@ export function createBackfillActivities(deps: BackfillDeps) {
       deleteExport,
     }: FinishMonthInput): Promise<CallResult<{ deleted: boolean }>> {
       try {
-        await deps.catalog.upsertBackfillRun(
-          runRecord(task, instanceId, statusOf(result), now(), {
-            attempts: result.attempts,
-            ...(result.runId ? { runId: result.runId } : {}),
-            ...(result.error ? { error: result.error } : {}),
-          }),
-        );
+        const record = runRecord(task, instanceId, statusOf(result), now(), {
+          attempts: result.attempts,
+          ...(result.runId ? { runId: result.runId } : {}),
+          ...(result.error ? { error: result.error } : {}),
+        });
+        await deps.catalog.upsertBackfillRun(record);
+        await deps.ledger?.recordBackfillMonth(record);
         if (!deleteExport) return { kind: 'ok', deleted: false };
         try {
           await deps.costExports.delete(task.scope, task.exportName);

@@ -139,6 +139,12 @@ export class LedgerService {
     return written;
   }
 
+  /** The landing path's hook: folds the landing the catalog just wrote (by its keys). */
+  async recordLandingAt(landingKey: { partitionKey: string; rowKey: string }): Promise<LedgerCellRecord[]> {
+    const landing = await this.catalog.get('landings', landingKey);
+    return landing ? this.recordLanding(landing) : [];
+  }
+
   /** Records a backfill month that ended without data (failed, timed out, DataNotAvailable). */
   async recordBackfillMonth(
     run: Pick<

@@ -31,6 +31,7 @@ describe('src/index.ts', () => {
       'durableCleanup',
       'exportSync',
       'fleetReconcile',
+      'ledgerSweep',
       'outOfBandRuns',
       'sasWatch',
     ]);
