@@ -4,8 +4,9 @@
 // orchestration (one per tick) that syncs the scopes a page at a time with bounded concurrency, so
 // thousands of scopes never run into the function timeout. The HTTP call syncs inline and answers
 // with the report when there are at most INLINE_SYNC_MAX_SCOPES scopes; above that it starts the
-// same round and answers 202 with its status URLs. Throttled scopes are reported and retried by the
-// next tick.
+// same round and answers 202 with the URL of GET /api/exports/sync/{id} (the app's own route: the
+// durable extension's management URLs carry its system key, which must never leave the app).
+// Throttled scopes are reported and retried by the next tick.
 import {
   app,
   type HttpRequest,
@@ -18,6 +19,7 @@ import { getConfig } from '../config';
 import type { ExportSyncReport } from '../domain/contracts';
 import { redactError } from '../domain/redact';
 import { getServices } from '../services/appContext';
+import { instanceStatus } from '../services/durableInstances';
 import {
   DEFAULT_SYNC_CONCURRENCY,
   syncExports,
@@ -35,10 +37,11 @@ import {
   type ScopesPageInput,
   type SyncRoundInput,
 } from '../workflows/exportSyncRound';
-import { httpHandler, json } from './http';
+import { httpHandler, json, notFound } from './http';
 
 export const EXPORT_SYNC_TIMER = 'exportSync';
 export const EXPORT_SYNC_HTTP = 'exportSyncNow';
+export const EXPORT_SYNC_STATUS_HTTP = 'exportSyncStatus';
 
 export interface ExportSyncRuntime extends ExportSyncDeps {
   scopes: readonly string[];
@@ -97,7 +100,7 @@ export async function exportSyncTimer(timer: Timer, context: InvocationContext):
 }
 
 export async function exportSyncHttp(
-  _request: HttpRequest,
+  request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const rt = await runtime();
@@ -107,16 +110,45 @@ export async function exportSyncHttp(
     const client = df.getClient(context);
     await client.startNew(EXPORT_SYNC_ROUND, { instanceId, input: roundInput(rt, now) });
     context.log(`export sync: started round ${instanceId} over ${rt.scopes.length} scope(s)`);
-    const urls = client.createHttpManagementPayload(instanceId);
-    return {
-      status: 202,
-      headers: { location: urls.statusQueryGetUri },
-      jsonBody: { instanceId, scopes: rt.scopes.length, statusQueryGetUri: urls.statusQueryGetUri },
-    };
+    // The app's own status route: the durable management URLs carry the extension's system key.
+    const statusUrl = roundStatusUrl(request, instanceId);
+    return json(
+      202,
+      { instanceId, scopes: rt.scopes.length, statusUrl },
+      { Location: statusUrl, 'Retry-After': '30' },
+    );
   }
   const report = await syncExports(rt, rt.scopes);
   logReport(context, report);
   return json(200, report);
+}
+
+const ROUND_ID = /^exportSyncRound-[A-Za-z0-9-]{1,64}$/;
+
+function roundStatusUrl(request: HttpRequest, instanceId: string): string {
+  const url = new URL(request.url);
+  const base = url.pathname.replace(/\/exports\/sync(\/.*)?$/i, '/exports/sync');
+  return `${url.origin}${base}/${instanceId}`; // no query: never echo a key
+}
+
+/** GET /api/exports/sync/{id}: a round's progress and totals, without the durable system key. */
+export async function exportSyncStatusHttp(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const id = request.params.id ?? '';
+  if (!ROUND_ID.test(id)) return notFound('id', 'not an export sync round id');
+  const status = await instanceStatus(df.getClient(context), id);
+  if (!status) return notFound('id', `no export sync round ${id}`);
+  return json(200, {
+    instanceId: status.instanceId,
+    runtimeStatus: status.runtimeStatus,
+    createdTime: status.createdTime,
+    lastUpdatedTime: status.lastUpdatedTime,
+    statusUrl: roundStatusUrl(request, id),
+    progress: status.customStatus ?? null,
+    result: status.output ?? null,
+  });
 }
 
 function logReport(context: InvocationContext, report: ExportSyncReport): void {
@@ -143,6 +175,14 @@ app.http(EXPORT_SYNC_HTTP, {
   authLevel: 'function',
   extraInputs: [df.input.durableClient()],
   handler: httpHandler('export sync', exportSyncHttp),
+});
+
+app.http(EXPORT_SYNC_STATUS_HTTP, {
+  route: 'exports/sync/{id}',
+  methods: ['GET'],
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: httpHandler('export sync status', exportSyncStatusHttp),
 });
 
 // -------------------------------------------------------------------------- orchestration + activities

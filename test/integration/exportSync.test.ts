@@ -11,6 +11,7 @@ import { buildExportBody } from '../../src/azure/exportModels';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import {
   EXPORT_SYNC_HTTP,
+  EXPORT_SYNC_STATUS_HTTP,
   EXPORT_SYNC_TIMER,
   INLINE_SYNC_MAX_SCOPES,
   useExportSyncRuntime,
@@ -127,6 +128,7 @@ describe('export sync through the local host (Exports emulator, Azurite)', () =>
       registrations: [
         EXPORT_SYNC_TIMER,
         EXPORT_SYNC_HTTP,
+        EXPORT_SYNC_STATUS_HTTP,
         EXPORT_SYNC_ROUND,
         SCOPES_PAGE_ACTIVITY,
         SYNC_SCOPE_ACTIVITY,
@@ -255,21 +257,33 @@ describe('export sync through the local host (Exports emulator, Azurite)', () =>
     try {
       const response = await fetch(`${host.baseUrl}/exports/sync`, { method: 'POST' });
       expect(response.status).toBe(202);
-      const body = (await response.json()) as {
-        instanceId: string;
-        scopes: number;
-        statusQueryGetUri: string;
-      };
+      const text = await response.text();
+      const body = JSON.parse(text) as { instanceId: string; scopes: number; statusUrl: string };
       expect(body.scopes).toBe(INLINE_SYNC_MAX_SCOPES + 1);
-      expect(response.headers.get('location')).toBe(body.statusQueryGetUri);
+      // The app's own route, never the durable webhook with its system key (the host's key here).
+      expect(body.statusUrl).toBe(`${host.baseUrl}/exports/sync/${body.instanceId}`);
+      expect(response.headers.get('location')).toBe(body.statusUrl);
+      for (const leak of [text, response.headers.get('location') ?? '']) {
+        expect(leak).not.toContain(host.functionKey);
+        expect(leak).not.toMatch(/[?&]code=|runtime\/webhooks/);
+      }
       const done = await host.engine.waitForCompletion(body.instanceId);
       expect(done.output).toMatchObject({
         scopes: INLINE_SYNC_MAX_SCOPES + 1,
         synced: INLINE_SYNC_MAX_SCOPES + 1,
       });
-      const status = await fetch(body.statusQueryGetUri);
+      const status = await fetch(body.statusUrl);
       expect(status.status).toBe(200);
-      expect(await status.json()).toMatchObject({ runtimeStatus: 'Completed' });
+      const view = await status.text();
+      expect(JSON.parse(view)).toMatchObject({
+        instanceId: body.instanceId,
+        runtimeStatus: 'Completed',
+        result: { scopes: INLINE_SYNC_MAX_SCOPES + 1 },
+      });
+      expect(view).not.toContain(host.functionKey);
+      const unknown = await fetch(`${host.baseUrl}/exports/sync/exportSyncRound-http-1`);
+      expect(unknown.status).toBe(404);
+      expect(await unknown.json()).toMatchObject({ error: { code: 'NotFound', fields: [{ field: 'id' }] } });
     } finally {
       runtime.scopes = before;
     }
