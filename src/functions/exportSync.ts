@@ -19,7 +19,7 @@ import { getConfig } from '../config';
 import type { ExportSyncReport } from '../domain/contracts';
 import { redactError } from '../domain/redact';
 import { getServices } from '../services/appContext';
-import { instanceStatus } from '../services/durableInstances';
+import { instanceStatus } from '../azure/durableClient';
 import {
   DEFAULT_SYNC_CONCURRENCY,
   syncExports,
