@@ -43,8 +43,11 @@ param exportEventsEnabled bool = false
 @description('Billing or RBAC scopes whose exports the app manages, separated by ";" (MANAGED_SCOPES).')
 param managedScopes string = ''
 param costManagementClientType string = 'CostExportAutopilot'
+// Mail starts off: with no recipients there is no safe default, and a transport without them would
+// make every function fail its settings check. The status page and /api/health say mail is off.
+@description('How alert digests are mailed (ALERT_MAIL_TRANSPORT): none (default, mail off), acs (creates ACS Email) or smtp.')
 @allowed(['acs', 'smtp', 'none'])
-param alertMailTransport string = 'acs'
+param alertMailTransport string = 'none'
 @description('Digest recipients separated by ";" (ALERT_RECIPIENTS). Required unless alertMailTransport is none.')
 param alertRecipients string = ''
 @description('SMTP only: the From address. With ACS the Azure-managed domain\'s DoNotReply address is used.')
@@ -264,7 +267,11 @@ var coreSettings = {
   SAS_WATCH_SCHEDULE: sasWatchSchedule
   SAS_ALERT_THRESHOLDS_DAYS: sasAlertThresholdsDays
   ALERT_MAIL_TRANSPORT: alertMailTransport
-  ALERT_RECIPIENTS: alertRecipients
+  // fail(): a transport without recipients (or SMTP without host or sender) cannot work; stop the
+  // deployment instead of shipping an app whose every function fails its settings check.
+  ALERT_RECIPIENTS: alertMailTransport == 'none' || !empty(alertRecipients)
+    ? alertRecipients
+    : fail('alertRecipients is required when alertMailTransport is ${alertMailTransport}: azd env set ALERT_RECIPIENTS "finops@contoso.com", or ALERT_MAIL_TRANSPORT none')
   OUT_OF_BAND_SCHEDULE: outOfBandSchedule
   OUT_OF_BAND_CONCURRENCY: string(outOfBandConcurrency)
   EXPORT_SYNC_SCHEDULE: exportSyncSchedule
@@ -298,8 +305,8 @@ var acsMailSettings = alertMailTransport == 'acs'
 // itself never appears in the template, the deployment history or the app settings blade.
 var smtpMailSettings = alertMailTransport == 'smtp'
   ? {
-      ALERT_SENDER: alertSender
-      SMTP_HOST: smtpHost
+      ALERT_SENDER: !empty(alertSender) ? alertSender : fail('alertSender is required when alertMailTransport is smtp: azd env set ALERT_SENDER "costs@contoso.com"')
+      SMTP_HOST: !empty(smtpHost) ? smtpHost : fail('smtpHost is required when alertMailTransport is smtp: azd env set SMTP_HOST "smtp.contoso.com"')
       SMTP_PORT: string(smtpPort)
       SMTP_SECURE: string(smtpSecure)
       SMTP_USER: smtpUser

@@ -34,19 +34,21 @@ import {
   type StatusProblem,
 } from '../domain/statusProblems';
 import { redactError, redactSecrets } from '../domain/redact';
+import { configNotices, type ConfigNoticeInput } from '../domain/configNotices';
 import { billingAgreement, parseScope, scopeKey, type Scope, type ScopeKind } from '../domain/scope';
 
 // ------------------------------------------------------------------------------------------ health
 
 export type HealthResult =
-  | { status: 200; body: { status: 'ok'; version: string } }
+  | { status: 200; body: { status: 'ok'; version: string; notices?: string[] } }
   | { status: 503; body: { status: 'unhealthy'; version: string; problems: string[] } };
 
-/** Liveness: the settings validate. No I/O; `validate` throws a ConfigError (or anything else). */
-export function checkHealth(validate: () => unknown, version: string): HealthResult {
+/** Liveness: the settings validate. No I/O; `validate` throws a ConfigError (or anything else).
+ * Valid settings that leave something off (mail) come back as `notices`. */
+export function checkHealth(validate: () => ConfigNoticeInput, version: string): HealthResult {
   try {
-    validate();
-    return { status: 200, body: { status: 'ok', version } };
+    const notices = configNotices(validate());
+    return { status: 200, body: { status: 'ok', version, ...(notices.length > 0 ? { notices } : {}) } };
   } catch (error) {
     // ConfigError problems name the variable and never its secret value; redacted all the same,
     // because some echo URLs, which may carry a SAS query.
@@ -736,6 +738,8 @@ export interface StatusReport {
   problems: StatusProblem[];
   /** Every problem counted by kind, listed or not. */
   problemTotals: Record<ProblemKind, number>;
+  /** Valid settings that leave something off (src/domain/configNotices.ts); not problems. */
+  notices: string[];
   configuration: ConfigurationSummary;
   catalog: CatalogReachability;
   scopes: ScopeAccess[];
@@ -815,6 +819,7 @@ export async function collectStatus(
     generatedAt: now.toISOString(),
     problems: problems.listed,
     problemTotals: problems.totals,
+    notices: configNotices(deps.config),
     configuration: configurationSummary(deps.config),
     catalog,
     scopes,
@@ -1057,7 +1062,7 @@ export function renderStatusHtml(report: StatusReport): string {
 <body>
 <h1>Cost Export Autopilot ${badge(report.status)}</h1>
 <p class="muted">version ${h(report.version)} · generated ${h(report.generatedAt)}</p>
-${problemsHtml(report)}
+${problemsHtml(report)}${report.notices.map((n) => `\n<p class="muted notice">${h(n)}</p>`).join('')}
 <h2>Managed scopes</h2>
 ${scopes}
 <h2>Catalog</h2>

@@ -2,6 +2,7 @@
 // loopback HTTP, with the jest Azurite as catalog and the Exports emulator as Cost Management. The
 // emulator cannot answer 403 for one scope, so a recording HTTPS proxy (httpsFake) sits in front of
 // it: it refuses the "forbidden" scope itself and forwards everything else to the emulator.
+import { MAIL_OFF_NOTICE } from '../../src/domain/configNotices';
 import https from 'node:https';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -205,8 +206,22 @@ describe('GET /api/health', () => {
     const response = await fetch(`${host.baseUrl}/health`);
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toBe('no-store');
-    expect(await response.json()).toEqual({ status: 'ok', version: '0.1.0' });
+    // Mail off is a valid start (the template's default): said, not a failure.
+    expect(await response.json()).toEqual({ status: 'ok', version: '0.1.0', notices: [MAIL_OFF_NOTICE] });
     expect(proxy.requests).toHaveLength(0); // liveness touches nothing
+  });
+
+  it('has no notice once mail is on', async () => {
+    setProcessEnv(
+      appEnv({
+        ALERT_MAIL_TRANSPORT: 'smtp',
+        ALERT_RECIPIENTS: 'finops@contoso.com',
+        ALERT_SENDER: 'costs@contoso.com',
+        SMTP_HOST: 'smtp.contoso.com',
+      }),
+    );
+    const response = await fetch(`${host.baseUrl}/health`);
+    expect(await response.json()).toEqual({ status: 'ok', version: '0.1.0' });
   });
 
   it('answers 503 naming every broken variable, with secrets redacted', async () => {

@@ -5,6 +5,7 @@ import type * as FunctionsCoreStub from '../../dev/host/functionsCoreStub';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { BicepNode } from '../support/bicep';
+import { loadConfig } from '../../src/config';
 import {
   allObjectKeys,
   declarations,
@@ -199,6 +200,53 @@ describe('app settings against src/config.ts', () => {
     const sample = JSON.parse(read('local.settings.sample.json')) as { Values: Record<string, string> };
     const missing = [...CONFIG.keys()].filter((name) => !(name in sample.Values));
     expect(missing).toEqual([]);
+  });
+});
+
+describe('template defaults that start', () => {
+  const paramDefault = (name: string) =>
+    stringValue(declarations(tree(MAIN), 'param').find((p) => p.name === name)?.value);
+
+  it('starts with mail off: no transport is on until recipients are given', () => {
+    expect(paramDefault('alertMailTransport')).toBe('none');
+    expect(read('infra/main.parameters.json')).toContain('"${ALERT_MAIL_TRANSPORT=none}"');
+    expect(paramDefault('alertRecipients')).toBe('');
+  });
+
+  it("the settings the defaults produce pass the app's own check, so no function fails on them", () => {
+    const sample = JSON.parse(read('local.settings.sample.json')) as { Values: Record<string, string> };
+    const env = {
+      ...sample.Values,
+      ALERT_MAIL_TRANSPORT: paramDefault('alertMailTransport'),
+      ALERT_RECIPIENTS: paramDefault('alertRecipients'),
+      ALERT_SENDER: undefined,
+      ACS_ENDPOINT: undefined,
+      SMTP_HOST: undefined,
+    };
+    expect(() => loadConfig(env)).not.toThrow();
+    expect(loadConfig(env).alerts.transport).toBe('none');
+  });
+
+  it('stops a deployment whose mail settings cannot work (fail()), instead of shipping an app that cannot start', () => {
+    // Without the guard, transport acs or smtp with no recipients made every getConfig() throw.
+    const guarded = (setting: string) =>
+      BICEP_SETTINGS.get(setting)?.map((v) => v.text.replace(/\s+/g, ' ')) ?? [];
+    const every = (setting: string, pattern: RegExp) => {
+      expect(guarded(setting).length).toBeGreaterThan(0);
+      for (const value of guarded(setting)) expect(value).toMatch(pattern);
+    };
+    every(
+      'ALERT_RECIPIENTS',
+      /^alertMailTransport == 'none' \|\| !empty\(alertRecipients\) \? alertRecipients : fail\('alertRecipients is required/,
+    );
+    every('SMTP_HOST', /^!empty\(smtpHost\) \? smtpHost : fail\(/);
+    expect(guarded('ALERT_SENDER')).toContainEqual(
+      expect.stringMatching(/^!empty\(alertSender\) \? alertSender : fail\(/),
+    );
+    // And the app agrees those combinations cannot work.
+    expect(() => loadConfig({ ALERT_MAIL_TRANSPORT: 'smtp', SMTP_HOST: 'smtp.contoso.com' })).toThrow(
+      /ALERT_RECIPIENTS/,
+    );
   });
 });
 
