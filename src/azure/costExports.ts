@@ -31,10 +31,13 @@ import {
   ArmServiceError,
   AuthorizationError,
   DEFAULT_THROTTLE_WAIT_MS,
+  ThrottledError,
   errorFromResponse,
   redactSecrets,
+  retryAfterFromHeaders,
 } from './armErrors';
 import { ARM_TOKEN_SCOPE, costManagementAccess } from './credentials';
+import type { BudgetKey, BudgetLevel, ThrottleBudget } from './throttleBudget';
 import type { Export, ExportPutBody, ExportRun } from './exportModels';
 import {
   EXPORTS_API_VERSION,
@@ -113,6 +116,9 @@ export interface CostExportsClientOptions {
   defaultThrottleWaitMs?: number;
   /** Clock for HTTP-date Retry-After values. */
   now?: () => number;
+  /** The shared pacing budget (throttleBudget.ts): every call waits for its slot there, and every
+   * 429 teaches it. Without one, calls go out unpaced. */
+  budget?: ThrottleBudget;
 }
 
 export const DEFAULT_ENDPOINT = 'https://management.azure.com';
@@ -173,8 +179,10 @@ export class CostExportsClient implements CostExportsApi {
   private readonly timeoutMs: number;
   private readonly defaultThrottleWaitMs: number;
   private readonly now: () => number;
+  private readonly budget: ThrottleBudget | undefined;
 
   constructor(options: CostExportsClientOptions) {
+    this.budget = options.budget;
     this.endpoint = validateEndpoint(options.endpoint ?? DEFAULT_ENDPOINT);
     if (!CLIENT_TYPE.test(options.clientType)) {
       throw new Error(
@@ -292,6 +300,23 @@ export class CostExportsClient implements CostExportsApi {
   ): Promise<PipelineResponse> {
     const headers = createHttpHeaders({ Accept: 'application/json', ClientType: this.clientType });
     if (extra.body !== undefined) headers.set('Content-Type', 'application/json');
+    const budgetKey: BudgetKey = {
+      clientType: this.clientType,
+      kind: target.operation === 'run' ? 'run' : 'other',
+      scope: target.scope.canonical,
+    };
+    if (this.budget) {
+      const decision = await this.budget.acquire(budgetKey, options.abortSignal);
+      if (decision.kind === 'defer') {
+        // Nothing was sent: the caller waits exactly as for the service's own 429.
+        throw new ThrottledError(
+          { ...this.context(target), code: 'PacedByBudget' },
+          'the shared pacing budget has no slot for this call yet',
+          decision.retryAfterMs,
+          'budget',
+        );
+      }
+    }
     // Our own deadline rather than the request's `timeout`: the SDK's http client leaves that timer
     // running after a connection error (keeping a process alive for its full length), while
     // AbortSignal.timeout's timer is unref'd. It bounds the whole call, retries included.
@@ -303,11 +328,17 @@ export class CostExportsClient implements CostExportsApi {
       abortSignal: options.abortSignal ? AbortSignal.any([options.abortSignal, deadline]) : deadline,
       ...(extra.body !== undefined ? { body: JSON.stringify(extra.body) } : {}),
     });
+    let response: PipelineResponse;
     try {
-      return await this.client.sendRequest(request);
+      response = await this.client.sendRequest(request);
     } catch (error) {
       throw this.transportError(target, error, options.abortSignal, extra.secrets ?? []);
     }
+    if (response.status === 429 && this.budget) {
+      const wait = retryAfterFromHeaders(response.headers, this.now(), this.defaultThrottleWaitMs);
+      await this.budget.observeThrottle(budgetKey, throttledBucket(response), wait.retryAfterMs);
+    }
+    return response;
   }
 
   /** Errors raised before any usable response: network failures after retries, timeouts, tokens. */
@@ -401,6 +432,17 @@ export class CostExportsClient implements CostExportsApi {
       throw error;
     }
   }
+}
+
+/** Which bucket a 429 speaks for: the client-wide ones (client, tenant, qpu, clienttype headers)
+ * or, by default and for the entity header, the scope's. */
+function throttledBucket(response: PipelineResponse): BudgetLevel {
+  for (const [name] of response.headers) {
+    if (/^x-ms-ratelimit-microsoft\.costmanagement-(client|clienttype|tenant|qpu)-retry-after$/i.test(name)) {
+      return 'client';
+    }
+  }
+  return 'entity';
 }
 
 /** Exact forms of a SAS token to blank out of echoed messages, including its bare signature. */

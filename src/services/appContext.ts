@@ -6,6 +6,7 @@ import { Catalog } from '../azure/catalog';
 import { createCostExportsClient, type CostExportsApi } from '../azure/costExports';
 import { createSecretStore, type SecretStore } from '../azure/secrets';
 import { tableClientFactory } from '../azure/storageClients';
+import { THROTTLE_BUDGET_TABLE, TableThrottleBudget } from '../azure/throttleBudget';
 
 export interface AppServices {
   config: AppConfig;
@@ -20,12 +21,15 @@ let services: Promise<AppServices> | undefined;
 export function getServices(): Promise<AppServices> {
   services ??= (async () => {
     const config = getConfig();
-    const catalog = new Catalog({ tableClient: tableClientFactory(config.storage.catalog) });
+    const tableClient = tableClientFactory(config.storage.catalog);
+    const catalog = new Catalog({ tableClient });
     await catalog.ensureTables();
+    // One pacing budget for every Cost Management caller of every instance (rows in the catalog's account).
+    const budget = new TableThrottleBudget(tableClient(THROTTLE_BUDGET_TABLE));
     return {
       config,
       catalog,
-      costExports: createCostExportsClient(config.costManagement),
+      costExports: createCostExportsClient(config.costManagement, { budget }),
       secrets: createSecretStore(config.secrets, config.storage.catalog),
     };
   })().catch((error: unknown) => {

@@ -1,0 +1,172 @@
+// Pacing rules for one Cost Management throttling bucket (pure: time and randomness come in).
+//
+// The state mirrors the service's token bucket as far as we can know it: a refill `rate` (calls per
+// ms; 0 = not paced), a `capacity` (burst) and the `tokens` left. A caller takes a token, possibly
+// going into debt, and sleeps until its slot; when the slot is further away than it may sleep, it
+// takes nothing and is told to come back later (a durable timer in a workflow). A 429 empties the
+// bucket, blocks it until the advertised time and re-measures the rate from the calls admitted
+// since the previous 429 (the service admitted exactly its rate in between, since it was saturated
+// at both ends). Between 429s every admitted call raises the rate a little (probing), fast while
+// the rate is only a guess and slowly once it was measured, so a raised limit is found and a 429
+// stays rare. A bucket left alone for `quietMs` goes back to its seed.
+
+export interface PaceState {
+  /** Calls per millisecond; 0 = not paced (nothing learned, no seed). */
+  rate: number;
+  /** Tokens the bucket holds at most: the burst a quiet caller may send at once. */
+  capacity: number;
+  /** Tokens at `updatedAt`; negative while callers sleep towards their reserved slots. */
+  tokens: number;
+  updatedAt: number;
+  /** The service said: nothing before this time (epoch ms). */
+  blockedUntil: number;
+  /** Calls admitted since `sampleSince` (the last 429), for the next measurement. */
+  admitted: number;
+  /** Time of the last 429, 0 before the first. */
+  sampleSince: number;
+  /** True once the rate came from a measurement rather than a seed or a guess. */
+  measured: boolean;
+}
+
+export interface PaceSeed {
+  /** Calls per minute to start from; 0 = start unpaced. */
+  perMinute: number;
+  /** Burst allowed from a quiet bucket. */
+  burst: number;
+}
+
+export interface PaceOptions {
+  /** A caller sleeps at most this long for its slot; further away it is deferred. */
+  maxSleepMs: number;
+  /** Safety margin on a measured rate (0.05 = run 5% under it). */
+  margin: number;
+  /** Rate increase per admitted call while the rate is a guess / once measured. */
+  probeGuess: number;
+  probeMeasured: number;
+  /** A measurement needs at least this many calls within this long. */
+  minSample: number;
+  sampleHorizonMs: number;
+  /** Idle this long → back to the seed. */
+  quietMs: number;
+}
+
+export const DEFAULT_PACE_OPTIONS: PaceOptions = {
+  maxSleepMs: 5_000,
+  margin: 0.02,
+  probeGuess: 0.1,
+  probeMeasured: 0.002,
+  minSample: 3,
+  sampleHorizonMs: 15 * 60_000,
+  quietMs: 10 * 60_000,
+};
+
+export type Admission =
+  /** Send after sleeping `sleepMs`; `state` must be stored (undefined: nothing changed). */
+  | { kind: 'go'; sleepMs: number; state: PaceState | undefined }
+  /** Do not send; come back in `retryAfterMs`. Nothing to store. */
+  | { kind: 'defer'; retryAfterMs: number };
+
+export function seededState(seed: PaceSeed, now: number): PaceState {
+  // A written-down limit is run a margin under, as a measured one is.
+  const rate = seed.perMinute > 0 ? seed.perMinute / 60_000 / (1 + DEFAULT_PACE_OPTIONS.margin) : 0;
+  const capacity = Math.max(1, seed.burst);
+  return {
+    rate,
+    capacity,
+    tokens: capacity,
+    updatedAt: now,
+    blockedUntil: 0,
+    admitted: 0,
+    sampleSince: 0,
+    // A seed is a limit someone wrote down: probe above it slowly, as above a measured one.
+    measured: rate > 0,
+  };
+}
+
+/** The state after idling: back to the seed when quiet for `quietMs`, else the tokens refilled. */
+function current(state: PaceState, seed: PaceSeed, now: number, options: PaceOptions): PaceState {
+  if (now - state.updatedAt >= options.quietMs && now >= state.blockedUntil) return seededState(seed, now);
+  const elapsed = Math.max(0, now - state.updatedAt);
+  return {
+    ...state,
+    tokens: Math.min(state.capacity, state.tokens + elapsed * state.rate),
+    updatedAt: Math.max(now, state.updatedAt),
+  };
+}
+
+/** May a call go now? `jitter` in [0, 1) spreads deferred callers over the next sleep window. */
+export function admit(
+  stored: PaceState | undefined,
+  seed: PaceSeed,
+  now: number,
+  jitter: number,
+  options: PaceOptions = DEFAULT_PACE_OPTIONS,
+): Admission {
+  const state = current(stored ?? seededState(seed, now), seed, now, options);
+  const blockedMs = Math.max(0, state.blockedUntil - now);
+  if (state.rate === 0) {
+    if (blockedMs > options.maxSleepMs)
+      return { kind: 'defer', retryAfterMs: deferral(blockedMs, jitter, options) };
+    // Unpaced: nothing to count, so nothing to write unless a block is still being waited out.
+    return { kind: 'go', sleepMs: blockedMs, state: undefined };
+  }
+  const tokenMs = state.tokens >= 1 ? 0 : (1 - state.tokens) / state.rate;
+  const waitMs = Math.max(tokenMs, blockedMs);
+  if (waitMs > options.maxSleepMs) return { kind: 'defer', retryAfterMs: deferral(waitMs, jitter, options) };
+  // Probe only when the pace held this caller back: a caller that found a token tells us nothing.
+  const probe = waitMs === 0 ? 0 : state.measured ? options.probeMeasured : options.probeGuess;
+  return {
+    kind: 'go',
+    sleepMs: waitMs,
+    state: {
+      ...state,
+      tokens: state.tokens - 1,
+      rate: state.rate * (1 + probe),
+      admitted: state.admitted + 1,
+    },
+  };
+}
+
+function deferral(waitMs: number, jitter: number, options: PaceOptions): number {
+  // Come back when the slot is within reach, spread so the deferred do not return together.
+  return Math.ceil(Math.max(1_000, waitMs - options.maxSleepMs + jitter * options.maxSleepMs));
+}
+
+/** A 429 for this bucket, asking to wait `retryAfterMs`. */
+export function learnThrottle(
+  stored: PaceState | undefined,
+  seed: PaceSeed,
+  now: number,
+  retryAfterMs: number,
+  options: PaceOptions = DEFAULT_PACE_OPTIONS,
+): PaceState {
+  const state = current(stored ?? seededState(seed, now), seed, now, options);
+  const elapsed = now - state.sampleSince;
+  // The call that drew this 429 was counted when it was admitted; the service did not take it.
+  const taken = state.admitted - 1;
+  let rate: number;
+  let measured = state.measured;
+  if (state.sampleSince > 0 && taken >= options.minSample && elapsed <= options.sampleHorizonMs) {
+    rate = taken / elapsed / (1 + options.margin);
+    measured = true;
+  } else if (state.rate > 0) {
+    // Too few calls to measure: back off a step; a guess keeps probing fast, a seed or a measured
+    // rate slowly (it was right until just now).
+    rate = state.rate / (1 + 4 * options.margin);
+  } else {
+    // Nothing known: the service's wait is at most one call's interval, so start there and probe.
+    rate = 1 / Math.max(1_000, retryAfterMs);
+  }
+  const blockedUntil = Math.max(state.blockedUntil, now + retryAfterMs);
+  return {
+    rate,
+    // The service's bucket refills during the block; let the block's worth of calls go at its end.
+    capacity: Math.max(seed.burst, 1, Math.floor(rate * retryAfterMs)),
+    tokens: Math.min(0, state.tokens),
+    updatedAt: now,
+    blockedUntil,
+    admitted: 0,
+    sampleSince: now,
+    measured,
+  };
+}

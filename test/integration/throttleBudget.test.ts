@@ -1,0 +1,119 @@
+// The shared pacing budget in Azurite, between the Exports adapter and the emulator over real HTTPS:
+// two adapters with their own budget objects over one table stand for two function instances.
+import { TableClient } from '@azure/data-tables';
+import { startEmulator, type RunningEmulator } from '../../dev/emulator/server';
+import { ThrottledError } from '../../src/azure/armErrors';
+import { CostExportsClient } from '../../src/azure/costExports';
+import { LoopbackTokenCredential } from '../../src/azure/credentials';
+import { buildExportBody } from '../../src/azure/exportModels';
+import { TableThrottleBudget, type TableThrottleBudgetOptions } from '../../src/azure/throttleBudget';
+import { testStorageConnection, uniqueName } from '../support/storage';
+
+const SCOPE = '/subscriptions/00000000-0000-4000-8000-000000000001';
+const MCA_SCOPE =
+  '/providers/Microsoft.Billing/billingAccounts/aaaaaaaa-0000-0000-0000-000000000001:bbbbbbbb-0000-0000-0000-000000000002_2019-05-31';
+
+let emulator: RunningEmulator;
+beforeAll(async () => {
+  emulator = await startEmulator({});
+});
+afterAll(async () => {
+  await emulator.stop();
+});
+beforeEach(async () => {
+  await emulator.admin.reset();
+});
+
+function instance(table: string, clientType: string, options: TableThrottleBudgetOptions = {}) {
+  const budget = new TableThrottleBudget(
+    TableClient.fromConnectionString(testStorageConnection(), table, { allowInsecureConnection: true }),
+    { sleep: () => Promise.resolve(), ...options },
+  );
+  const api = new CostExportsClient({
+    endpoint: emulator.url,
+    credential: new LoopbackTokenCredential(emulator.url),
+    clientType,
+    caPem: emulator.caPem,
+    budget,
+  });
+  return { budget, api };
+}
+
+async function createExport(scope: string): Promise<void> {
+  const { api } = instance(uniqueName('setup'), 'setup');
+  await api.createOrUpdate(
+    scope,
+    'daily',
+    buildExportBody({
+      dataset: 'ActualCost',
+      timeframe: 'MonthToDate',
+      destination: { storageAccount: 'dest', sasToken: 'sv=2024-11-04&sig=x', container: 'exports' },
+      schedule: { status: 'Inactive' },
+    }),
+  );
+}
+
+async function runOutcome(api: CostExportsClient, scope: string): Promise<string> {
+  try {
+    await api.run(scope, 'daily');
+    return 'ok';
+  } catch (error) {
+    if (error instanceof ThrottledError) return error.code === 'PacedByBudget' ? 'deferred' : '429';
+    throw error;
+  }
+}
+
+describe('shared pacing budget', () => {
+  it('shares one scope bucket between instances: the seeded burst is spent once, then calls are deferred without reaching the service', async () => {
+    await createExport(SCOPE);
+    const table = uniqueName('budget');
+    const seeds = {
+      entity: { run: { perMinute: 1, burst: 3 }, other: { perMinute: 0, burst: 1 } },
+      client: { run: { perMinute: 0, burst: 1 }, other: { perMinute: 0, burst: 1 } },
+    };
+    const a = instance(table, 'autopilot', { seeds });
+    const b = instance(table, 'autopilot', { seeds });
+    await emulator.admin.resetCounters();
+    const outcomes = [];
+    for (const api of [a.api, b.api, a.api, b.api, a.api]) outcomes.push(await runOutcome(api, SCOPE));
+    expect(outcomes).toEqual(['ok', 'ok', 'ok', 'deferred', 'deferred']);
+    const runs = (await emulator.admin.requests()).filter((e) => e.operation === 'Exports_Execute');
+    expect(runs).toHaveLength(3);
+  });
+
+  it('learns from a 429 in one instance so the other waits it out instead of drawing its own', async () => {
+    await createExport(MCA_SCOPE);
+    await emulator.admin.setThrottle({ runPerScope: { limit: 1, windowSeconds: 60 } });
+    const table = uniqueName('budget');
+    const a = instance(table, 'autopilot');
+    const b = instance(table, 'autopilot');
+    expect(await runOutcome(a.api, MCA_SCOPE)).toBe('ok'); // the emulator's one token
+    expect(await runOutcome(a.api, MCA_SCOPE)).toBe('429'); // the seed (10/min) was too generous
+    for (let i = 0; i < 5; i++) expect(await runOutcome(b.api, MCA_SCOPE)).toBe('deferred');
+    const runs = (await emulator.admin.requests()).filter((e) => e.operation === 'Exports_Execute');
+    expect(runs.map((e) => e.status)).toEqual([200, 429]);
+    // A different ClientType is a different bucket: not held back by this one's 429.
+    const other = instance(table, 'otherapp');
+    expect(await runOutcome(other.api, MCA_SCOPE)).not.toBe('deferred');
+  });
+
+  it('lets calls through unpaced when its table cannot be reached', async () => {
+    await createExport(SCOPE);
+    const broken = new TableThrottleBudget(
+      TableClient.fromConnectionString(
+        'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Zm9v;TableEndpoint=http://127.0.0.1:9/devstoreaccount1',
+        'budget',
+        { allowInsecureConnection: true, retryOptions: { maxRetries: 0 } },
+      ),
+    );
+    const api = new CostExportsClient({
+      endpoint: emulator.url,
+      credential: new LoopbackTokenCredential(emulator.url),
+      clientType: 'autopilot',
+      caPem: emulator.caPem,
+      budget: broken,
+    });
+    await expect(api.run(SCOPE, 'daily')).resolves.toBeUndefined();
+    expect(broken.stats.storageErrors).toBe(1);
+  });
+});
