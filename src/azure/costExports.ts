@@ -301,6 +301,7 @@ export class CostExportsClient implements CostExportsApi {
     const headers = createHttpHeaders({ Accept: 'application/json', ClientType: this.clientType });
     if (extra.body !== undefined) headers.set('Content-Type', 'application/json');
     const budgetKey: BudgetKey = {
+      service: new URL(this.endpoint).host,
       clientType: this.clientType,
       kind: target.operation === 'run' ? 'run' : 'other',
       scope: target.scope.canonical,

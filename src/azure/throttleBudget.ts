@@ -18,6 +18,8 @@ export type BudgetKind = 'run' | 'other';
 export type BudgetLevel = 'entity' | 'client';
 
 export interface BudgetKey {
+  /** The service's host (management.azure.com, or an emulator's host:port): its buckets are its own. */
+  service: string;
   clientType: string;
   kind: BudgetKind;
   /** Canonical scope (case is ignored). */
@@ -269,8 +271,8 @@ class Deferred extends Error {
 }
 
 function partitionKey(level: BudgetLevel, key: BudgetKey): string {
-  // ClientType is letters, digits, . _ - (checked by the adapter): safe as a key.
-  return `${level}|${key.kind}|${key.clientType}`;
+  // ClientType is letters, digits, . _ - (checked by the adapter), a host has no key-breaking characters.
+  return `${level}|${key.kind}|${key.clientType}|${key.service.toLowerCase()}`;
 }
 
 /** Scopes hold '/', which keys may not: base64url of the lower-cased scope is safe and one-to-one. */
