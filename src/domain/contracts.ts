@@ -136,6 +136,8 @@ export interface BackfillProgress {
 export interface MonthProgress {
   phase: 'creatingExport' | 'running' | 'waitingForLanding' | 'backingOff' | 'finishing';
   attempts: number;
+  /** BACKFILL_MAX_ATTEMPTS when the month started. */
+  maxAttempts?: number;
   lastError?: string;
   /** ISO time the next attempt starts (phase backingOff). */
   nextRetryAt?: string;

@@ -11,7 +11,16 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from 'durable-functions';
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import { getConfig, type AppConfig } from '../config';
-import type { BackfillInput } from '../domain/contracts';
+import { monthInstanceId, type BackfillInput } from '../domain/contracts';
+import type { ExportDataset } from '../domain/scope';
+import {
+  backfillOutcome,
+  byMonthThenDataset,
+  cancelledProgress,
+  cancelledResult,
+  inFlightMonth,
+  type MonthRow,
+} from '../domain/backfillView';
 import { getServices } from '../services/appContext';
 import { instanceStatus } from '../azure/durableClient';
 import { LedgerService } from '../services/ledger';
@@ -39,6 +48,7 @@ export const BACKFILL_START_FUNCTION = 'backfillStart';
 export const BACKFILL_STATUS_FUNCTION = 'backfillStatus';
 const ID = /^bf-\d{6}-\d{6}-[0-9a-f]{32}$/;
 const ACTIVE = new Set(['Pending', 'Running', 'ContinuedAsNew', 'Suspended']);
+const CANCEL_REASON = 'cancelled by DELETE /api/backfills';
 
 // ---------------------------------------------------------------------------------- registrations
 
@@ -106,13 +116,68 @@ function view(request: HttpRequest, status: DurableOrchestrationStatus): Record<
   return {
     id: status.instanceId,
     runtimeStatus: status.runtimeStatus,
+    outcome: backfillOutcome(status.runtimeStatus, status.output),
     createdTime: status.createdTime,
     lastUpdatedTime: status.lastUpdatedTime,
     statusUrl: url,
     cancelUrl: url,
     progress: status.customStatus ?? null,
+    inFlight: [],
     result: status.output ?? null,
   };
+}
+
+/** The view with what the orchestration's own status cannot say: each month in flight with its
+ * attempt, last error and next retry (read from the month orchestrations), and for a cancelled
+ * backfill its months from backfillRuns in the shape of a finished result. */
+async function fullView(
+  request: HttpRequest,
+  client: DurableClient,
+  status: DurableOrchestrationStatus,
+): Promise<Record<string, unknown>> {
+  const base = view(request, status);
+  const input = status.input as Partial<BackfillInput> | null | undefined;
+  const datasets = Array.isArray(input?.datasets) ? input.datasets : [];
+  const run = previousRun(status);
+  if (ACTIVE.has(status.runtimeStatus)) {
+    const labels = (status.customStatus as { inFlight?: unknown } | null)?.inFlight;
+    const months = (Array.isArray(labels) ? labels : [])
+      .map((label) => /^(\S+) (\d{4}-\d{2})$/.exec(String(label)))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => ({ dataset: m[1]!, month: m[2]! }));
+    const details = await Promise.all(
+      months.map(async (where) => {
+        const child = await instanceStatus(
+          client,
+          monthInstanceId(status.instanceId, run, where.dataset as ExportDataset, where.month),
+        );
+        return inFlightMonth(where, child?.customStatus);
+      }),
+    );
+    return { ...base, inFlight: details.sort(byMonthThenDataset) };
+  }
+  if (
+    status.runtimeStatus !== df.OrchestrationRuntimeStatus.Terminated ||
+    !input ||
+    !Array.isArray(input.windows)
+  )
+    return base;
+  const rows: MonthRow[] = [];
+  for await (const row of (await getServices()).catalog.listBackfillRuns(status.instanceId)) rows.push(row);
+  const result = cancelledResult(
+    {
+      backfillId: status.instanceId,
+      scope: String(input.scope ?? ''),
+      datasets,
+      months: input.windows.map((w) => w.month),
+    },
+    rows,
+    typeof status.output === 'string' ? status.output : 'terminated',
+  );
+  const cancelled = result.months
+    .filter((m) => m.outcome === 'Cancelled')
+    .map((m) => `${m.dataset} ${m.month}`);
+  return { ...base, progress: cancelledProgress(status.customStatus ?? null, cancelled), result };
 }
 
 function accepted(request: HttpRequest, id: string, body: Record<string, unknown>): HttpResponseInit {
@@ -206,13 +271,13 @@ export async function backfillStatus(
   const client = df.getClient(context);
   const status = await getStatus(client, id);
   if (!status) return notFound('id', `no backfill ${id}`);
-  if (request.method.toUpperCase() === 'GET') return json(200, view(request, status));
+  if (request.method.toUpperCase() === 'GET') return json(200, await fullView(request, client, status));
 
   // DELETE: stop the parent and its months in flight, then remove their temporary exports.
   const input = status.input as BackfillInput | null | undefined;
   let terminated = false;
   if (ACTIVE.has(status.runtimeStatus)) {
-    await client.terminate(id, 'cancelled by DELETE /api/backfills');
+    await client.terminate(id, CANCEL_REASON);
     terminated = true;
     if (input && Array.isArray(input.windows) && Array.isArray(input.datasets)) {
       await Promise.all(
@@ -224,5 +289,5 @@ export async function backfillStatus(
   }
   const cleanup = await cleanupBackfill(await getServices(), id);
   const after = (await getStatus(client, id)) ?? status;
-  return json(200, { ...view(request, after), terminated, cleanup });
+  return json(200, { ...(await fullView(request, client, after)), terminated, cleanup });
 }

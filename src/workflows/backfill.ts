@@ -207,7 +207,8 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
   let result: MonthResult | undefined;
   const base = { dataset: task.dataset, month: task.month };
 
-  const status = (progress: MonthProgress): void => ctx.df.setCustomStatus(progress);
+  const status = (progress: MonthProgress): void =>
+    ctx.df.setCustomStatus({ ...progress, maxAttempts: timing.maxAttempts } satisfies MonthProgress);
   status({ phase: 'creatingExport', attempts });
   const put = yield* callActivity(
     ctx,

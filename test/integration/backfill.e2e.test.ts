@@ -166,6 +166,7 @@ test('12 months × 2 datasets: every month Completed and catalogued, ≤ 4 ARM c
 
   const status = await until(id);
   expect(status.runtimeStatus).toBe('Completed');
+  expect(status.outcome).toBe('Succeeded');
   const output = status.result as BackfillOutput;
   expect(output.total).toBe(24);
   expect(output.counts).toEqual({ Completed: 24, NoData: 0, Failed: 0 });
@@ -298,6 +299,107 @@ test('injected failures: retried months succeed, the rest are reported with reas
       expect(m.error).toMatch(/ended Failed/);
     }
     expect(output.counts.Completed + output.counts.NoData + output.counts.Failed).toBe(12);
+    expect(status.outcome).toBe(failed.length > 0 ? 'PartiallySucceeded' : 'Succeeded');
+  } finally {
+    await stack.emulatorAdmin.setFaults({ runFailureRate: 0, noDataMonths: [] });
+  }
+});
+
+test('a month retrying shows attempt, last error and next retry; cancel names the cancelled months', async () => {
+  // Every run fails; a long back-off keeps the months waiting to retry while the test looks.
+  await stack.emulatorAdmin.setFaults({ runFailureRate: 1 });
+  try {
+    const parsed = parseBackfillRequest(
+      {
+        scope: SCOPE,
+        datasets: ['ActualCost'],
+        from: '2021-01',
+        to: '2021-03',
+        destination: DESTINATION,
+        concurrency: 2,
+      },
+      { now: new Date(), maxConcurrency: 6 },
+    );
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const timing = {
+      ...backfillTiming(loadConfig(process.env).backfill),
+      pollIntervalMs: 200,
+      maxPollIntervalMs: 500,
+      landingTimeoutMs: 20_000,
+      retryBaseMs: 600_000,
+      retryMaxMs: 600_000,
+    };
+    const input = buildBackfillInput(
+      parsed.value,
+      parsed.value.request.destination as typeof DESTINATION,
+      timing,
+    );
+    const id = stack.host.engine.startNew(BACKFILL_ORCHESTRATOR, {
+      instanceId: parsed.value.instanceId,
+      input,
+    });
+
+    type InFlight = {
+      dataset: string;
+      month: string;
+      phase: string;
+      attempt: number;
+      maxAttempts: number;
+      lastError: string | null;
+      nextRetryAt: string | null;
+    };
+    const deadline = Date.now() + 60_000;
+    let running: Record<string, unknown>;
+    for (;;) {
+      running = await get(id);
+      const months = running.inFlight as InFlight[];
+      if (months.length === 2 && months.every((m) => m.phase === 'backingOff')) break;
+      if (Date.now() > deadline) throw new Error(`months never backed off: ${JSON.stringify(running)}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(running.outcome).toBeNull();
+    const months = running.inFlight as InFlight[];
+    expect(months.map((m) => m.month)).toEqual(['2021-03', '2021-02']);
+    for (const m of months) {
+      expect(m).toMatchObject({ dataset: 'ActualCost', attempt: 1, maxAttempts: 3 });
+      expect(m.lastError).toMatch(/^run [0-9a-f-]{36} ended Failed: /);
+      expect(Date.parse(m.nextRetryAt!)).toBeGreaterThan(Date.now() + 500_000);
+    }
+
+    const cancel = await fetch(`${stack.api}/backfills/${id}`, { method: 'DELETE' });
+    expect(cancel.status).toBe(200);
+    const cancelled = (await cancel.json()) as Record<string, unknown>;
+    expect(cancelled).toMatchObject({
+      runtimeStatus: 'Terminated',
+      outcome: 'Cancelled',
+      terminated: true,
+      inFlight: [],
+    });
+    const progress = cancelled.progress as {
+      counts: Record<string, number>;
+      inFlight: string[];
+      cancelled: string[];
+    };
+    expect(progress.counts).toMatchObject({ running: 0, pending: 0, Cancelled: 3 });
+    expect(progress.inFlight).toEqual([]);
+    expect(progress.cancelled).toEqual(['ActualCost 2021-03', 'ActualCost 2021-02', 'ActualCost 2021-01']);
+    // `result` keeps the shape of a finished backfill: every month, counted.
+    const result = cancelled.result as {
+      total: number;
+      counts: Record<string, number>;
+      months: { month: string; outcome: string }[];
+      reason: string;
+    };
+    expect(result.total).toBe(3);
+    expect(result.counts).toEqual({ Completed: 0, NoData: 0, Failed: 0, Cancelled: 3 });
+    expect(result.months.map((m) => [m.month, m.outcome])).toEqual([
+      ['2021-03', 'Cancelled'],
+      ['2021-02', 'Cancelled'],
+      ['2021-01', 'Cancelled'],
+    ]);
+    expect(result.reason).toBe('cancelled by DELETE /api/backfills');
+    // GET later answers the same.
+    expect(await get(id)).toMatchObject({ outcome: 'Cancelled', result: { counts: result.counts } });
   } finally {
     await stack.emulatorAdmin.setFaults({ runFailureRate: 0, noDataMonths: [] });
   }
