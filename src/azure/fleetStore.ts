@@ -43,6 +43,7 @@ export interface FleetStoreApi {
   put(partitionKey: string, rowKey: string, value: unknown): Promise<void>;
   remove(partitionKey: string, rowKey: string): Promise<boolean>;
   list<T>(partitionKey: string, limit?: number): Promise<T[]>;
+  listByPrefix<T>(prefix: string, limit: number): Promise<{ items: T[]; truncated: boolean }>;
   /** Upserts rows of one partition in transactions of ≤100. */
   putMany(partitionKey: string, rows: { rowKey: string; value: unknown }[]): Promise<void>;
 }
@@ -114,6 +115,22 @@ export class FleetStore implements FleetStoreApi {
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  /** Rows of every partition whose key starts with `prefix`, at most `limit` (status summaries). */
+  async listByPrefix<T>(prefix: string, limit: number): Promise<{ items: T[]; truncated: boolean }> {
+    await this.ensure();
+    const from = fleetKey(prefix).replace(/'/g, "''");
+    // The next string after every key with this prefix: bump its last character.
+    const to = `${from.slice(0, -1)}${String.fromCharCode(from.charCodeAt(from.length - 1) + 1)}`;
+    const items: T[] = [];
+    for await (const row of this.client.listEntities<{ data: string }>({
+      queryOptions: { filter: `PartitionKey ge '${from}' and PartitionKey lt '${to}'` },
+    })) {
+      if (items.length >= limit) return { items, truncated: true };
+      items.push(JSON.parse(row.data) as T);
+    }
+    return { items, truncated: false };
   }
 
   async putMany(partitionKey: string, rows: { rowKey: string; value: unknown }[]): Promise<void> {

@@ -19,7 +19,9 @@ export type ProblemKind =
   | 'tokenExpiring'
   | 'monthFailed'
   | 'monthStale'
-  | 'monthMissing';
+  | 'monthMissing'
+  /** An export the fleet should manage whose last reconcile failed, was refused or found a foreign export. */
+  | 'fleetExport';
 
 export const PROBLEM_KINDS: readonly ProblemKind[] = [
   'catalogUnreachable',
@@ -32,6 +34,7 @@ export const PROBLEM_KINDS: readonly ProblemKind[] = [
   'monthFailed',
   'monthStale',
   'monthMissing',
+  'fleetExport',
 ];
 
 export interface StatusProblem {

@@ -18,8 +18,6 @@ import {
 import * as df from 'durable-functions';
 import { isCostManagementError, ThrottledError } from '../azure/armErrors';
 import { createBillingCustomersClient } from '../azure/billingCustomers';
-import { FleetStore } from '../azure/fleetStore';
-import { tableClientFactory } from '../azure/storageClients';
 import { getConfig } from '../config';
 import { HttpError, httpHandler, readJsonBody } from './http';
 import { redactError } from '../domain/redact';
@@ -71,7 +69,7 @@ function runtime(): Promise<FleetRuntime> {
     const services = await getServices();
     const config = getConfig();
     return {
-      store: new FleetStore(tableClientFactory(config.storage.catalog)),
+      store: services.fleetStore,
       costExports: services.costExports,
       customers: createBillingCustomersClient(config.costManagement),
       tokens: registeredTokens(services.catalog, services.secrets),

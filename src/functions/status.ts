@@ -12,6 +12,7 @@ import { ConfigError, getConfig, type AppConfig } from '../config';
 import { quoteInput } from '../domain/fieldError';
 import { redactError } from '../domain/redact';
 import { getServices } from '../services/appContext';
+import { fleetStatus, type FleetStatus } from '../services/fleet';
 import {
   checkHealth,
   collectStatus,
@@ -33,6 +34,7 @@ export interface StatusRuntime {
   exports: ExportLister;
   now?: () => Date;
   counts?: CountOptions;
+  fleet?: () => Promise<FleetStatus>;
 }
 
 let runtimeOverride: StatusRuntime | undefined;
@@ -99,12 +101,18 @@ async function resolveRuntime(): Promise<{
   exports: ExportLister;
   now?: () => Date;
   counts?: CountOptions;
+  fleet?: () => Promise<FleetStatus>;
 }> {
   if (runtimeOverride) return runtimeOverride;
   const config = getConfig();
   try {
     const services = await getServices();
-    return { config, catalog: services.catalog, exports: services.costExports };
+    return {
+      config,
+      catalog: services.catalog,
+      exports: services.costExports,
+      fleet: () => fleetStatus(services.fleetStore),
+    };
   } catch (error) {
     // Storage down or unusable: still report the scopes, with an adapter of our own.
     return { config, catalogError: error, exports: createCostExportsClient(config.costManagement) };
@@ -135,6 +143,7 @@ export async function statusHandler(
       ...(runtime.catalog ? { catalog: runtime.catalog } : {}),
       ...(runtime.catalogError !== undefined ? { catalogError: runtime.catalogError } : {}),
       exports: runtime.exports,
+      ...(runtime.fleet ? { fleet: runtime.fleet } : {}),
       checker,
       version: appVersion(),
       ...(runtime.now ? { now: runtime.now } : {}),

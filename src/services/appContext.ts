@@ -4,6 +4,7 @@
 import { getConfig, type AppConfig } from '../config';
 import { Catalog } from '../azure/catalog';
 import { createCostExportsClient, type CostExportsApi } from '../azure/costExports';
+import { FleetStore } from '../azure/fleetStore';
 import { createSecretStore, type SecretStore } from '../azure/secrets';
 import { tableClientFactory } from '../azure/storageClients';
 import { THROTTLE_BUDGET_TABLE, TableThrottleBudget } from '../azure/throttleBudget';
@@ -14,6 +15,8 @@ export interface AppServices {
   catalog: Catalog;
   costExports: CostExportsApi;
   secrets: SecretStore;
+  /** The export fleet's table (assignments, profiles, outcomes); created on first use. */
+  fleetStore: FleetStore;
 }
 
 let services: Promise<AppServices> | undefined;
@@ -31,6 +34,7 @@ export function getServices(): Promise<AppServices> {
       catalog,
       costExports: createCostExportsClient(config.costManagement, { budget }),
       secrets: createSecretStore(config.secrets, config.storage.catalog),
+      fleetStore: new FleetStore(tableClientFactory(config.storage.catalog)),
     };
   })().catch((error: unknown) => {
     services = undefined; // bad settings or storage down: try again on the next invocation

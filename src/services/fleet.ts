@@ -812,3 +812,39 @@ export function registeredTokens(
     },
   };
 }
+
+// ----------------------------------------------------------------------------------------- status
+
+export interface FleetStatus {
+  assignments: number;
+  /** Export outcomes recorded by the last reconcile of each export. */
+  exports: number;
+  byOutcome: Record<string, number>;
+  /** True when more rows exist than were read (counts are then lower bounds). */
+  truncated: boolean;
+  /** Exports whose last outcome needs a person: failed, forbidden, throttled, not-owned. */
+  attention: ExportOutcomeRecord[];
+}
+
+const ATTENTION = new Set<ExportOutcomeRecord['outcome']>(['failed', 'forbidden', 'throttled', 'not-owned']);
+
+/** What /api/status shows of the fleet: outcome counts over at most `limit` export rows. */
+export async function fleetStatus(store: FleetStoreApi, limit = 20_000): Promise<FleetStatus> {
+  const [assignments, outcomes] = await Promise.all([
+    store.list<Assignment>(ASSIGNMENT_PK),
+    store.listByPrefix<ExportOutcomeRecord>('outcome|', limit),
+  ]);
+  const byOutcome: Record<string, number> = {};
+  const attention: ExportOutcomeRecord[] = [];
+  for (const o of outcomes.items) {
+    byOutcome[o.outcome] = (byOutcome[o.outcome] ?? 0) + 1;
+    if (ATTENTION.has(o.outcome) && attention.length < 200) attention.push(o);
+  }
+  return {
+    assignments: assignments.length,
+    exports: outcomes.items.length,
+    byOutcome,
+    truncated: outcomes.truncated,
+    attention,
+  };
+}

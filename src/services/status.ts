@@ -36,6 +36,7 @@ import {
 import { redactError, redactSecrets } from '../domain/redact';
 import { configNotices, type ConfigNoticeInput } from '../domain/configNotices';
 import { billingAgreement, parseScope, scopeKey, type Scope, type ScopeKind } from '../domain/scope';
+import type { FleetStatus } from './fleet';
 
 // ------------------------------------------------------------------------------------------ health
 
@@ -745,6 +746,8 @@ export interface StatusReport {
   scopes: ScopeAccess[];
   /** Absent when the catalog is unreachable. */
   counts?: CatalogCounts;
+  /** The export fleet: outcome of the last reconcile of every export it manages. */
+  fleet?: FleetStatus | { error: string };
 }
 
 export interface StatusDependencies {
@@ -758,6 +761,8 @@ export interface StatusDependencies {
   now?: () => Date;
   /** Where the app answers, for the commands in the fixes (default from WEBSITE_HOSTNAME). */
   appBaseUrl?: string;
+  /** The export fleet's recorded outcomes (services/fleet.ts fleetStatus). */
+  fleet?: () => Promise<FleetStatus>;
 }
 
 async function probeCatalog(
@@ -813,6 +818,7 @@ export async function collectStatus(
       }
     }
   }
+  const fleet = deps.fleet ? await fleetSection(deps.fleet, problems, context.appBaseUrl) : undefined;
   return redactDeep({
     status: overallStatus(problems.totals),
     version: deps.version,
@@ -824,7 +830,51 @@ export async function collectStatus(
     catalog,
     scopes,
     ...(counts ? { counts } : {}),
+    ...(fleet ? { fleet } : {}),
   });
+}
+
+/** The fleet's outcomes, each export that needs a person listed as a problem with its fix. */
+async function fleetSection(
+  read: () => Promise<FleetStatus>,
+  problems: ProblemList,
+  base: string,
+): Promise<FleetStatus | { error: string }> {
+  let fleet: FleetStatus;
+  try {
+    fleet = await read();
+  } catch (error) {
+    const message = redactError(error);
+    problems.add({
+      kind: 'countFailed',
+      subject: 'fleet',
+      message: `reading the fleet table failed: ${message}`,
+      fix: 'Fleet outcomes cannot be seen until it answers; check the storage account and the app logs.',
+    });
+    return { error: message };
+  }
+  for (const o of fleet.attention) {
+    const reconcile = `curl -X POST "${base}/api/fleet/reconcile?code=<function-key>" -d '{"assignmentId":"${o.assignmentId}"}'`;
+    const fix = ((): string => {
+      switch (o.outcome) {
+        case 'forbidden':
+          return `${roleHint(parseScope(o.scope))} Then: ${reconcile}`;
+        case 'not-owned':
+          return `An export with this name exists without the fleet's ownership marker and is left alone: rename or delete it, then: ${reconcile}`;
+        case 'throttled':
+          return `Cost Management throttled the round; the next round retries it, or now: ${reconcile}`;
+        default:
+          return `See the error, fix its cause, then: ${reconcile}`;
+      }
+    })();
+    problems.add({
+      kind: 'fleetExport',
+      subject: `${o.scope} · ${o.exportName}`,
+      message: `${o.outcome}${o.error ? `: ${o.error}` : ''} (assignment ${o.assignmentId}, ${o.at})`,
+      fix,
+    });
+  }
+  return fleet;
 }
 
 function scopeProblem(s: ScopeAccess): StatusProblem {

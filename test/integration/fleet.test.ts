@@ -11,6 +11,7 @@ import { LoopbackTokenCredential } from '../../src/azure/credentials';
 import { FleetStore } from '../../src/azure/fleetStore';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import { useFleetRuntime, type FleetRuntime } from '../../src/functions/fleet';
+import { fleetStatus } from '../../src/services/fleet';
 import {
   FLEET_DEPARTED_ACTIVITY,
   FLEET_ROUND,
@@ -48,6 +49,7 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
   let host: LocalHost;
   let costExports: CostExportsClient;
   let token = { fingerprint: 'token-1' };
+  let store: FleetStore;
   const now = new Date('2026-12-04T06:00:00Z');
 
   const call = async (
@@ -89,15 +91,16 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
       caPem: emulator.caPem,
     };
     costExports = new CostExportsClient({ ...endpoint, clientType: 'fleetTest', retry: { maxRetries: 0 } });
+    store = new FleetStore(
+      tableClientFactory({
+        kind: 'connectionString',
+        name: 'AzureWebJobsStorage',
+        connectionString: testStorageConnection(),
+      }),
+      uniqueName('fleet'),
+    );
     const runtime: FleetRuntime = {
-      store: new FleetStore(
-        tableClientFactory({
-          kind: 'connectionString',
-          name: 'AzureWebJobsStorage',
-          connectionString: testStorageConnection(),
-        }),
-        uniqueName('fleet'),
-      ),
+      store,
       costExports,
       customers: new BillingCustomersClient({
         ...endpoint,
@@ -327,6 +330,18 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
     // 2 new exports for the new customer; the new token on the 4 exports of the 2 reachable old customers.
     expect(totals.outcomes).toMatchObject({ created: 2, updated: 4 });
     expect(totals.calls).toEqual({ list: 4, put: 6 });
+
+    // What /api/status shows: every export's last outcome, and the ones that need a person.
+    const status = await fleetStatus(store);
+    expect(status).toMatchObject({
+      assignments: 1,
+      exports: 8,
+      byOutcome: { forbidden: 2, created: 2, updated: 4 },
+    });
+    expect(status.attention.map((o) => [o.scope, o.outcome])).toEqual([
+      [customers[0], 'forbidden'],
+      [customers[0], 'forbidden'],
+    ]);
     await emulator.admin.setBilling({ forbiddenScopes: [] });
   });
 
