@@ -303,6 +303,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   const secretStore = r.oneOf<SecretStoreKind>('SECRET_STORE', 'keyvault', ['keyvault', 'table']);
   const keyVaultUri = r.url('KEY_VAULT_URI');
+  // App Service (which hosts Functions) sets WEBSITE_INSTANCE_ID on every instance it runs; a laptop
+  // does not. The dev-only table would keep SAS values next to the data they unlock.
+  if (secretStore === 'table' && env.WEBSITE_INSTANCE_ID?.trim()) {
+    r.problems.push(
+      'SECRET_STORE: table is for local development only and is refused when running in Azure (WEBSITE_INSTANCE_ID is set); use keyvault with KEY_VAULT_URI',
+    );
+  }
   if (secretStore === 'keyvault' && !keyVaultUri) {
     r.problems.push(
       'KEY_VAULT_URI: required when SECRET_STORE is keyvault (the default); use SECRET_STORE=table only for local development',

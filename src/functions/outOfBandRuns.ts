@@ -150,17 +150,15 @@ export async function outOfBandPolicyHandler(
   request: HttpRequest,
   _context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const { scopeKey = '', exportName = '' } = request.params;
+  // The host hands route parameters over decoded once; decoding again would turn %2527 into '.
+  const { scopeKey = '', exportName: name = '' } = request.params;
   let scope: string;
   try {
-    scope = scopeFromKey(decodeURIComponent(scopeKey)).canonical;
+    scope = scopeFromKey(scopeKey).canonical;
   } catch (error) {
-    if (error instanceof ScopeError || error instanceof URIError) {
-      return badRequest([{ field: 'scopeKey', message: error.message }]);
-    }
+    if (error instanceof ScopeError) return badRequest([{ field: 'scopeKey', message: error.message }]);
     throw error;
   }
-  const name = safeDecode(exportName);
   if (!name || name.length > 256) {
     return badRequest([{ field: 'exportName', message: 'expected 1-256 characters' }]);
   }
@@ -185,14 +183,6 @@ export async function outOfBandPolicyHandler(
     outOfBand: record.outOfBand ?? null,
     lastOutOfBand: record.lastOutOfBand ?? null,
   });
-}
-
-function safeDecode(text: string): string | undefined {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return undefined;
-  }
 }
 
 app.http(OUT_OF_BAND_POLICY_FUNCTION, {

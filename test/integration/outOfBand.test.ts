@@ -360,6 +360,15 @@ describe('out-of-band runs through the local host (virtual clock, Azurite, Expor
       const unknown = await send('PUT', url(SUB(1), 'nope'), { minIntervalMinutes: 60 });
       expect(unknown.status).toBe(404);
     });
+
+    it('decodes route parameters once: %2527 is the name %27, never a quote', async () => {
+      const answer = await send('PUT', url(SUB(1), 'a%27b'), { minIntervalMinutes: 60 }); // a%2527b on the wire
+      expect(answer.status).toBe(404);
+      expect(fieldsOf(answer.json)[0]!.message).toContain('export "a%27b" is not registered');
+      const key = await send('DELETE', `${host.baseUrl}/exports/providers%257Cx/oob-1a/outOfBand`);
+      expect(key.status).toBe(400);
+      expect(fieldsOf(key.json)[0]!.field).toBe('scopeKey');
+    });
   });
 
   it('the SAS signature never reached a log or a table', async () => {

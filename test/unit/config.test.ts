@@ -65,6 +65,10 @@ describe('loadConfig', () => {
     [{ EXPORTS_CONTAINER: 'Bad_Name' }, 'EXPORTS_CONTAINER: expected a storage container name'],
     [{ SECRET_STORE: 'keyvault' }, 'KEY_VAULT_URI: required when SECRET_STORE is keyvault'],
     [
+      { SECRET_STORE: 'table', WEBSITE_INSTANCE_ID: '4f9c0e7a1b2d' },
+      'SECRET_STORE: table is for local development only and is refused when running in Azure',
+    ],
+    [
       { ExportsStorage: '' },
       'ExportsStorage: expected a connection string in ExportsStorage, or managed-identity settings',
     ],
