@@ -119,6 +119,9 @@ param durableHistoryRetentionDays int = 30
 param maximumInstanceCount int = 100
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
+@description('Always-ready instances for the durable group: 1 as Microsoft recommends for Durable Functions on Flex (a baseline cost); 0 to scale to zero.')
+@minValue(0)
+param durableAlwaysReadyInstances int = 1
 
 // ---------------------------------------------------------------------------------------------------
 // Variables
@@ -332,6 +335,7 @@ module api 'modules/functionApp.bicep' = {
     appSettings: union(coreSettings, acsMailSettings, smtpMailSettings)
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    durableAlwaysReadyInstances: durableAlwaysReadyInstances
   }
 }
 

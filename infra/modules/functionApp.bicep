@@ -19,6 +19,9 @@ param appSettings object
 param maximumInstanceCount int
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int
+@description('Always-ready instances for the durable group (orchestrators, activities). Microsoft recommends 1 for Durable Functions on Flex; 0 saves the baseline cost and accepts cold starts.')
+@minValue(0)
+param durableAlwaysReadyInstances int
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
@@ -80,8 +83,13 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        // "Set the always ready instance count for the durable group to 1" (Durable Functions Azure
+        // Storage provider docs, "Flex Consumption plan"): orchestrations otherwise wait for a cold start.
+        alwaysReady: durableAlwaysReadyInstances > 0 ? [{ name: 'durable', instanceCount: durableAlwaysReadyInstances }] : []
       }
-      runtime: { name: 'node', version: '20' }
+      // Node 22 LTS: Node 20 reached end of life in April 2026; 22 is the Flex stack's default Node
+      // (functionAppStacks, Get-AzFunctionAppFlexConsumptionRuntime).
+      runtime: { name: 'node', version: '22' }
     }
   }
 }

@@ -399,6 +399,30 @@ describe('azd wiring', () => {
     expect(JSON.parse(read('package.json')).scripts.package).toBe('tsx dev/package/cli.ts');
   });
 
+  it('durable functions get an always-ready instance and a 10 s queue polling cap, as Microsoft recommends on Flex', () => {
+    const site = resourceDeclarations(tree(APP_MODULE)).find(
+      (r) => r.type === 'Microsoft.Web/sites' && !r.existing,
+    );
+    const scale = property(
+      site?.body,
+      'properties',
+      'functionAppConfig',
+      'scaleAndConcurrency',
+      'alwaysReady',
+    );
+    expect(scale?.text).toMatch(/name: 'durable', instanceCount: durableAlwaysReadyInstances/);
+    expect(
+      declarations(tree(MAIN), 'param').find((p) => p.name === 'durableAlwaysReadyInstances')?.value?.text,
+    ).toBe('1');
+    const host = JSON.parse(read('host.json'));
+    expect(host.extensions.durableTask.storageProvider.maxQueuePollingInterval).toBe('00:00:10');
+  });
+
+  it('azd down resets the Event Grid phase flag, so the next azd up starts from phase one', () => {
+    expect(azureYaml).toMatch(/\n {2}postdown:\n(?: {4}.*\n)+/);
+    expect([...azureYaml.matchAll(/run: azd env set EXPORT_EVENTS_ENABLED false$/gm)]).toHaveLength(2);
+  });
+
   it('azure.yaml hooks point at scripts that exist', () => {
     const scripts = [...azureYaml.matchAll(/^\s+run: (\S+)$/gm)].map((m) => m[1]!);
     expect(scripts).toEqual(['./infra/hooks/postdeploy.sh', './infra/hooks/postdeploy.ps1']);
@@ -414,14 +438,14 @@ describe('azd wiring', () => {
     expect(tags?.text).toMatch(/'azd-service-name': 'api'/);
   });
 
-  it('runs Node 20 on Flex Consumption (FC1), as package.json and @types/node expect', () => {
+  it('runs Node 22 LTS on Flex Consumption (FC1); @types/node is no newer than that runtime', () => {
     const resources = resourceDeclarations(tree(APP_MODULE));
     const plan = resources.find((r) => r.type === 'Microsoft.Web/serverfarms');
     expect(stringValue(property(plan?.body, 'sku', 'name'))).toBe('FC1');
     const site = resources.find((r) => r.type === 'Microsoft.Web/sites' && !r.existing);
     const runtime = property(site?.body, 'properties', 'functionAppConfig', 'runtime');
     expect(stringValue(property(runtime, 'name'))).toBe('node');
-    expect(stringValue(property(runtime, 'version'))).toBe('20');
+    expect(stringValue(property(runtime, 'version'))).toBe('22');
     const pkg = JSON.parse(read('package.json')) as { devDependencies: Record<string, string> };
     expect(pkg.devDependencies['@types/node']).toMatch(/^\^?20\./);
   });
