@@ -6,7 +6,8 @@
 // policy sleeps on 429; like the Exports client we keep the ARM pipeline of @azure/arm-costmanagement
 // (bearer token, user agent, TLS) with the same transient-only retry and send the GET ourselves, so a
 // 429 comes back at once as ThrottledError for the round's durable timer.
-import { CostManagementClient } from '@azure/arm-costmanagement';
+import type * as ArmCostManagement from '@azure/arm-costmanagement';
+import type { CostManagementClient } from '@azure/arm-costmanagement';
 import { createHttpHeaders, createPipelineRequest, retryPolicy } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import { rootCertificates } from 'node:tls';
@@ -24,6 +25,10 @@ import {
   type TransientRetryOptions,
 } from './costExports';
 import { ARM_TOKEN_SCOPE, costManagementAccess } from './credentials';
+import { lazyModule } from './lazyModule';
+
+// Loaded when the first client is built, not when the host imports the app (see lazyModule.ts).
+const costManagementSdk = lazyModule<typeof ArmCostManagement>('@azure/arm-costmanagement');
 
 export const BILLING_API_VERSION = '2024-04-01';
 
@@ -61,7 +66,7 @@ export class BillingCustomersClient implements BillingCustomersApi {
 
   constructor(private readonly options: BillingCustomersClientOptions) {
     this.endpoint = validateEndpoint(options.endpoint ?? DEFAULT_ENDPOINT);
-    this.client = new CostManagementClient(options.credential, {
+    this.client = new (costManagementSdk().CostManagementClient)(options.credential, {
       endpoint: this.endpoint,
       credentialScopes: [ARM_TOKEN_SCOPE],
       userAgentOptions: { userAgentPrefix: 'cost-export-autopilot' },

@@ -12,7 +12,8 @@
 // by default at most 3 retries sleeping 0.5–1 s, 1–2 s and 2–4 s, so ≤ 7 s of sleeping and 4
 // attempts per call. A 429 comes back at once as ThrottledError carrying the wait. Each call also
 // has a deadline (requestTimeoutMs, default 120 s, retries included).
-import { CostManagementClient } from '@azure/arm-costmanagement';
+import type * as ArmCostManagement from '@azure/arm-costmanagement';
+import type { CostManagementClient } from '@azure/arm-costmanagement';
 import type { PipelineResponse, RetryStrategy } from '@azure/core-rest-pipeline';
 import {
   createHttpHeaders,
@@ -47,6 +48,10 @@ import {
   parseExportList,
   parseRunList,
 } from './exportModels';
+import { lazyModule } from './lazyModule';
+
+// Loaded when the first client is built, not when the host imports the app (see lazyModule.ts).
+const costManagementSdk = lazyModule<typeof ArmCostManagement>('@azure/arm-costmanagement');
 
 /** A scope as text (any of the nine kinds, slashes tolerated) or already parsed. */
 export type ScopeInput = Scope | string;
@@ -198,7 +203,7 @@ export class CostExportsClient implements CostExportsApi {
     this.now = options.now ?? Date.now;
     const retry = validateRetry({ ...DEFAULT_TRANSIENT_RETRY, ...options.retry });
 
-    this.client = new CostManagementClient(options.credential, {
+    this.client = new (costManagementSdk().CostManagementClient)(options.credential, {
       endpoint: this.endpoint,
       // Keep ARM's audience even when requests go to the emulator.
       credentialScopes: [ARM_TOKEN_SCOPE],

@@ -2,13 +2,19 @@
 // secret to keep). Elsewhere: any SMTP relay through nodemailer. `none`: the digest goes to the log.
 // A send resolves only once the service accepted the message (ACS: the send operation Succeeded;
 // SMTP: the relay accepted at least one recipient), so callers can record "alerted" afterwards.
-import { EmailClient, type EmailMessage } from '@azure/communication-email';
+import type * as CommunicationEmail from '@azure/communication-email';
+import type { EmailClient, EmailMessage } from '@azure/communication-email';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { rootCertificates } from 'node:tls';
-import { createTransport, type Transporter } from 'nodemailer';
+import type * as Nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
+import { lazyModule } from './lazyModule';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import type { AppConfig, MailTransport } from '../config';
 import { redactSecrets } from '../domain/redact';
+
+const acsSdk = lazyModule<typeof CommunicationEmail>('@azure/communication-email');
+const nodemailer = lazyModule<typeof Nodemailer>('nodemailer');
 
 export interface MailMessage {
   to: readonly string[];
@@ -102,7 +108,7 @@ export class AcsMailer implements Mailer {
       throw new TypeError(`ACS_ENDPOINT: expected an https URL, got "${options.endpoint}"`);
     if (!EMAIL.test(options.sender))
       throw new TypeError(`ALERT_SENDER: "${options.sender}" is not an e-mail address`);
-    this.client = new EmailClient(options.endpoint, options.credential, {
+    this.client = new (acsSdk().EmailClient)(options.endpoint, options.credential, {
       ...(options.caPem ? { tlsOptions: { ca: [...rootCertificates, options.caPem] } } : {}),
     });
   }
@@ -175,7 +181,7 @@ export class SmtpMailer implements Mailer {
       socketTimeout: timeout,
       logger: false,
     };
-    this.transporter = createTransport(transportOptions);
+    this.transporter = nodemailer().createTransport(transportOptions);
   }
 
   async send(message: MailMessage): Promise<MailReceipt> {

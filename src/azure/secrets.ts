@@ -10,11 +10,15 @@ import { rootCertificates } from 'node:tls';
 import type { TableClient } from '@azure/data-tables';
 import { isRestError } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
-import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
+import type * as KeyVaultSecrets from '@azure/keyvault-secrets';
+import type { SecretClient, SecretClientOptions } from '@azure/keyvault-secrets';
+import { lazyModule } from './lazyModule';
 import type { AppConfig, Env, SecretStoreKind, StorageConnection } from '../config';
 import { redactSecrets } from '../domain/redact';
 import { createCostManagementCredential, isLoopbackEndpoint } from './credentials';
 import { createTableClient } from './storageClients';
+
+const keyVaultSdk = lazyModule<typeof KeyVaultSecrets>('@azure/keyvault-secrets');
 
 export interface SecretWriteOptions {
   /** The secret stops being valid then (Key Vault `exp`). */
@@ -116,7 +120,7 @@ export class KeyVaultSecretStore implements SecretStore {
       ...(options.disableChallengeResourceVerification ? { disableChallengeResourceVerification: true } : {}),
       ...(options.caPem ? { tlsOptions: { ca: [...rootCertificates, options.caPem] } } : {}),
     };
-    this.client = new SecretClient(options.vaultUrl, options.credential, clientOptions);
+    this.client = new (keyVaultSdk().SecretClient)(options.vaultUrl, options.credential, clientOptions);
   }
 
   async set(name: string, value: string, options: SecretWriteOptions): Promise<StoredSecretRef> {
