@@ -12,6 +12,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { startAzurite, type AzuriteInstance } from './azurite';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from './emulator/server';
 import type { EmulatorAdmin } from './emulator/admin';
+import { REALISTIC_THROTTLE } from './emulator/throttle';
 import { RealClock } from './host/clock';
 import { installFunctionsCoreStub } from './host/installFunctionsCoreStub';
 import type { HostLogger } from './host/invocation';
@@ -212,6 +213,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       storage: { blobEndpoint: azurite.blobEndpoint, connectionString: azurite.connectionString },
       caFile: emulatorCa, // written by the emulator; removed with tempDir on stop
       ...(dataDir ? { stateFile: path.join(dataDir, 'emulator.json') } : {}),
+      // Throttled as Azure is; `emulator.throttle` (or PUT /_admin/throttle) changes it.
+      throttle: { ...REALISTIC_THROTTLE },
       ...options.emulator,
     });
     started.emulator = emulator;

@@ -1,11 +1,12 @@
 // `npm run emulator`: Azurite + the Exports emulator on loopback, until Ctrl-C.
 // Options (environment): EMULATOR_PORT, EMULATOR_SPEED (number or "max"), EMULATOR_SEED,
-// EMULATOR_API_VERSIONS (comma list). Nothing is persisted outside Azurite's memory and a temp CA file.
+// EMULATOR_API_VERSIONS (comma list), EMULATOR_RUNS_PER_MINUTE (default 10, 0 = no throttling). Nothing is persisted outside Azurite's memory and a temp CA file.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startAzurite } from '../azurite';
 import { API_VERSION, startEmulator } from './server';
+import { REALISTIC_THROTTLE, type ThrottleLimits } from './throttle';
 
 function numberFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -15,6 +16,13 @@ function numberFromEnv(name: string, fallback: number): number {
   if (!Number.isFinite(value) || value < 0)
     throw new Error(`${name} must be a non-negative number (got "${raw}")`);
   return value;
+}
+
+function runThrottleFromEnv(): ThrottleLimits {
+  const limit = numberFromEnv('EMULATOR_RUNS_PER_MINUTE', REALISTIC_THROTTLE.runPerScope!.limit);
+  if (limit === 0) return {};
+  if (!Number.isFinite(limit)) throw new Error('EMULATOR_RUNS_PER_MINUTE must be a number (0 = off)');
+  return { runPerScope: { limit, windowSeconds: 60 } };
 }
 
 async function main(): Promise<void> {
@@ -28,6 +36,8 @@ async function main(): Promise<void> {
     apiVersions: (process.env.EMULATOR_API_VERSIONS ?? API_VERSION).split(',').map((v) => v.trim()),
     storage: { blobEndpoint: azurite.blobEndpoint, connectionString: azurite.connectionString },
     caFile,
+    // EMULATOR_RUNS_PER_MINUTE: run POSTs a minute per scope and ClientType before 429 (0 = off).
+    throttle: runThrottleFromEnv(),
   });
   console.log(
     [

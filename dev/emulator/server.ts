@@ -284,10 +284,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         );
       }
 
+      // Scope buckets are per scope and ClientType: another client type has its own budget.
       const decision = throttle.check(
         route.operation === 'Exports_Execute' ? 'run' : 'other',
         principal.key,
-        scope?.canonical.toLowerCase() ?? route.scopeText.toLowerCase(),
+        `${scope?.canonical.toLowerCase() ?? route.scopeText.toLowerCase()}|${typeof clientType === 'string' ? clientType : 'Default'}`,
       );
       if (!decision.allowed) {
         const seconds = String(decision.retryAfterSeconds);

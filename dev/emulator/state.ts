@@ -244,7 +244,12 @@ export function checkRunPeriod(from: Date, to: Date, now: number): void {
   if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw bad('Invalid time period provided.');
   if (from.getTime() > to.getTime())
     throw bad("Invalid time period provided: 'from' must not be after 'to'.");
-  if (to.getTime() > now) throw bad("Invalid time period provided: 'to' value cannot be in the future.");
+  if (to.getTime() > now) {
+    // finops-toolkit#988, #1611 quote the service.
+    throw bad(
+      "Request properties validation failed: Invalid definition timePeriod; 'to' value cannot be in the future.",
+    );
+  }
   const days = Math.round((to.getTime() - from.getTime()) / DAY) + 1;
   const limit = daysInMonth(from.getUTCFullYear(), from.getUTCMonth());
   if (days > limit) {

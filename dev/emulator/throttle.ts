@@ -17,6 +17,14 @@ export interface ThrottleLimits {
 
 export type ThrottleRule = keyof ThrottleLimits;
 
+/** What Cost Management is reported to allow: about 10 run POSTs a minute per scope and ClientType
+ * before 429 + Retry-After ("throttling happens consistently every 11 months" of a backfill that
+ * posts one run per month, microsoft/finops-toolkit#1611). `npm run dev`, the demo, the emulator
+ * CLI and the end-to-end tests start with it; the scope bucket is keyed by scope and ClientType. */
+export const REALISTIC_THROTTLE: Readonly<ThrottleLimits> = Object.freeze({
+  runPerScope: { limit: 10, windowSeconds: 60 },
+});
+
 export interface ThrottleDecision {
   allowed: boolean;
   /** Seconds to wait (whole seconds, rounded up, at least 1) when refused. */
