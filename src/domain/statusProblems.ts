@@ -240,3 +240,35 @@ export function monthOfInstant(text: string): string | undefined {
   if (Number.isNaN(ms)) return undefined;
   return new Date(ms).toISOString().slice(0, 7);
 }
+
+export interface LedgerCellFacts {
+  scope: string;
+  exportName: string;
+  month: string;
+  state: string;
+  reason: string;
+  dataset?: string;
+  destination?: BackfillDestination;
+  /** What healing tried, in words. */
+  healing?: string;
+}
+
+/** A Stale or Missing month of the ledger, with the backfill that fills it. */
+export function ledgerCellProblem(c: LedgerCellFacts, appBaseUrl: string): StatusProblem {
+  const command = backfillCommand(appBaseUrl, {
+    scope: c.scope,
+    dataset: c.dataset ?? '<DATASET>',
+    from: c.month,
+    to: c.month,
+    ...(c.destination ? { destination: c.destination } : {}),
+  });
+  return {
+    kind: c.state === 'Stale' ? 'monthStale' : 'monthMissing',
+    subject: `${c.scope} · ${c.exportName} · ${c.month}`,
+    message: `${c.state}: ${c.reason}${c.healing ? ` (${c.healing})` : ''}`,
+    fix:
+      c.state === 'Stale'
+        ? `Check the export's runs in Cost Management (a failing run shows as exportFailing); to fill the month now: ${command}`
+        : `Backfill the month: ${command}`,
+  };
+}

@@ -137,6 +137,15 @@ export async function statusHandler(
     return { status: 503, headers: NO_STORE, jsonBody: health.body };
   }
 
+  // The heatmap's "next exports" link: a continuation token the ledger page handed out.
+  const ledgerPage = request.query.get('ledgerPage') ?? undefined;
+  if (ledgerPage !== undefined && !/^[A-Za-z0-9+/=_-]{1,2048}$/.test(ledgerPage)) {
+    return {
+      status: 400,
+      headers: NO_STORE,
+      jsonBody: { error: 'ledgerPage: expected the token a previous page linked' },
+    };
+  }
   const report = await collectStatus(
     {
       config: runtime.config,
@@ -147,6 +156,7 @@ export async function statusHandler(
       checker,
       version: appVersion(),
       ...(runtime.now ? { now: runtime.now } : {}),
+      ...(ledgerPage ? { ledgerPage } : {}),
     },
     runtime.counts,
   );

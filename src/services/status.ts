@@ -23,9 +23,13 @@ import { AuthorizationError, ThrottledError, isCostManagementError } from '../az
 import type { CostExportsApi } from '../azure/costExports';
 import { serviceEndpoint } from '../azure/storageClients';
 import { appBaseUrl, currentToken, daysLeft } from '../domain/alertPolicy';
+import type { HealingPolicy } from '../domain/ledger';
+import { healingPolicyOf } from './healing';
+import { readHeatmap, type Heatmap } from './statusHeatmap';
 import {
   exportProblem,
   failedMonthProblem,
+  ledgerCellProblem,
   overallStatus,
   ProblemList,
   tokenProblem,
@@ -403,8 +407,15 @@ export interface TokenCounts {
   later: number;
   /** Rotated or revoked: no longer in use, not bucketed. */
   retired: number;
-  /** Up to `listLimit` in-use tokens expiring soonest. */
-  soonest: { storageAccount: string; tokenId: string; expiresOn: string; daysLeft: number }[];
+  /** Up to `listLimit` in-use tokens expiring soonest, with the exports that deliver with them. */
+  soonest: {
+    storageAccount: string;
+    tokenId: string;
+    expiresOn: string;
+    daysLeft: number;
+    exportCount?: number;
+    exports?: string[];
+  }[];
 }
 
 export interface LandingCounts {
@@ -428,6 +439,21 @@ export interface BackfillCounts {
   backfills: number;
   /** Backfills with a run still pending or submitted. */
   activeBackfills: number;
+  /** Up to `listLimit` backfills, most recently updated first, with each month's outcome. */
+  recent: RecentBackfill[];
+}
+
+export interface RecentBackfill {
+  backfillId: string;
+  scope: string;
+  updatedAt: string;
+  months: { dataset: string; month: string; status: BackfillRunStatus; attempts?: number }[];
+}
+
+export interface LedgerProblemCounts {
+  /** Cells in the states a person acts on (Stale, Missing), read with a filter. */
+  stale: number;
+  missing: number;
 }
 
 export interface CatalogCounts {
@@ -435,6 +461,7 @@ export interface CatalogCounts {
   tokens: Section<TokenCounts>;
   landings: Section<LandingCounts>;
   backfills: Section<BackfillCounts>;
+  ledger: Section<LedgerProblemCounts>;
 }
 
 export interface CountOptions {
@@ -454,6 +481,8 @@ export interface ProblemContext {
   list: ProblemList;
   appBaseUrl: string;
   alertWindowDays: number;
+  /** The scope's healing policy: `off` keeps its ledger months out of the problems. */
+  policyOf: (scope: string) => HealingPolicy;
 }
 
 const PAGE_SIZE = 1000;
@@ -603,16 +632,47 @@ export async function countCatalog(
       BackfillRunStatus,
       number
     >;
-    const all = new Set<string>();
+    const all = new Map<string, RecentBackfill>();
     const active = new Set<string>();
     // Run rows only: the same table holds lookup rows (kind 'lookup') for the blob trigger.
     const scanned = await scan(catalog, 'backfillRuns', odata`kind eq ${'run'}`, cap, (b) => {
       facts.backfillRunSeen(b);
       runsByStatus[b.status] += 1;
-      all.add(b.backfillId);
+      const known = all.get(b.backfillId) ?? {
+        backfillId: b.backfillId,
+        scope: b.scope,
+        updatedAt: b.updatedAt,
+        months: [],
+      };
+      if (b.updatedAt > known.updatedAt) known.updatedAt = b.updatedAt;
+      known.months.push({
+        dataset: b.dataset,
+        month: b.month,
+        status: b.status,
+        ...(b.attempts !== undefined ? { attempts: b.attempts } : {}),
+      });
+      all.set(b.backfillId, known);
       if (b.status === 'pending' || b.status === 'submitted') active.add(b.backfillId);
     });
-    return { ...scanned, runsByStatus, backfills: all.size, activeBackfills: active.size };
+    const recent = [...all.values()]
+      .sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt))
+      .slice(0, listLimit)
+      .map((r) => ({
+        ...r,
+        months: r.months.sort((x, y) => (x.month < y.month ? -1 : x.month > y.month ? 1 : 0)).slice(0, 100),
+      }));
+    return { ...scanned, runsByStatus, backfills: all.size, activeBackfills: active.size, recent };
+  });
+
+  const ledger = section<LedgerProblemCounts>(async () => {
+    const counts: LedgerProblemCounts = { stale: 0, missing: 0 };
+    const filter = odata`state eq ${'Stale'} or state eq ${'Missing'}`;
+    const scanned = await scan(catalog, 'ledger', filter, cap, (c) => {
+      facts.ledgerCellSeen(c);
+      if (c.state === 'Stale') counts.stale += 1;
+      else counts.missing += 1;
+    });
+    return { ...scanned, ...counts };
   });
 
   const counts = {
@@ -620,7 +680,11 @@ export async function countCatalog(
     tokens: await tokens,
     landings: await landings,
     backfills: await backfills,
+    ledger: await ledger,
   };
+  if (counts.tokens.ok) {
+    for (const t of counts.tokens.soonest) Object.assign(t, facts.servedBy(t.storageAccount));
+  }
   if (problems) facts.derive(problems, now);
   return counts;
 }
@@ -635,6 +699,20 @@ class ProblemFacts {
   private readonly tokensByAccount = new Map<string, Stored<RecordTypes['tokens']>[]>();
   /** scope|dataset|month → the newest backfill run row: a later success clears an earlier failure. */
   private readonly months = new Map<string, Stored<RecordTypes['backfillRuns']>>();
+  /** storage account → the first few SAS-delivered exports writing to it, by name. */
+  private readonly namesByAccount = new Map<string, string[]>();
+  private readonly cells: Stored<RecordTypes['ledger']>[] = [];
+
+  ledgerCellSeen(c: Stored<RecordTypes['ledger']>): void {
+    this.cells.push(c);
+  }
+
+  servedBy(account: string): { exportCount: number; exports: string[] } {
+    return {
+      exportCount: this.exportsByAccount.get(account) ?? 0,
+      exports: this.namesByAccount.get(account) ?? [],
+    };
+  }
 
   exportsSeen(e: Stored<RecordTypes['exports']>): void {
     if (e.missing || (e.lastRun && /^(failed|timeout)$/i.test(e.lastRun.status))) this.exports.push(e);
@@ -649,6 +727,9 @@ class ProblemFacts {
     if (e.destination.sasDelivered) {
       const account = e.destination.storageAccount;
       this.exportsByAccount.set(account, (this.exportsByAccount.get(account) ?? 0) + 1);
+      const names = this.namesByAccount.get(account) ?? [];
+      if (names.length < 5) names.push(e.exportName);
+      this.namesByAccount.set(account, names);
     }
   }
 
@@ -665,7 +746,29 @@ class ProblemFacts {
     if (!known || Date.parse(b.updatedAt) > Date.parse(known.updatedAt)) this.months.set(key, b);
   }
 
-  derive({ list, appBaseUrl, alertWindowDays }: ProblemContext, now: Date): void {
+  derive({ list, appBaseUrl, alertWindowDays, policyOf }: ProblemContext, now: Date): void {
+    // Failed cells are reported as failing exports or Failed backfill months already.
+    for (const c of this.cells) {
+      if (policyOf(c.scope) === 'off') continue;
+      const destination = c.dataset && this.destinations.get(`${c.scope.toLowerCase()}|${c.dataset}`);
+      list.add(
+        ledgerCellProblem(
+          {
+            scope: c.scope,
+            exportName: c.exportName,
+            month: c.month,
+            state: c.state,
+            reason: c.reason,
+            ...(c.dataset ? { dataset: c.dataset } : {}),
+            ...(destination ? { destination } : {}),
+            ...(c.healing
+              ? { healing: `healing ${c.healing.outcome} ${c.healing.lastAt}, attempt ${c.healing.attempts}` }
+              : {}),
+          },
+          appBaseUrl,
+        ),
+      );
+    }
     for (const e of this.exports) {
       const problem = exportProblem(
         {
@@ -748,6 +851,8 @@ export interface StatusReport {
   counts?: CatalogCounts;
   /** The export fleet: outcome of the last reconcile of every export it manages. */
   fleet?: FleetStatus | { error: string };
+  /** One page of the ledger, months × exports; absent when the catalog is unreachable. */
+  heatmap?: Section<Heatmap>;
 }
 
 export interface StatusDependencies {
@@ -763,6 +868,8 @@ export interface StatusDependencies {
   appBaseUrl?: string;
   /** The export fleet's recorded outcomes (services/fleet.ts fleetStatus). */
   fleet?: () => Promise<FleetStatus>;
+  /** Continuation token of the heatmap page to show (the page's "next exports" link). */
+  ledgerPage?: string;
 }
 
 async function probeCatalog(
@@ -803,9 +910,18 @@ export async function collectStatus(
     list: problems,
     appBaseUrl: deps.appBaseUrl ?? appBaseUrl(process.env.WEBSITE_HOSTNAME),
     alertWindowDays: Math.max(0, ...deps.config.sasWatch.thresholdsDays),
+    policyOf: (scope) => healingPolicyOf(deps.config, scope),
   };
   const counts =
     catalog.reachable && deps.catalog ? await countCatalog(deps.catalog, now, options, context) : undefined;
+  const heatmap =
+    catalog.reachable && deps.catalog
+      ? await section<Heatmap>(async () => ({
+          rowsRead: 0,
+          capped: false,
+          ...(await readHeatmap(deps.catalog!, now, 13, deps.ledgerPage)),
+        }))
+      : undefined;
   if (counts) {
     for (const [name, s] of Object.entries(counts) as [string, Section<object>][]) {
       if (!s.ok) {
@@ -831,6 +947,7 @@ export async function collectStatus(
     scopes,
     ...(counts ? { counts } : {}),
     ...(fleet ? { fleet } : {}),
+    ...(heatmap ? { heatmap } : {}),
   });
 }
 
@@ -962,6 +1079,15 @@ table{border-collapse:collapse;margin:.5rem 0}th,td{text-align:left;padding:.25r
 .facts th{font-weight:600;color:#444}.muted{color:#777}.bad{color:#a4262c}
 .badge{padding:.05rem .45rem;border-radius:.6rem;font-size:.85em;font-weight:600}
 .problem{margin:.4rem 0}.fix code{background:#f3f2f1;padding:0 .2rem;word-break:break-all}
+.heatmap td.cell{width:2.2rem;text-align:center;font-weight:600;border:1px solid #fff;padding:.15rem}
+.heatmap tr.scope th{background:#f3f2f1;font-weight:400}.cell.none{background:#fafafa}
+.s-Final{background:#107c10;color:#fff}.s-Open{background:#9fd89f}.s-Stale{background:#ffaa44}
+.s-Missing{background:#d13438;color:#fff}.s-Failed{background:#750b1c;color:#fff}.s-NoData{background:#c8c6c4}
+.legend .cell{display:inline-block;width:1.3rem;text-align:center;font-weight:600}
+.bar{display:inline-block;height:.7rem;vertical-align:middle;border-radius:.2rem}.bar.good{background:#107c10}
+.bar.warn{background:#ffaa44}.bar.bad{background:#d13438}
+.chip{display:inline-block;padding:0 .35rem;margin:.1rem;border-radius:.5rem;font-size:.85em;background:#edebe9}
+.b-landed{background:#dff6dd}.b-failed,.b-timedOut{background:#fde7e9;color:#a4262c}.b-dataNotAvailable{background:#c8c6c4}
 .good{background:#dff6dd;color:#107c10}.warn{background:#fff4ce;color:#8a6100}.badge.bad{background:#fde7e9}
 code{font-size:.9em}`;
 
@@ -982,8 +1108,109 @@ function problemsHtml(report: StatusReport): string {
   return `<h2>Problems (${h(total)})</h2><ul id="problems">\n${items}\n</ul>${more}`;
 }
 
+/** `2026-12-04 15:43 UTC (3 h ago)`: the instant and its distance from `now`. */
+export function readableTime(iso: string | undefined, now: Date): string {
+  if (!iso) return '';
+  const ms = Date.parse(/(?:Z|[+-]\d{2}:\d{2})$/i.test(iso) ? iso : `${iso}Z`);
+  if (Number.isNaN(ms)) return iso;
+  const text = `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  const diff = ms - now.getTime();
+  const abs = Math.abs(diff);
+  const span =
+    abs < 60_000
+      ? 'now'
+      : abs < 3_600_000
+        ? `${Math.round(abs / 60_000)} min`
+        : abs < 172_800_000
+          ? `${Math.round(abs / 3_600_000)} h`
+          : `${Math.round(abs / 86_400_000)} d`;
+  return span === 'now' ? `${text} (now)` : `${text} (${diff < 0 ? `${span} ago` : `in ${span}`})`;
+}
+
+const STATE_LETTER: Record<string, string> = {
+  Final: 'F',
+  Open: 'O',
+  Stale: 'S',
+  Missing: 'M',
+  Failed: 'X',
+  NoData: '0',
+};
+
+function heatmapHtml(section: Section<Heatmap> | undefined): string {
+  if (!section) return '<p class="muted">catalog unreachable</p>';
+  if (!section.ok) return `<p class="bad">${h(section.error)}</p>`;
+  if (section.tableMissing || section.rows.length === 0) {
+    return '<p class="muted" id="heatmap">no ledger cells yet: they appear with the first landing or the first daily sweep</p>';
+  }
+  const head = section.months.map((m) => `<th>${h(m)}</th>`).join('');
+  const body: string[] = [];
+  let scope: string | undefined;
+  for (const row of section.rows) {
+    if (row.scope !== scope) {
+      scope = row.scope;
+      body.push(
+        `<tr class="scope"><th colspan="${section.months.length + 1}"><code>${h(scope)}</code></th></tr>`,
+      );
+    }
+    const cells = section.months.map((m) => {
+      const cell = row.cells[m];
+      if (!cell) return '<td class="cell none"></td>';
+      const run = cell.runId
+        ? ` · run ${cell.runId}${cell.rows !== undefined ? ` (${cell.rows} rows)` : ''} submitted ${cell.runTime ?? ''}`
+        : '';
+      const title = `${m} ${cell.state}: ${cell.reason}${run}${cell.healing ? ` · ${cell.healing}` : ''}`;
+      return `<td class="cell s-${h(cell.state)}" data-month="${h(m)}" data-state="${h(cell.state)}" title="${h(title)}">${h(STATE_LETTER[cell.state] ?? '?')}${cell.healing ? '<sup>h</sup>' : ''}</td>`;
+    });
+    body.push(`<tr data-export="${h(row.exportName)}"><th>${h(row.exportName)}</th>${cells.join('')}</tr>`);
+  }
+  const legend = Object.entries(STATE_LETTER)
+    .map(([state, letter]) => `<span class="cell s-${h(state)}">${h(letter)}</span> ${h(state)}`)
+    .join(' ');
+  const next = section.continuationToken
+    ? `<p><a href="?format=html&amp;ledgerPage=${encodeURIComponent(section.continuationToken)}">next exports →</a> <span class="muted">(add your function key)</span></p>`
+    : '';
+  return `<p class="legend">${legend} · <sup>h</sup> healing tried · hover a cell for its run</p>
+<table class="heatmap" id="heatmap"><thead><tr><th>export</th>${head}</tr></thead><tbody>
+${body.join('\n')}
+</tbody></table>${next}`;
+}
+
+function tokenTimeline(tokens: TokenCounts['soonest'], now: Date): string {
+  if (tokens.length === 0) return '';
+  const rows = tokens.map((t) => {
+    const width = Math.max(2, Math.min(100, (Math.max(t.daysLeft, 0) / 90) * 100));
+    const kind = t.daysLeft < 0 ? 'bad' : t.daysLeft <= 7 ? 'bad' : t.daysLeft <= 30 ? 'warn' : 'good';
+    const served = t.exports?.length
+      ? `${h(t.exports.join(', '))}${(t.exportCount ?? 0) > t.exports.length ? ` and ${h((t.exportCount ?? 0) - t.exports.length)} more` : ''}`
+      : '<span class="muted">no export delivers with it</span>';
+    return [
+      `${h(t.storageAccount)}/${h(t.tokenId)}`,
+      `<span class="bar ${kind}" style="width:${width.toFixed(0)}%"></span> ${h(t.daysLeft)} d`,
+      h(readableTime(t.expiresOn, now)),
+      served,
+    ];
+  });
+  return `<div id="tokens">${table(['token', 'days left (bar: 90 days)', 'expires', 'exports it serves'], rows)}</div>`;
+}
+
+function recentBackfills(recent: RecentBackfill[], now: Date): string {
+  if (recent.length === 0) return '';
+  const rows = recent.map((b) => [
+    `<code>${h(b.backfillId)}</code><br><span class="muted">${h(b.scope)}</span>`,
+    h(readableTime(b.updatedAt, now)),
+    b.months
+      .map(
+        (m) =>
+          `<span class="chip b-${h(m.status)}" title="${h(`${m.dataset} ${m.month}: ${m.status}${m.attempts !== undefined ? `, ${m.attempts} attempt(s)` : ''}`)}">${h(m.month)} ${h(m.status)}</span>`,
+      )
+      .join(' '),
+  ]);
+  return `<div id="backfills">${table(['backfill', 'updated', 'months'], rows)}</div>`;
+}
+
 /** A small self-contained page of the same data. Every value is redacted and escaped; no scripts. */
 export function renderStatusHtml(report: StatusReport): string {
+  const generated = new Date(report.generatedAt);
   const c = report.configuration;
   const counts = report.counts;
   const scopes = table(
@@ -1034,13 +1261,7 @@ export function renderStatusHtml(report: StatusReport): string {
         ['expiring within 30 days', atLeast(t, t.within30Days)],
         ['later', atLeast(t, t.later)],
         ['rotated or revoked', atLeast(t, t.retired)],
-      ]) +
-      (t.soonest.length
-        ? table(
-            ['storage account', 'token', 'expires', 'days left'],
-            t.soonest.map((x) => [h(x.storageAccount), h(x.tokenId), h(x.expiresOn), h(x.daysLeft)]),
-          )
-        : ''),
+      ]) + tokenTimeline(t.soonest, generated),
   );
   const landingsHtml = sectionHtml(
     'Landings',
@@ -1063,12 +1284,15 @@ export function renderStatusHtml(report: StatusReport): string {
         ]),
       ),
   );
-  const backfillsHtml = sectionHtml('Backfills', counts?.backfills, (b) =>
-    facts([
-      ['backfills', atLeast(b, b.backfills)],
-      ['still running', atLeast(b, b.activeBackfills)],
-      ...BACKFILL_RUN_STATUSES.map((s): [string, string] => [`months ${s}`, atLeast(b, b.runsByStatus[s])]),
-    ]),
+  const backfillsHtml = sectionHtml(
+    'Backfills',
+    counts?.backfills,
+    (b) =>
+      facts([
+        ['backfills', atLeast(b, b.backfills)],
+        ['still running', atLeast(b, b.activeBackfills)],
+        ...BACKFILL_RUN_STATUSES.map((s): [string, string] => [`months ${s}`, atLeast(b, b.runsByStatus[s])]),
+      ]) + recentBackfills(b.recent, generated),
   );
 
   const catalogLine = report.catalog.reachable
@@ -1106,13 +1330,16 @@ export function renderStatusHtml(report: StatusReport): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<meta http-equiv="refresh" content="60">
 <title>Cost Export Autopilot status</title>
 <style>${STYLE}</style>
 </head>
 <body>
 <h1>Cost Export Autopilot ${badge(report.status)}</h1>
-<p class="muted">version ${h(report.version)} · generated ${h(report.generatedAt)}</p>
+<p class="muted">version ${h(report.version)} · generated ${h(readableTime(report.generatedAt, generated))} · refreshes every minute</p>
 ${problemsHtml(report)}${report.notices.map((n) => `\n<p class="muted notice">${h(n)}</p>`).join('')}
+<h2>Completeness ledger</h2>
+${heatmapHtml(report.heatmap)}
 <h2>Managed scopes</h2>
 ${scopes}
 <h2>Catalog</h2>

@@ -586,6 +586,33 @@ describe('GET /api/status: configuration and catalog', () => {
     await catalog.upsertBackfillRun(month('2026-08', 'landed', 'bf-b', iso(-60_000)));
     useStatusRuntime(runtime);
 
+    // The ledger: September Failed (the status reports it from the backfill run), August Final.
+    const cell = (month: string, state: 'Failed' | 'Final' | 'Missing', reason: string) => ({
+      scope: SUB_OK,
+      exportName: 'daily-actual',
+      dataset: 'ActualCost' as const,
+      month,
+      state,
+      reason,
+      stateSince: iso(0),
+      runs: state === 'Final' ? 2 : 0,
+      supersededRuns: state === 'Final' ? 1 : 0,
+      ...(state === 'Final'
+        ? {
+            current: {
+              runId: 'run-aug',
+              runTime: '2026-09-05T09:42:00Z',
+              rows: 2525,
+              bytes: 1,
+              noData: false,
+              catalogedAt: '2026-09-05T09:50:00Z',
+            },
+          }
+        : {}),
+      updatedAt: iso(0),
+    });
+    await catalog.upsert('ledger', cell('2026-09', 'Failed', 'backfill bf-a failed after 3 attempt(s)'));
+    await catalog.upsert('ledger', cell('2026-08', 'Final', 'run run-aug landed after the close window'));
     const report = await getStatusJson();
     expect(report.status).toBe('degraded');
     expect(report.problems.map((p) => p.kind).sort()).toEqual([
@@ -622,6 +649,26 @@ describe('GET /api/status: configuration and catalog', () => {
     const html = await (await getStatus('?format=html')).text();
     expect(html).toContain('<span class="badge warn">degraded</span>');
     expect(html.match(/<li class="problem"/g)).toHaveLength(3);
+    expect(html).toMatch(
+      /<td class="cell s-Failed" data-month="2026-09" data-state="Failed" title="2026-09 Failed: backfill bf-a failed after 3 attempt\(s\)"/,
+    );
+    expect(html).toContain(
+      'title="2026-08 Final: run run-aug landed after the close window · run run-aug (2525 rows) submitted 2026-09-05T09:42:00Z"',
+    );
+    expect(report.heatmap).toMatchObject({ ok: true, byState: { Failed: 1, Final: 1 } });
+
+    // A Missing month is a problem too, with the backfill that fills it; not under HEALING_POLICY=off.
+    await catalog.upsert('ledger', cell('2026-07', 'Missing', 'no run of 2026-07 landed'));
+    const withMissing = await getStatusJson();
+    expect(withMissing.problems.find((p) => p.kind === 'monthMissing')).toMatchObject({
+      subject: `${SUB_OK} · daily-actual · 2026-07`,
+      fix: expect.stringContaining('"from":"2026-07","to":"2026-07"'),
+    });
+    useStatusRuntime({
+      ...runtime,
+      config: loadConfig(appEnv({ MANAGED_SCOPES: SUB_OK, HEALING_POLICY: 'off' })),
+    });
+    expect((await getStatusJson()).problemTotals.monthMissing).toBe(0);
     expect(html).toContain(`/api/tokens/${account}/rotate`);
   });
 
