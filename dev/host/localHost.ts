@@ -28,6 +28,7 @@ import {
   type DurableClientBindingData,
 } from './durable/httpApi';
 import { compileRoute, matchRoute, type CompiledRoute } from './httpRoutes';
+import { MAX_REQUEST_BODY_BYTES, MAX_URL_BYTES, readBodyWithinLimit, urlTooLong } from './httpLimits';
 import { TimerTriggerRunner } from './timerTriggers';
 import { BlobTriggerWatcher, parseBlobPath, matchBlobPath, type BlobDelivery } from './blobTriggers';
 import { resolveSettings, type HostEnv } from './settings';
@@ -200,6 +201,8 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   });
 
   async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (urlTooLong(req.url))
+      return sendText(res, 414, `URI Too Long (the host allows ${MAX_URL_BYTES} bytes)`);
     const url = new URL(req.url ?? '/', bound.durable!.origin);
     if (isDurableApiPath(url.pathname)) return handleDurableApiRequest(engine, bound.durable!, req, res);
     if (url.pathname.startsWith('/admin/functions/') && req.method === 'POST')
@@ -237,7 +240,10 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     url: URL,
     params: Record<string, string>,
   ): Promise<void> {
-    const body = await readBytes(req);
+    const read = await readBodyWithinLimit(req);
+    if (read.kind === 'tooLarge')
+      return sendText(res, 413, `Payload Too Large (the host allows ${MAX_REQUEST_BODY_BYTES} bytes)`);
+    const body = read.body;
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;

@@ -7,6 +7,9 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { VirtualClock } from '../../dev/host/clock';
 import { instanceStatus, raiseEventTo } from '../../src/azure/durableClient';
 import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
+import { MAX_REQUEST_BODY_BYTES, MAX_URL_BYTES, readBodyWithinLimit } from '../../dev/host/httpLimits';
+import http from 'node:http';
+import { PassThrough } from 'node:stream';
 import type { HostLogLevel } from '../../dev/host/invocation';
 import { testStorageConnection, uniqueName } from '../support/storage';
 
@@ -194,6 +197,49 @@ describe('HTTP triggers', () => {
       headers: { 'x-functions-key': 'local-test-key' },
     });
     expect(ok.status).toBe(202);
+  });
+});
+
+describe("the Functions host's HTTP limits", () => {
+  test('a URL over 4 KB is 414 and never reaches the function', async () => {
+    const base = `${host.baseUrl}/items/1?q=`;
+    const path = new URL(base).pathname + '?q=';
+    const fits = await fetch(base + 'a'.repeat(MAX_URL_BYTES - path.length));
+    expect(fits.status).toBe(200);
+    const over = await fetch(base + 'a'.repeat(MAX_URL_BYTES - path.length + 1));
+    expect(over.status).toBe(414);
+  });
+
+  test('a body announced over 100 MB is 413 before it is read', async () => {
+    const url = new URL(`${host.baseUrl}/items/7`);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(
+        url,
+        { method: 'PUT', headers: { 'content-length': String(MAX_REQUEST_BODY_BYTES + 1) } },
+        (res) => {
+          resolve(res.statusCode ?? 0);
+          res.resume();
+          req.destroy();
+        },
+      );
+      req.on('error', reject);
+      req.write('{');
+    });
+    expect(status).toBe(413);
+  });
+
+  test('a streamed body over the limit is drained and refused; one within it is read whole', async () => {
+    const stream = (parts: string[]) => {
+      const s = new PassThrough();
+      for (const p of parts) s.write(p);
+      s.end();
+      return Object.assign(s, { headers: {} }) as unknown as http.IncomingMessage;
+    };
+    expect(await readBodyWithinLimit(stream(['abc', 'def']), 6)).toEqual({
+      kind: 'ok',
+      body: Buffer.from('abcdef'),
+    });
+    expect(await readBodyWithinLimit(stream(['abc', 'defg']), 6)).toEqual({ kind: 'tooLarge' });
   });
 });
 
