@@ -159,7 +159,8 @@ function exportBody(exp: SeedExport, sasToken: string, now: Date): unknown {
         type: exp.dataset,
         timeframe: exp.timeframe,
         dataSet: {
-          granularity: 'Daily',
+          // Price sheets take no granularity (Cost Management refuses one).
+          ...(exp.dataset === 'PriceSheet' ? {} : { granularity: 'Daily' }),
           configuration: { dataVersion: dataVersion(exp.dataset) },
         },
       },

@@ -139,6 +139,45 @@ export function cancelledProgress(progress: unknown, cancelled: readonly string[
   };
 }
 
+export interface DatasetProgress {
+  dataset: string;
+  total: number;
+  Completed: number;
+  NoData: number;
+  Failed: number;
+  running: number;
+  pending: number;
+}
+
+/** Months done, running and waiting per dataset, from the backfillRuns rows (one per month started). */
+export function datasetProgress(
+  datasets: readonly string[],
+  months: readonly string[],
+  rows: readonly MonthRow[],
+): DatasetProgress[] {
+  const wanted = new Set(months);
+  return datasets.map((dataset) => {
+    const p: DatasetProgress = {
+      dataset,
+      total: months.length,
+      Completed: 0,
+      NoData: 0,
+      Failed: 0,
+      running: 0,
+      pending: 0,
+    };
+    for (const row of rows) {
+      if (row.dataset.toLowerCase() !== dataset.toLowerCase() || !wanted.has(row.month)) continue;
+      if (row.status === 'landed') p.Completed++;
+      else if (row.status === 'dataNotAvailable') p.NoData++;
+      else if (row.status === 'failed' || row.status === 'timedOut') p.Failed++;
+      else if (row.status === 'pending' || row.status === 'submitted') p.running++;
+    }
+    p.pending = Math.max(0, p.total - p.Completed - p.NoData - p.Failed - p.running);
+    return p;
+  });
+}
+
 function isOutput(value: unknown): value is BackfillOutput {
   return typeof value === 'object' && value !== null && typeof (value as BackfillOutput).counts === 'object';
 }

@@ -18,6 +18,7 @@ import {
   byMonthThenDataset,
   cancelledProgress,
   cancelledResult,
+  datasetProgress,
   inFlightMonth,
   type MonthRow,
 } from '../domain/backfillView';
@@ -137,16 +138,21 @@ async function fullView(
 ): Promise<Record<string, unknown>> {
   const base = view(request, status);
   const input = status.input as Partial<BackfillInput> | null | undefined;
-  const datasets = Array.isArray(input?.datasets) ? input.datasets : [];
+  if (!input || !Array.isArray(input.windows) || !Array.isArray(input.datasets)) return base;
+  const datasets = input.datasets;
+  const months = input.windows.map((w) => w.month);
+  const rows: MonthRow[] = [];
+  for await (const row of (await getServices()).catalog.listBackfillRuns(status.instanceId)) rows.push(row);
+  const byDataset = datasetProgress(datasets, months, rows);
   const run = previousRun(status);
   if (ACTIVE.has(status.runtimeStatus)) {
     const labels = (status.customStatus as { inFlight?: unknown } | null)?.inFlight;
-    const months = (Array.isArray(labels) ? labels : [])
+    const inFlight = (Array.isArray(labels) ? labels : [])
       .map((label) => /^(\S+) (\d{4}-\d{2})$/.exec(String(label)))
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => ({ dataset: m[1]!, month: m[2]! }));
     const details = await Promise.all(
-      months.map(async (where) => {
+      inFlight.map(async (where) => {
         const child = await instanceStatus(
           client,
           monthInstanceId(status.instanceId, run, where.dataset as ExportDataset, where.month),
@@ -154,30 +160,23 @@ async function fullView(
         return inFlightMonth(where, child?.customStatus);
       }),
     );
-    return { ...base, inFlight: details.sort(byMonthThenDataset) };
+    return { ...base, byDataset, inFlight: details.sort(byMonthThenDataset) };
   }
-  if (
-    status.runtimeStatus !== df.OrchestrationRuntimeStatus.Terminated ||
-    !input ||
-    !Array.isArray(input.windows)
-  )
-    return base;
-  const rows: MonthRow[] = [];
-  for await (const row of (await getServices()).catalog.listBackfillRuns(status.instanceId)) rows.push(row);
+  if (status.runtimeStatus !== df.OrchestrationRuntimeStatus.Terminated) return { ...base, byDataset };
   const result = cancelledResult(
-    {
-      backfillId: status.instanceId,
-      scope: String(input.scope ?? ''),
-      datasets,
-      months: input.windows.map((w) => w.month),
-    },
+    { backfillId: status.instanceId, scope: String(input.scope ?? ''), datasets, months },
     rows,
     typeof status.output === 'string' ? status.output : 'terminated',
   );
   const cancelled = result.months
     .filter((m) => m.outcome === 'Cancelled')
     .map((m) => `${m.dataset} ${m.month}`);
-  return { ...base, progress: cancelledProgress(status.customStatus ?? null, cancelled), result };
+  return {
+    ...base,
+    byDataset: byDataset.map((d) => ({ ...d, running: 0, pending: 0, Cancelled: d.running + d.pending })),
+    progress: cancelledProgress(status.customStatus ?? null, cancelled),
+    result,
+  };
 }
 
 function accepted(request: HttpRequest, id: string, body: Record<string, unknown>): HttpResponseInit {
