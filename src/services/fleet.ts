@@ -500,12 +500,8 @@ export async function reconcileScope(
     return result;
   }
   const byName = new Map(listed.map((e) => [(e.name ?? '').toLowerCase(), e]));
-  const carried = new Map(
-    (await deps.store.list<ExportOutcomeRecord>(`outcome|${scopeKey(scope)}`)).map((o) => [
-      o.exportName,
-      o.tokenFingerprint,
-    ]),
-  );
+  const previous = await deps.store.list<ExportOutcomeRecord>(`outcome|${scopeKey(scope)}`);
+  const carried = new Map(previous.map((o) => [o.exportName, o.tokenFingerprint]));
   const now = deps.now();
   const results: ExportResult[] = [];
   let stop: ScopeResult | undefined;
@@ -547,7 +543,7 @@ export async function reconcileScope(
   const result: ScopeResult = stop
     ? { ...stop, exports: results, calls }
     : { ...base, status: 'ok', exports: results, calls };
-  if (options.apply) await record(deps, scope, assignment, results, result, token?.fingerprint);
+  if (options.apply) await record(deps, scope, assignment, results, result, token?.fingerprint, previous);
   return result;
 }
 
@@ -640,12 +636,12 @@ async function record(
   results: ExportResult[],
   scopeResult: ScopeResult,
   fingerprint?: string,
+  read?: ExportOutcomeRecord[],
 ): Promise<void> {
   const at = deps.now().toISOString();
-  const previous = new Map(
-    (await deps.store.list<ExportOutcomeRecord>(`outcome|${scopeKey(scope)}`)).map((o) => [o.exportName, o]),
-  );
-  const rows = results.map((r) => {
+  const rows = read ?? (await deps.store.list<ExportOutcomeRecord>(`outcome|${scopeKey(scope)}`));
+  const previous = new Map(rows.map((o) => [o.exportName, o]));
+  const written = results.map((r) => {
     const applied = r.outcome === 'created' || r.outcome === 'updated';
     const outcome: ExportOutcomeRecord['outcome'] =
       r.outcome === 'pending'
@@ -671,7 +667,7 @@ async function record(
     };
     return { rowKey: r.exportName, value };
   });
-  await deps.store.putMany(`outcome|${scopeKey(scope)}`, rows);
+  await deps.store.putMany(`outcome|${scopeKey(scope)}`, written);
 }
 
 function describe(error: unknown): string {

@@ -23,7 +23,7 @@ import { testStorageConnection, uniqueName } from '../support/storage';
 
 const MPA = '6e0c4c1a-7b2d-4f4e-9a52-3c1d2e3f4a5b:0b9c8d7e-6f5a-4b3c-8d2e-1f0a9b8c7d6e_2019-05-31';
 const SIG = 'RmxlZXRUZXN0U2lnbmF0dXJlVmFsdWUxMjM0NTY3ODkw';
-const SAS = `sv=2024-11-04&ss=b&srt=co&sp=racwl&se=2030-01-01T00:00:00Z&spr=https&sig=${encodeURIComponent(SIG)}`;
+const SAS = `sv=2024-11-04&ss=b&srt=sco&sp=racwdl&se=2030-01-01T00:00:00Z&spr=https&sig=${encodeURIComponent(SIG)}`;
 const FUNCTIONS = [
   'fleetProfiles',
   'fleetProfile',
