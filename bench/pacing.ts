@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     const body = buildExportBody({
       dataset: 'ActualCost',
       timeframe: 'MonthToDate',
-      destination: { storageAccount: 'benchdest', sasToken: 'sv=2024-11-04&sig=x', container: 'exports' },
+      destination: { storageAccount: 'benchdest', sasToken: 'sv=2022-11-02&ss=b&srt=sco&sp=rwdlac&se=2030-01-01T00:00:00Z&spr=https&sig=Zm9vYmFyYmF6cXV4c2VjcmV0c2lnbmF0dXJl', container: 'exports' },
       schedule: { status: 'Inactive' },
     });
     for (let s = 0; s < SCOPES; s++) await setup.createOrUpdate(scopeOf(s), 'daily', body);

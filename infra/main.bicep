@@ -107,6 +107,11 @@ param backfillPollIntervalMinutes int = 15
 @maxLength(45)
 param durableTaskHub string = 'costexportautopilot'
 param durableCleanupSchedule string = '0 15 4 * * *'
+@description('Where Durable Functions keeps orchestration state: AzureStorage (the host storage account; the default, nothing more to run) or DurableTaskScheduler (a managed scheduler; for large fleets, docs/deployment.md).')
+@allowed(['AzureStorage', 'DurableTaskScheduler'])
+param durableBackend string = 'AzureStorage'
+@allowed(['Consumption', 'Dedicated'])
+param durableTaskSchedulerSku string = 'Consumption'
 @minValue(1)
 @maxValue(3650)
 param durableHistoryRetentionDays int = 30
@@ -297,6 +302,17 @@ var coreSettings = {
   DURABLE_HISTORY_RETENTION_DAYS: string(durableHistoryRetentionDays)
 }
 
+// host.json names the Azure Storage provider; app settings override host.json values
+// (AzureFunctionsJobHost__path__to__value), so the scheduler is chosen here without a second host.json.
+// The connection string carries no secret: the app identity authenticates (ClientID selects it).
+var durableSchedulerSettings = durableBackend == 'DurableTaskScheduler'
+  ? {
+      AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
+      AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
+      DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${durableTaskScheduler!.outputs.endpoint};Authentication=ManagedIdentity;ClientID=${identity.outputs.clientId}'
+    }
+  : {}
+
 var acsMailSettings = alertMailTransport == 'acs'
   ? {
       ACS_ENDPOINT: communication!.outputs.endpoint
@@ -317,6 +333,19 @@ var smtpMailSettings = alertMailTransport == 'smtp'
     }
   : {}
 
+module durableTaskScheduler 'modules/durableTaskScheduler.bicep' = if (durableBackend == 'DurableTaskScheduler') {
+  name: 'durableTaskScheduler'
+  scope: rg
+  params: {
+    name: '${abbrs.durableTaskSchedulers}${resourceToken}'
+    location: location
+    tags: tags
+    taskHubName: durableTaskHub
+    principalId: identity.outputs.principalId
+    skuName: durableTaskSchedulerSku
+  }
+}
+
 module api 'modules/functionApp.bicep' = {
   name: 'api'
   scope: rg
@@ -332,7 +361,7 @@ module api 'modules/functionApp.bicep' = {
     hostQueueEndpoint: hostStorage.outputs.queueEndpoint
     hostTableEndpoint: hostStorage.outputs.tableEndpoint
     deploymentContainerName: deploymentContainerName
-    appSettings: union(coreSettings, acsMailSettings, smtpMailSettings)
+    appSettings: union(coreSettings, acsMailSettings, smtpMailSettings, durableSchedulerSettings)
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     durableAlwaysReadyInstances: durableAlwaysReadyInstances

@@ -51,7 +51,7 @@ export interface PaceOptions {
 }
 
 export const DEFAULT_PACE_OPTIONS: PaceOptions = {
-  maxSleepMs: 5_000,
+  maxSleepMs: 8_000,
   margin: 0.02,
   probeGuess: 0.1,
   probeMeasured: 0.002,
@@ -66,10 +66,17 @@ export type Admission =
   /** Do not send; come back in `retryAfterMs`. Nothing to store. */
   | { kind: 'defer'; retryAfterMs: number };
 
+/** A fifth of a burst (at least one token when the burst is 3 or more) is left to the service:
+ * calls reach it with varying delays, and a bucket we drained to zero would refuse the one that
+ * arrives a moment early. */
+function usableBurst(burst: number): number {
+  return Math.max(1, burst - Math.floor(burst / 5) - (burst >= 3 && burst < 5 ? 1 : 0));
+}
+
 export function seededState(seed: PaceSeed, now: number): PaceState {
   // A written-down limit is run a margin under, as a measured one is.
   const rate = seed.perMinute > 0 ? seed.perMinute / 60_000 / (1 + DEFAULT_PACE_OPTIONS.margin) : 0;
-  const capacity = Math.max(1, seed.burst);
+  const capacity = usableBurst(seed.burst);
   return {
     rate,
     capacity,
@@ -161,7 +168,7 @@ export function learnThrottle(
   return {
     rate,
     // The service's bucket refills during the block; let the block's worth of calls go at its end.
-    capacity: Math.max(seed.burst, 1, Math.floor(rate * retryAfterMs)),
+    capacity: usableBurst(Math.max(seed.burst, Math.floor(rate * retryAfterMs))),
     tokens: Math.min(0, state.tokens),
     updatedAt: now,
     blockedUntil,

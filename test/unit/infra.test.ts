@@ -68,6 +68,12 @@ const PLATFORM_SETTINGS: Record<string, string> = {
   AZURE_CLIENT_ID: 'selects the user-assigned identity for DefaultAzureCredential (src/azure/credentials.ts)',
   APPLICATIONINSIGHTS_CONNECTION_STRING: 'Functions host telemetry',
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Entra-authenticated telemetry (local auth is disabled)',
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__type:
+    'overrides host.json: the Durable Task Scheduler backend (durableBackend)',
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName:
+    'overrides host.json: the setting that holds the scheduler connection',
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING:
+    "read by the Durable Functions extension (the scheduler's endpoint)",
 };
 
 /** Identity-based connection suffixes the host and src/config.ts understand. */
@@ -328,6 +334,7 @@ describe('role assignments', () => {
   /** The least-privilege picture: a new role means changing this list on purpose. */
   const EXPECTED_ROLES = [
     'infra/modules/communication.bicep communicationEmailServiceOwnerRoleId',
+    'infra/modules/durableTaskScheduler.bicep durableTaskDataContributorRoleId',
     'infra/modules/exportsWiring.bicep storageAccountContributorRoleId',
     'infra/modules/exportsWiring.bicep storageBlobDataReaderRoleId',
     'infra/modules/exportsWiring.bicep storageQueueDataContributorRoleId',
@@ -568,5 +575,51 @@ describe('security posture of the resources', () => {
     } finally {
       if (saved !== undefined) process.env.LANDING_TRIGGER_SOURCE = saved;
     }
+  });
+});
+
+describe('Durable Functions backend', () => {
+  const param = (name: string) => declarations(tree(MAIN), 'param').find((p) => p.name === name);
+  const setting = (name: string) => BICEP_SETTINGS.get(name)?.[0];
+  const DTS = 'infra/modules/durableTaskScheduler.bicep';
+
+  it('is Azure Storage by default, matching host.json, and the Durable Task Scheduler on request', () => {
+    expect(stringValue(param('durableBackend')?.value)).toBe('AzureStorage');
+    expect(JSON.parse(read('host.json')).extensions.durableTask.storageProvider.type).toBe('AzureStorage');
+    expect(read(MAIN)).toMatch(
+      /module durableTaskScheduler 'modules\/durableTaskScheduler\.bicep' = if \(durableBackend == 'DurableTaskScheduler'\)/,
+    );
+    expect(read('infra/main.parameters.json')).toMatch(
+      /"durableBackend": \{ "value": "\$\{DURABLE_BACKEND=AzureStorage\}" \}/,
+    );
+  });
+
+  it('points the extension at the scheduler with azureManaged and an identity connection, only for that backend', () => {
+    const holder = declarations(tree(MAIN), 'var').find((v) => v.name === 'durableSchedulerSettings');
+    expect(holder?.value?.text).toMatch(/^durableBackend == 'DurableTaskScheduler'/);
+    expect(
+      stringValue(setting('AzureFunctionsJobHost__extensions__durableTask__storageProvider__type')),
+    ).toBe('azureManaged');
+    const connectionName = stringValue(
+      setting('AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName'),
+    );
+    expect(connectionName).toBe('DURABLE_TASK_SCHEDULER_CONNECTION_STRING');
+    const connection = setting(connectionName!)?.text ?? '';
+    expect(connection).toMatch(/Endpoint=\$\{durableTaskScheduler!\.outputs\.endpoint\}/);
+    // The app's user-assigned identity, never a key.
+    expect(connection).toMatch(/Authentication=ManagedIdentity;ClientID=\$\{identity\.outputs\.clientId\}/);
+  });
+
+  it('creates the task hub under the name host.json uses, and grants the data role on it', () => {
+    const resources = resourceDeclarations(tree(DTS));
+    const hub = resources.find((r) => r.type === 'Microsoft.DurableTask/schedulers/taskHubs');
+    expect(property(hub?.body, 'name')?.text).toBe('taskHubName');
+    const module = moduleDeclarations(tree(MAIN)).find(
+      (m) => m.path === 'modules/durableTaskScheduler.bicep',
+    );
+    expect(property(module?.body, 'params', 'taskHubName')?.text).toBe('durableTaskHub');
+    expect(JSON.parse(read('host.json')).extensions.durableTask.hubName).toBe('%DURABLE_TASK_HUB%');
+    const grant = resources.find((r) => r.type === 'Microsoft.Authorization/roleAssignments');
+    expect(property(grant?.body, 'scope')?.text).toBe('taskHub');
   });
 });
