@@ -38,6 +38,9 @@ export interface Faults {
   latencyMs: number;
   /** Months `yyyy-MM` with no cost data: runs touching one end DataNotAvailable with no files. */
   noDataMonths: string[];
+  /** Months `yyyy-MM` whose runs complete with one header-only file (manifest `blobCount` 1,
+   * `dataRowCount` 0): how a run with nothing to report lands (see dev/emulator/README.md). */
+  emptyMonths: string[];
   /** Storage account names (any case) with "Allow storage account key access" off: a PUT with a
    * `resourceId` destination on one is refused, as Cost Management does (azure-cli#32912). */
   sharedKeyDisabledAccounts: string[];
@@ -49,6 +52,7 @@ export const DEFAULT_FAULTS: Faults = {
   serverErrorRate: 0,
   latencyMs: 0,
   noDataMonths: [],
+  emptyMonths: [],
   sharedKeyDisabledAccounts: [],
 };
 
@@ -59,6 +63,7 @@ export function validateFaults(value: unknown, base: Faults = DEFAULT_FAULTS): F
   const out: Faults = {
     ...base,
     noDataMonths: [...base.noDataMonths],
+    emptyMonths: [...base.emptyMonths],
     sharedKeyDisabledAccounts: [...base.sharedKeyDisabledAccounts],
   };
   for (const key of Object.keys(input)) {
@@ -77,9 +82,10 @@ export function validateFaults(value: unknown, base: Faults = DEFAULT_FAULTS): F
         out.latencyMs = v;
         break;
       case 'noDataMonths':
+      case 'emptyMonths':
         if (!Array.isArray(v) || v.some((m) => typeof m !== 'string' || !/^\d{4}-(0[1-9]|1[0-2])$/.test(m)))
-          throw new Error('faults.noDataMonths must be an array of yyyy-MM strings');
-        out.noDataMonths = [...(v as string[])];
+          throw new Error(`faults.${key} must be an array of yyyy-MM strings`);
+        out[key] = [...(v as string[])];
         break;
       case 'sharedKeyDisabledAccounts':
         if (!Array.isArray(v) || v.some((a) => typeof a !== 'string' || !/^[a-z0-9]{3,24}$/i.test(a)))
@@ -711,6 +717,10 @@ export class ExportStore {
         ? { rowsPerPartition: this.options.data.rowsPerPartition }
         : {}),
       ...(this.options.data?.resourcesPerDay ? { resourcesPerDay: this.options.data.resourcesPerDay } : {}),
+      // Nothing to report: the run still lands, as one file holding only the header row.
+      ...(monthsOf(run.from, run.to).some((m) => this.faults.emptyMonths.includes(m))
+        ? { resourcesPerDay: 0 }
+        : {}),
     };
   }
 

@@ -246,7 +246,12 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
     }
     status({ phase: 'waitingForLanding', attempts });
     const landing = yield* awaitLanding(ctx, input, excluded);
-    if (landing.kind === 'landed') {
+    if (landing.kind === 'landed' && landing.rowCount === 0) {
+      // A run with nothing to report lands one header-only file: the month has no data. A
+      // manifest without a row count (dataRowCount null) is "rows unknown" and stays Completed.
+      result = { ...base, outcome: 'NoData', runId: landing.runId, attempts, rowCount: 0 };
+      if (landing.landingKey !== undefined) result.landingKey = landing.landingKey;
+    } else if (landing.kind === 'landed') {
       result = {
         ...base,
         outcome: 'Completed',

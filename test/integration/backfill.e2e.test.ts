@@ -512,3 +512,32 @@ test('a resourceId destination whose account has shared keys off: the month fail
     await stack.emulatorAdmin.setFaults({ sharedKeyDisabledAccounts: [] });
   }
 });
+
+test('a month whose run lands one header-only file (dataRowCount 0) ends NoData, not Completed with 0 rows', async () => {
+  await stack.emulatorAdmin.setFaults({ emptyMonths: ['2020-02'] });
+  try {
+    const started = await post({
+      scope: SCOPE,
+      datasets: ['ActualCost'],
+      from: '2020-01',
+      to: '2020-02',
+      destination: DESTINATION,
+      concurrency: 2,
+    });
+    expect(started.status).toBe(202);
+    const output = (await until(String(started.json.id))).result as BackfillOutput;
+    expect(output.counts).toEqual({ Completed: 1, NoData: 1, Failed: 0 });
+    const empty = output.months.find((m) => m.month === '2020-02')!;
+    expect(empty).toMatchObject({ outcome: 'NoData', rowCount: 0, attempts: 1 });
+    expect(output.months.find((m) => m.month === '2020-01')!.rowCount).toBeGreaterThan(0);
+    if (landedFunctionRegistered()) {
+      // The landing itself is catalogued: one file, zero rows (kept apart from "rows unknown").
+      const catalog = new Catalog({
+        tableClient: tableClientFactory(loadConfig(process.env).storage.catalog),
+      });
+      expect(await catalog.get('landings', empty.landingKey!)).toMatchObject({ rowCount: 0 });
+    }
+  } finally {
+    await stack.emulatorAdmin.setFaults({ emptyMonths: [] });
+  }
+});

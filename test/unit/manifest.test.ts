@@ -189,6 +189,19 @@ describe('fixtures', () => {
     expect(r.dataset).toBe('ReservationDetails');
   });
 
+  it('keeps dataRowCount null (seen in 2024-04-01 manifests with rows) as "rows unknown", apart from 0', () => {
+    const doc = json(FOCUS);
+    doc.dataRowCount = null;
+    for (const blob of doc.blobs as Record<string, unknown>[]) blob.dataRowCount = null;
+    expect(parseManifest(doc).dataRowCount).toBeUndefined();
+    const header = json(FOCUS);
+    header.blobs = [{ ...header.blobs[0], dataRowCount: 0, byteCount: 812 }];
+    header.blobCount = 1;
+    header.dataRowCount = 0;
+    header.byteCount = 812;
+    expect(parseManifest(header)).toMatchObject({ blobCount: 1, dataRowCount: 0 });
+  });
+
   function runFolder(name: string): string {
     const doc = json(name) as { blobs: { blobName: string }[] };
     return runFolderOf(doc.blobs[0]!.blobName);
