@@ -3,7 +3,7 @@
 // host serving the REAL registrations of src/index.ts on the real clock. The app reads its settings
 // from process.env (src/config.ts), so startStack sets them before the app is imported and puts the
 // previous values back on stop. One stack per process: the app's registrations and its lazily built
-// clients (services/appContext.ts and friends) live for the process.
+// clients (services/appServices.ts) live for the process.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';

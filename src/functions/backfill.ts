@@ -10,7 +10,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
-import { getConfig, type AppConfig } from '../config';
+import type { AppConfig } from '../config';
 import { monthInstanceId, type BackfillInput } from '../domain/contracts';
 import type { ExportDataset } from '../domain/scope';
 import {
@@ -22,9 +22,8 @@ import {
   inFlightMonth,
   type MonthRow,
 } from '../domain/backfillView';
-import { getServices } from '../services/appContext';
+import { appService } from '../services/appServices';
 import { instanceStatus } from '../azure/durableClient';
-import { LedgerService } from '../services/ledger';
 import {
   backfillTiming,
   buildBackfillInput,
@@ -62,15 +61,7 @@ function registerActivity<K extends keyof BackfillActivities>(name: string, key:
   df.app.activity(name, {
     handler: async (input: unknown) => {
       try {
-        const services = await getServices();
-        const { ledger } = services.config;
-        const activities = createBackfillActivities({
-          ...services,
-          ledger: new LedgerService({
-            catalog: services.catalog,
-            settings: { finalAfterDays: ledger.finalAfterDays, graceHours: ledger.graceHours },
-          }),
-        });
+        const activities = createBackfillActivities(await appService('backfills'));
         const call = activities[key] as (input: unknown) => Promise<unknown>;
         return await call(input);
       } catch (error) {
@@ -142,7 +133,7 @@ async function fullView(
   const datasets = input.datasets;
   const months = input.windows.map((w) => w.month);
   const rows: MonthRow[] = [];
-  for await (const row of (await getServices()).catalog.listBackfillRuns(status.instanceId)) rows.push(row);
+  for await (const row of (await appService('catalog')).listBackfillRuns(status.instanceId)) rows.push(row);
   const byDataset = datasetProgress(datasets, months, rows);
   const run = previousRun(status);
   if (ACTIVE.has(status.runtimeStatus)) {
@@ -213,8 +204,7 @@ export async function beginBackfill(
   }
   if (existing && !parsed.value.request.force) return { kind: 'finished', id, status: existing };
 
-  const services = await getServices();
-  const token = await checkBackfillToken(parsed.value, services.catalog, now);
+  const token = await checkBackfillToken(parsed.value, (await appService('backfills')).catalog, now);
   if (!token.ok) return { kind: 'invalid', errors: token.errors };
   const run = existing ? previousRun(existing) + 1 : 1;
   if (existing) await client.purgeInstanceHistory(id);
@@ -236,7 +226,7 @@ export async function startBackfill(
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const body = await readJsonBody(request);
-  const result = await beginBackfill(df.getClient(context), body, new Date(), getConfig());
+  const result = await beginBackfill(df.getClient(context), body, new Date(), await appService('config'));
   switch (result.kind) {
     case 'invalid':
       return badRequest(result.errors);
@@ -286,7 +276,7 @@ export async function backfillStatus(
       );
     }
   }
-  const cleanup = await cleanupBackfill(await getServices(), id);
+  const cleanup = await cleanupBackfill(await appService('backfills'), id);
   const after = (await getStatus(client, id)) ?? status;
   return json(200, { ...(await fullView(request, client, after)), terminated, cleanup });
 }

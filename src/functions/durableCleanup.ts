@@ -6,7 +6,7 @@
 // answers 404; its per-month outcomes stay in the backfillRuns table.
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
-import { getConfig } from '../config';
+import { appService } from '../services/appServices';
 
 export const DURABLE_CLEANUP_TIMER = 'durableCleanup';
 
@@ -23,19 +23,13 @@ export interface CleanupResult {
   instancesDeleted: number;
 }
 
-let clock: () => Date = () => new Date();
-
-/** Tests and the local host hand in their clock; undefined goes back to the wall clock. */
-export function useDurableCleanupClock(now: (() => Date) | undefined): void {
-  clock = now ?? (() => new Date());
-}
-
 export async function durableCleanupHandler(
   _timer: Timer,
   context: InvocationContext,
 ): Promise<CleanupResult> {
-  const { retentionDays } = getConfig().durableCleanup;
-  const createdTimeTo = new Date(clock().getTime() - retentionDays * DAY_MS);
+  const { retentionDays } = (await appService('config')).durableCleanup;
+  const now = await appService('now');
+  const createdTimeTo = new Date(now().getTime() - retentionDays * DAY_MS);
   const { instancesDeleted } = await df.getClient(context).purgeInstanceHistoryBy({
     createdTimeFrom: new Date(0),
     createdTimeTo,

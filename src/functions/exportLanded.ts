@@ -12,17 +12,12 @@
 // supported for blob triggers. Every write is idempotent, so a retry repeats nothing twice.
 import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { Catalog } from '../azure/catalog';
 import { raiseEventTo } from '../azure/durableClient';
-import { createContainerClient, createTableClient, tableClientFactory } from '../azure/storageClients';
-import { getConfig, type LandingTriggerSource } from '../config';
-import { parseBackfillExportName } from '../domain/backfillPlan';
+import type { LandingTriggerSource } from '../config';
+import { appService } from '../services/appServices';
 import { isManifestBlobName } from '../domain/manifest';
 import { redactSecrets } from '../domain/redact';
-import { containerBlobLister } from '../azure/blobListing';
-import { unresolvedLandingTable } from '../azure/landingRows';
-import { LandingIncompleteError, LandingService, type LandingDependencies } from '../services/landings';
-import { LedgerService } from '../services/ledger';
+import { LandingIncompleteError, LandingService } from '../services/landings';
 
 export const EXPORT_LANDED_FUNCTION = 'exportLanded';
 
@@ -47,37 +42,6 @@ export function blobLocation(
   return undefined;
 }
 
-/** Settings-built adapters, made once per process (clients keep their connections). */
-type SharedDependencies = Omit<LandingDependencies, 'blobs' | 'raiseEvent' | 'log'> & {
-  ledger: LedgerService;
-};
-let shared: Promise<SharedDependencies> | undefined;
-
-function sharedDependencies(): Promise<SharedDependencies> {
-  shared ??= (async () => {
-    const config = getConfig();
-    const catalog = new Catalog({ tableClient: tableClientFactory(config.storage.catalog) });
-    await catalog.ensureTables();
-    const unresolved = unresolvedLandingTable(
-      createTableClient(config.storage.catalog, catalog.tableName('landings')),
-    );
-    const ledger = new LedgerService({
-      catalog,
-      settings: { finalAfterDays: config.ledger.finalAfterDays, graceHours: config.ledger.graceHours },
-    });
-    return { catalog, unresolved, ledger };
-  })().catch((error: unknown) => {
-    shared = undefined; // a failed start (bad settings, storage down) is retried on the next event
-    throw error;
-  });
-  return shared;
-}
-
-/** For tests and the local host, which change settings between runs. */
-export function resetExportLandedDependencies(): void {
-  shared = undefined;
-}
-
 export async function exportLandedHandler(blob: unknown, context: InvocationContext): Promise<void> {
   const location = blobLocation(context);
   if (!location) {
@@ -92,14 +56,11 @@ export async function exportLandedHandler(blob: unknown, context: InvocationCont
     return;
   }
 
-  const { ledger, ...base } = await sharedDependencies();
-  const config = getConfig();
+  const { blobsIn, ...adapters } = await appService('landings');
+  const ledger = await appService('ledger');
   const service = new LandingService({
-    ...base,
-    blobs: containerBlobLister(createContainerClient(config.storage.exports, location.container)),
-    // Backfills run their own one-month exports named by backfillExportName: other landings skip the
-    // backfillRuns lookup.
-    mayBelongToBackfill: (exportName) => parseBackfillExportName(exportName) !== undefined,
+    ...adapters,
+    blobs: blobsIn(location.container),
     raiseEvent: (instanceId, eventName, payload) =>
       raiseEventTo(df.getClient(context), instanceId, eventName, payload),
     log: {

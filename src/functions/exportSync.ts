@@ -15,16 +15,15 @@ import {
   type Timer,
 } from '@azure/functions';
 import * as df from 'durable-functions';
-import { getConfig } from '../config';
 import type { ExportSyncReport } from '../domain/contracts';
 import { redactError } from '../domain/redact';
-import { getServices } from '../services/appContext';
+import { appService } from '../services/appServices';
 import { instanceStatus } from '../azure/durableClient';
 import {
   DEFAULT_SYNC_CONCURRENCY,
   syncExports,
   syncScope,
-  type ExportSyncDeps,
+  type ExportSyncRuntime,
 } from '../services/exportRegistry';
 import { logRoundStart, startRoundOnce, type RoundStart } from '../services/rounds';
 import {
@@ -43,39 +42,8 @@ export const EXPORT_SYNC_TIMER = 'exportSync';
 export const EXPORT_SYNC_HTTP = 'exportSyncNow';
 export const EXPORT_SYNC_STATUS_HTTP = 'exportSyncStatus';
 
-export interface ExportSyncRuntime extends ExportSyncDeps {
-  scopes: readonly string[];
-  /** Scopes per orchestration generation. Default 200. */
-  pageSize?: number;
-  /** Longest pause of a round after a throttled batch. Default 5 minutes. */
-  maxThrottlePauseMs?: number;
-}
-
 /** Up to this many scopes, POST /api/exports/sync answers with the report itself. */
 export const INLINE_SYNC_MAX_SCOPES = 50;
-
-let shared: Promise<ExportSyncRuntime> | undefined;
-
-function runtime(): Promise<ExportSyncRuntime> {
-  shared ??= (async (): Promise<ExportSyncRuntime> => {
-    const services = await getServices();
-    return {
-      catalog: services.catalog,
-      costExports: services.costExports,
-      scopes: getConfig().managedScopes,
-      now: () => new Date(),
-    };
-  })().catch((error: unknown) => {
-    shared = undefined;
-    throw error;
-  });
-  return shared;
-}
-
-/** Tests and the local host hand in their own adapters, scopes and clock; undefined goes back to settings. */
-export function useExportSyncRuntime(value: ExportSyncRuntime | undefined): void {
-  shared = value ? Promise.resolve(value) : undefined;
-}
 
 function roundInput(rt: ExportSyncRuntime, now: Date): SyncRoundInput {
   return {
@@ -87,7 +55,7 @@ function roundInput(rt: ExportSyncRuntime, now: Date): SyncRoundInput {
 }
 
 export async function exportSyncTimer(timer: Timer, context: InvocationContext): Promise<RoundStart> {
-  const rt = await runtime();
+  const rt = await appService('exportSync');
   const now = rt.now();
   const result = await startRoundOnce(df.getClient(context), {
     orchestrator: EXPORT_SYNC_ROUND,
@@ -103,7 +71,7 @@ export async function exportSyncHttp(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const rt = await runtime();
+  const rt = await appService('exportSync');
   if (rt.scopes.length > INLINE_SYNC_MAX_SCOPES) {
     const now = rt.now();
     const instanceId = `${EXPORT_SYNC_ROUND}-http-${now.getTime()}`;
@@ -190,7 +158,7 @@ app.http(EXPORT_SYNC_STATUS_HTTP, {
 df.app.orchestration(EXPORT_SYNC_ROUND, exportSyncRound);
 
 export async function scopesPageActivity(input: ScopesPageInput): Promise<ScopesPage> {
-  const { scopes } = await runtime();
+  const { scopes } = await appService('exportSync');
   const end = input.offset + input.pageSize;
   return {
     scopes: scopes.slice(input.offset, end),
@@ -208,7 +176,7 @@ export async function syncScopeActivity(scope: string): Promise<ScopeSyncOutcome
       markedMissing,
       retryAfterMs,
       error,
-    } = await syncScope(await runtime(), scope);
+    } = await syncScope(await appService('exportSync'), scope);
     return {
       scope: canonical,
       status,

@@ -17,11 +17,9 @@ import {
 } from '@azure/functions';
 import * as df from 'durable-functions';
 import { isCostManagementError, ThrottledError } from '../azure/armErrors';
-import { createBillingCustomersClient } from '../azure/billingCustomers';
-import { getConfig } from '../config';
 import { HttpError, httpHandler, readJsonBody } from './http';
 import { redactError } from '../domain/redact';
-import { getServices } from '../services/appContext';
+import { appService } from '../services/appServices';
 import { instanceStatus } from '../azure/durableClient';
 import {
   FleetRequestError,
@@ -37,11 +35,10 @@ import {
   putAssignment,
   reconcileAssignmentInline,
   reconcileScope,
-  registeredTokens,
   removeAssignment,
   saveProfile,
   targetsPage,
-  type FleetDeps,
+  type FleetRuntime,
 } from '../services/fleet';
 import { logRoundStart, startRoundOnce } from '../services/rounds';
 import {
@@ -56,37 +53,6 @@ import {
   type TargetsPageInput,
   type TargetsPageOutput,
 } from '../workflows/fleetRound';
-
-export interface FleetRuntime extends FleetDeps {
-  concurrency: number;
-  maxThrottlePauseMs?: number;
-}
-
-let shared: Promise<FleetRuntime> | undefined;
-
-function runtime(): Promise<FleetRuntime> {
-  shared ??= (async (): Promise<FleetRuntime> => {
-    const services = await getServices();
-    const config = getConfig();
-    return {
-      store: services.fleetStore,
-      costExports: services.costExports,
-      customers: createBillingCustomersClient(config.costManagement),
-      tokens: registeredTokens(services.catalog, services.secrets),
-      now: () => new Date(),
-      concurrency: config.fleet.concurrency,
-    };
-  })().catch((error: unknown) => {
-    shared = undefined;
-    throw error;
-  });
-  return shared;
-}
-
-/** Tests, the local host and the bench hand in their own adapters; undefined goes back to settings. */
-export function useFleetRuntime(value: FleetRuntime | undefined): void {
-  shared = value ? Promise.resolve(value) : undefined;
-}
 
 // ------------------------------------------------------------------------------------- HTTP edge
 
@@ -120,20 +86,20 @@ function appUrl(request: HttpRequest, path: string): string {
 // --------------------------------------------------------------------------------- profiles
 
 async function profilesHttp(request: HttpRequest): Promise<HttpResponseInit> {
-  const rt = await runtime();
+  const rt = await appService('fleet');
   if (request.method === 'GET') return { status: 200, jsonBody: { profiles: await listProfiles(rt.store) } };
   return { status: 201, jsonBody: await saveProfile(rt.store, await readBody(request)) };
 }
 
 async function profileHttp(request: HttpRequest): Promise<HttpResponseInit> {
-  await deleteProfile((await runtime()).store, request.params.name ?? '');
+  await deleteProfile((await appService('fleet')).store, request.params.name ?? '');
   return { status: 204 };
 }
 
 // ------------------------------------------------------------------------------ assignments
 
 async function assignmentsHttp(request: HttpRequest): Promise<HttpResponseInit> {
-  const rt = await runtime();
+  const rt = await appService('fleet');
   if (request.method === 'GET')
     return { status: 200, jsonBody: { assignments: await listAssignments(rt.store) } };
   const { assignment, created } = await putAssignment(rt, await readBody(request));
@@ -165,7 +131,7 @@ async function assignmentView(
 }
 
 async function assignmentHttp(request: HttpRequest): Promise<HttpResponseInit> {
-  const rt = await runtime();
+  const rt = await appService('fleet');
   const id = request.params.id ?? '';
   if (request.method === 'GET') return { status: 200, jsonBody: await assignmentView(rt, request, id) };
   const deleteExports = request.query.get('deleteExports') === 'true';
@@ -173,7 +139,7 @@ async function assignmentHttp(request: HttpRequest): Promise<HttpResponseInit> {
 }
 
 async function planHttp(request: HttpRequest): Promise<HttpResponseInit> {
-  const rt = await runtime();
+  const rt = await appService('fleet');
   const assignment = await getAssignment(rt.store, request.params.id ?? '');
   const scope = request.query.get('scope');
   if (scope) {
@@ -221,7 +187,7 @@ async function roundView(
 }
 
 async function reconcileHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const rt = await runtime();
+  const rt = await appService('fleet');
   const body = await readBody(request);
   const only = (body as { assignmentId?: unknown }).assignmentId;
   const ids =
@@ -251,7 +217,7 @@ async function roundHttp(request: HttpRequest, context: InvocationContext): Prom
 /** Onboarding = the assignment (same request → same id) and the round that ensures its exports,
  * started once: the same request again returns the same onboarding. */
 async function onboardHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const rt = await runtime();
+  const rt = await appService('fleet');
   const body = await readBody(request);
   const months = (body as { backfillMonths?: unknown }).backfillMonths ?? 12;
   if (typeof months !== 'number' || !Number.isInteger(months) || months < 0 || months > 36) {
@@ -288,7 +254,7 @@ async function onboardHttp(request: HttpRequest, context: InvocationContext): Pr
 
 async function onboardingHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = request.params.id ?? '';
-  const rt = await runtime();
+  const rt = await appService('fleet');
   const view = /^fleet-onboard-[a-z0-9-]{2,63}$/.test(id)
     ? await roundView(request, context, id, 'onboardings')
     : undefined;
@@ -298,7 +264,7 @@ async function onboardingHttp(request: HttpRequest, context: InvocationContext):
 }
 
 export async function fleetTimer(timer: Timer, context: InvocationContext): Promise<unknown> {
-  const rt = await runtime();
+  const rt = await appService('fleet');
   const now = rt.now();
   const ids = (await listAssignments(rt.store)).map((a) => a.id);
   const result = await startRoundOnce(df.getClient(context), {
@@ -315,7 +281,7 @@ export async function fleetTimer(timer: Timer, context: InvocationContext): Prom
 
 export async function targetsPageActivity(input: TargetsPageInput): Promise<TargetsPageOutput> {
   try {
-    const rt = await runtime();
+    const rt = await appService('fleet');
     let assignment;
     try {
       assignment = await getAssignment(rt.store, input.assignmentId);
@@ -338,7 +304,7 @@ export async function targetsPageActivity(input: TargetsPageInput): Promise<Targ
 
 export async function scopeActivity(input: ScopeActivityInput): Promise<ScopeSummary> {
   try {
-    const rt = await runtime();
+    const rt = await appService('fleet');
     const assignment = await getAssignment(rt.store, input.assignmentId);
     const r = await reconcileScope(rt, assignment, input.scope, { apply: input.apply });
     const outcomes: Record<string, number> = {};
@@ -364,7 +330,7 @@ export async function scopeActivity(input: ScopeActivityInput): Promise<ScopeSum
 }
 
 export async function departedActivity(input: { assignmentId: string; tick: string }): Promise<string[]> {
-  return departedMembers((await runtime()).store, input.assignmentId, input.tick);
+  return departedMembers((await appService('fleet')).store, input.assignmentId, input.tick);
 }
 
 // ------------------------------------------------------------------------------- registrations

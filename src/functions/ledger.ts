@@ -15,7 +15,7 @@ import { getConfig, type AppConfig } from '../config';
 import { LEDGER_STATES, type LedgerState } from '../domain/ledger';
 import { redactSecrets } from '../domain/redact';
 import { parseScope } from '../domain/scope';
-import { getServices } from '../services/appContext';
+import { appService } from '../services/appServices';
 import { LedgerService, type LedgerCatalog, type LedgerQuery, type SweepResult } from '../services/ledger';
 import { healLedger, type HealingResult, type StartBackfill } from '../services/healing';
 import { beginBackfill } from './backfill';
@@ -42,8 +42,7 @@ export function useLedgerRuntime(runtime: LedgerRuntime | undefined): void {
 
 async function runtime(): Promise<LedgerRuntime> {
   if (override) return override;
-  const { config, catalog } = await getServices();
-  return { config, catalog };
+  return { config: await appService('config'), catalog: await appService('catalog') };
 }
 
 export function ledgerServiceOf(rt: LedgerRuntime): LedgerService {

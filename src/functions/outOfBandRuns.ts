@@ -14,17 +14,11 @@ import {
   type Timer,
 } from '@azure/functions';
 import * as df from 'durable-functions';
-import type { CostExportsApi } from '../azure/costExports';
 import { validateOutOfBandPolicy } from '../domain/outOfBandPolicy';
 import { scopeFromKey, ScopeError } from '../domain/scope';
-import { getServices } from '../services/appContext';
+import { appService } from '../services/appServices';
 import { logRoundStart, startRoundOnce, type RoundStart } from '../services/rounds';
-import {
-  findDueExports,
-  runOutOfBandExport,
-  setOutOfBandPolicy,
-  type OutOfBandCatalog,
-} from '../services/outOfBand';
+import { findDueExports, runOutOfBandExport, setOutOfBandPolicy } from '../services/outOfBand';
 import {
   FIND_DUE_ACTIVITY,
   OUT_OF_BAND_ROUND,
@@ -41,40 +35,12 @@ import { badRequest, httpHandler, json, notFound, readJsonBody } from './http';
 export const OUT_OF_BAND_TIMER = 'outOfBandRuns';
 export const OUT_OF_BAND_POLICY_FUNCTION = 'setOutOfBandPolicy';
 
-export interface OutOfBandRuntime {
-  catalog: OutOfBandCatalog;
-  costExports: Pick<CostExportsApi, 'run'>;
-  /** Parallel runs per round (OUT_OF_BAND_CONCURRENCY). */
-  concurrency: number;
-  /** Exports read per page (and per orchestration generation). Default 200. */
-  pageSize?: number;
-  now(): Date;
-}
-
-let shared: Promise<OutOfBandRuntime> | undefined;
-
-function runtime(): Promise<OutOfBandRuntime> {
-  shared ??= (async (): Promise<OutOfBandRuntime> => {
-    const { config, catalog, costExports } = await getServices();
-    return { catalog, costExports, concurrency: config.outOfBand.concurrency, now: () => new Date() };
-  })().catch((error: unknown) => {
-    shared = undefined;
-    throw error;
-  });
-  return shared;
-}
-
-/** Tests and the local host hand in their own adapters and clock; undefined goes back to settings. */
-export function useOutOfBandRuntime(value: OutOfBandRuntime | undefined): void {
-  shared = value ? Promise.resolve(value) : undefined;
-}
-
 // ------------------------------------------------------------------------------------------ timer
 
 export type TickResult = RoundStart;
 
 export async function outOfBandTimerHandler(timer: Timer, context: InvocationContext): Promise<TickResult> {
-  const rt = await runtime();
+  const rt = await appService('outOfBand');
   const now = rt.now();
   const input: RoundInput = {
     tick: now.toISOString(),
@@ -102,7 +68,7 @@ app.timer(OUT_OF_BAND_TIMER, {
 df.app.orchestration(OUT_OF_BAND_ROUND, outOfBandRound);
 
 export async function findDueActivity(input: FindDueInput): Promise<FindDueOutput> {
-  const rt = await runtime();
+  const rt = await appService('outOfBand');
   const page = await findDueExports(rt.catalog, {
     now: new Date(input.now),
     pageSize: input.pageSize,
@@ -122,7 +88,7 @@ export async function runExportActivity(
   input: RunExportInput,
   context: InvocationContext,
 ): Promise<RunExportOutput> {
-  const rt = await runtime();
+  const rt = await appService('outOfBand');
   const result = await runOutOfBandExport(rt.catalog, rt.costExports, {
     scope: input.scope,
     exportName: input.exportName,
@@ -173,7 +139,7 @@ export async function outOfBandPolicyHandler(
     policy = validation.policy;
   }
 
-  const rt = await runtime();
+  const rt = await appService('outOfBand');
   const result = await setOutOfBandPolicy(rt.catalog, scope, name, policy, rt.now());
   if (!result.found) return notFound('exportName', `export "${name}" is not registered at ${scope}`);
   const record = result.record;

@@ -7,46 +7,15 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { createCostExportsClient } from '../azure/costExports';
-import { ConfigError, getConfig, type AppConfig } from '../config';
+import { ConfigError, getConfig } from '../config';
 import { quoteInput } from '../domain/fieldError';
 import { redactError } from '../domain/redact';
-import { getServices } from '../services/appContext';
-import { fleetStatus, type FleetStatus } from '../services/fleet';
-import {
-  checkHealth,
-  collectStatus,
-  renderStatusHtml,
-  ScopeAccessChecker,
-  type CountOptions,
-  type ExportLister,
-  type StatusCatalog,
-} from '../services/status';
+import { appService } from '../services/appServices';
+import { checkHealth, collectStatus, renderStatusHtml, type StatusRuntime } from '../services/status';
 import { badRequest, httpHandler } from './http';
 
 export const HEALTH_FUNCTION = 'health';
 export const STATUS_FUNCTION = 'status';
-
-/** What the status endpoint reads, when a test or the local host hands in its own (see useStatusRuntime). */
-export interface StatusRuntime {
-  config: AppConfig;
-  catalog: StatusCatalog;
-  exports: ExportLister;
-  now?: () => Date;
-  counts?: CountOptions;
-  fleet?: () => Promise<FleetStatus>;
-}
-
-let runtimeOverride: StatusRuntime | undefined;
-/** Per process: the point is that a dashboard refresh does not call ARM again. */
-let checker = new ScopeAccessChecker();
-
-/** Tests and the local host hand in their own adapters (e.g. a prefixed catalog); undefined goes
- * back to settings (services/appContext). Either way the scope-access cache starts empty. */
-export function useStatusRuntime(runtime: StatusRuntime | undefined, cacheTtlMs?: number): void {
-  runtimeOverride = runtime;
-  checker = new ScopeAccessChecker(cacheTtlMs === undefined ? {} : { ttlMs: cacheTtlMs });
-}
 
 let version: string | undefined;
 
@@ -94,31 +63,6 @@ export function responseFormat(request: HttpRequest): 'html' | 'json' | { error:
   return html ? 'html' : 'json';
 }
 
-async function resolveRuntime(): Promise<{
-  config: AppConfig;
-  catalog?: StatusCatalog;
-  catalogError?: unknown;
-  exports: ExportLister;
-  now?: () => Date;
-  counts?: CountOptions;
-  fleet?: () => Promise<FleetStatus>;
-}> {
-  if (runtimeOverride) return runtimeOverride;
-  const config = getConfig();
-  try {
-    const services = await getServices();
-    return {
-      config,
-      catalog: services.catalog,
-      exports: services.costExports,
-      fleet: () => fleetStatus(services.fleetStore),
-    };
-  } catch (error) {
-    // Storage down or unusable: still report the scopes, with an adapter of our own.
-    return { config, catalogError: error, exports: createCostExportsClient(config.costManagement) };
-  }
-}
-
 export async function statusHandler(
   request: HttpRequest,
   context: InvocationContext,
@@ -126,9 +70,9 @@ export async function statusHandler(
   const format = responseFormat(request);
   if (typeof format === 'object') return badRequest([{ field: 'format', message: format.error }]);
 
-  let runtime: Awaited<ReturnType<typeof resolveRuntime>>;
+  let runtime: StatusRuntime;
   try {
-    runtime = await resolveRuntime();
+    runtime = await appService('status');
   } catch (error) {
     if (!(error instanceof ConfigError)) context.error(`status: ${redactError(error)}`);
     const health = checkHealth(() => {
@@ -153,7 +97,7 @@ export async function statusHandler(
       ...(runtime.catalogError !== undefined ? { catalogError: runtime.catalogError } : {}),
       exports: runtime.exports,
       ...(runtime.fleet ? { fleet: runtime.fleet } : {}),
-      checker,
+      checker: runtime.checker,
       version: appVersion(),
       ...(runtime.now ? { now: runtime.now } : {}),
       ...(ledgerPage ? { ledgerPage } : {}),

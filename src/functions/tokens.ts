@@ -6,52 +6,20 @@
 // are answered from TokenRequestError (built from redacting parsers) or, through the HTTP edge
 // (./http.ts), as a generic 500/503 with a redacted log line.
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { createSasProbe } from '../azure/sasProbe';
-import { getConfig } from '../config';
-import { getServices } from '../services/appContext';
+import { appService } from '../services/appServices';
 import {
   TokenRequestError,
   listTokens,
   parseRegisterRequest,
   parseRotateRequest,
-  realSleep,
   registerToken,
   rotateToken,
-  type TokensDeps,
 } from '../services/tokens';
 import { HttpError, httpHandler, readJsonBody } from './http';
 
 export const REGISTER_TOKEN_FUNCTION = 'registerToken';
 export const ROTATE_TOKEN_FUNCTION = 'rotateToken';
 export const LIST_TOKENS_FUNCTION = 'listTokens';
-
-let shared: Promise<TokensDeps> | undefined;
-
-function runtime(): Promise<TokensDeps> {
-  shared ??= (async (): Promise<TokensDeps> => {
-    const services = await getServices();
-    const { blobEndpointTemplate } = getConfig().storage;
-    return {
-      catalog: services.catalog,
-      secrets: services.secrets,
-      costExports: services.costExports,
-      probe: createSasProbe({ blobEndpointTemplate }),
-      // Config allows plain http only to loopback (Azurite), which enforces spr: see TokensDeps.
-      allowHttpTokens: blobEndpointTemplate.startsWith('http:'),
-      now: () => new Date(),
-      sleep: realSleep,
-    };
-  })().catch((error: unknown) => {
-    shared = undefined;
-    throw error;
-  });
-  return shared;
-}
-
-/** Tests and the local host hand in their own adapters, probe, clock and sleep; undefined goes back to settings. */
-export function useTokensRuntime(value: TokensDeps | undefined): void {
-  shared = value ? Promise.resolve(value) : undefined;
-}
 
 /** TokenRequestError (a request the caller can fix) answers in the one error shape. */
 async function answer(work: () => Promise<HttpResponseInit>): Promise<HttpResponseInit> {
@@ -71,7 +39,7 @@ export async function registerTokenHandler(
 ): Promise<HttpResponseInit> {
   return answer(async () => {
     const input = parseRegisterRequest(await readJsonBody(request, { optional: true }));
-    const token = await registerToken(await runtime(), input);
+    const token = await registerToken(await appService('tokens'), input);
     context.log(
       `registered SAS token ${token.fingerprint} for ${token.storageAccount}, expires ${token.expiresOn}`,
     );
@@ -88,7 +56,7 @@ export async function rotateTokenHandler(
       request.params.storageAccount,
       await readJsonBody(request, { optional: true }),
     );
-    const outcome = await rotateToken(await runtime(), input);
+    const outcome = await rotateToken(await appService('tokens'), input);
     context.log(
       `rotated SAS token of ${input.storageAccount} to ${outcome.token.fingerprint}: ${outcome.updated} export(s) updated, ${outcome.failed} failed`,
     );
@@ -107,7 +75,7 @@ export async function listTokensHandler(
 ): Promise<HttpResponseInit> {
   return answer(async () => ({
     status: 200,
-    jsonBody: { tokens: await listTokens(await runtime()) },
+    jsonBody: { tokens: await listTokens(await appService('tokens')) },
   }));
 }
 

@@ -108,6 +108,13 @@ export interface SasWatchDeps {
   log?: WatchLog;
 }
 
+/** Everything a watch run needs besides the invocation: adapters, settings and the clock. */
+export interface SasWatchRuntime {
+  deps: Omit<SasWatchDeps, 'log'>;
+  options: Omit<SasWatchOptions, 'now'>;
+  now(): Date;
+}
+
 export interface SasWatchOptions {
   now: Date;
   thresholdsDays: readonly number[];

@@ -23,6 +23,15 @@ export interface ExportSyncDeps {
   concurrency?: number;
 }
 
+/** What export sync (the timer, the HTTP call and the round's activities) uses. */
+export interface ExportSyncRuntime extends ExportSyncDeps {
+  scopes: readonly string[];
+  /** Scopes per orchestration generation. Default 200. */
+  pageSize?: number;
+  /** Longest pause of a round after a throttled batch. Default 5 minutes. */
+  maxThrottlePauseMs?: number;
+}
+
 /** Scopes listed at once, inline or in an export sync round. */
 export const DEFAULT_SYNC_CONCURRENCY = 4;
 

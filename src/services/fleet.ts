@@ -65,6 +65,12 @@ export interface FleetDeps {
   now(): Date;
 }
 
+/** What the fleet's triggers and round activities use (built by appServices.ts). */
+export interface FleetRuntime extends FleetDeps {
+  concurrency: number;
+  maxThrottlePauseMs?: number;
+}
+
 /** A request the app refuses: HTTP status, a code, and every offending field. */
 export class FleetRequestError extends Error {
   constructor(

@@ -81,6 +81,15 @@ export interface LandingLog {
   error(message: string): void;
 }
 
+/** The settings-built adapters the exportLanded trigger hands the service (appServices.ts). */
+export interface LandingAdapters extends Pick<
+  LandingDependencies,
+  'catalog' | 'unresolved' | 'mayBelongToBackfill'
+> {
+  /** The listing of one exports container (the event names it). */
+  blobsIn: (container: string) => ExportBlobLister;
+}
+
 export interface LandingDependencies {
   catalog: LandingCatalog;
   blobs: ExportBlobLister;

@@ -20,6 +20,17 @@ export type OutOfBandCatalog = Pick<
   'page' | 'getExport' | 'modifyExport' | 'recordOutOfBandAttempt'
 >;
 
+/** What the out-of-band timer and its activities use. */
+export interface OutOfBandRuntime {
+  catalog: OutOfBandCatalog;
+  costExports: Pick<CostExportsApi, 'run'>;
+  /** Parallel runs per round (OUT_OF_BAND_CONCURRENCY). */
+  concurrency: number;
+  /** Exports read per page (and per orchestration generation). Default 200. */
+  pageSize?: number;
+  now(): Date;
+}
+
 export interface DueExport {
   scope: string;
   exportName: string;

@@ -855,6 +855,20 @@ export interface StatusReport {
   heatmap?: Section<Heatmap>;
 }
 
+/** What the status endpoint reads, built by the composition root (appServices.ts) or a test. */
+export interface StatusRuntime {
+  config: AppConfig;
+  /** Undefined when the catalog could not be set up; `catalogError` says why. */
+  catalog?: StatusCatalog;
+  catalogError?: unknown;
+  exports: ExportLister;
+  /** Per process, so a dashboard refresh does not call ARM again. */
+  checker: ScopeAccessChecker;
+  now?: () => Date;
+  counts?: CountOptions;
+  fleet?: () => Promise<FleetStatus>;
+}
+
 export interface StatusDependencies {
   config: AppConfig;
   /** Undefined when the catalog could not be set up; `catalogError` says why. */

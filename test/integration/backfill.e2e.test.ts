@@ -1,6 +1,7 @@
 // Backfills end to end: the real registrations of src/index.ts in the local host (real clock), the
 // Exports emulator over HTTPS delivering into Azurite, the exportLanded blob trigger waking the
 // months, and every request over real HTTP.
+import { useAppServices } from '../../src/services/appServices';
 import { Catalog } from '../../src/azure/catalog';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import { loadConfig, resetConfigCache } from '../../src/config';
@@ -15,7 +16,6 @@ import { startEmulator } from '../../dev/emulator/server';
 import { REALISTIC_THROTTLE } from '../../dev/emulator/throttle';
 import { RealClock } from '../../dev/host/clock';
 import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
-import { resetServices } from '../../src/services/appContext';
 import { testStorageConnection, uniqueName } from '../support/storage';
 import { buildBackfillInput, backfillTiming, parseBackfillRequest } from '../../src/services/backfills';
 import type { BackfillOutput } from '../../src/domain/contracts';
@@ -77,7 +77,7 @@ beforeAll(async () => {
     process.env[name] = value;
   }
   resetConfigCache();
-  resetServices();
+  useAppServices(undefined);
   // After the settings: function files read some of them when they register.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   require('../../src/index');
@@ -111,7 +111,7 @@ afterAll(async () => {
     else process.env[name] = value;
   }
   resetConfigCache();
-  resetServices();
+  useAppServices(undefined);
   rmSync(tempDir, { recursive: true, force: true });
 });
 

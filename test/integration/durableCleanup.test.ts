@@ -1,6 +1,7 @@
 // Task hub housekeeping: the durableCleanup timer fires on its NCRONTAB schedule in the local host
 // (virtual clock, 40 virtual days) and purges, through the real durable client, exactly the finished
 // orchestrations older than the retention; running and recent ones stay.
+import { useAppServices } from '../../src/services/appServices';
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import { VirtualClock } from '../../dev/host/clock';
@@ -8,11 +9,7 @@ import { findRegistration } from '../../dev/host/functionsCoreStub';
 import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
 import { sampleSettings } from '../../dev/stack';
 import { resetConfigCache } from '../../src/config';
-import {
-  DURABLE_CLEANUP_TIMER,
-  useDurableCleanupClock,
-  type CleanupResult,
-} from '../../src/functions/durableCleanup';
+import { DURABLE_CLEANUP_TIMER, type CleanupResult } from '../../src/functions/durableCleanup';
 
 df.app.orchestration('finishesAtOnce', function* () {
   yield* [];
@@ -37,13 +34,13 @@ beforeAll(async () => {
   }
   resetConfigCache();
   clock = new VirtualClock(T0);
-  useDurableCleanupClock(() => new Date(clock.now()));
+  useAppServices({ now: () => new Date(clock.now()) });
   host = await startLocalHost({ clock, env: process.env, logger: (_level, message) => logs.push(message) });
 });
 
 afterAll(async () => {
   await host?.stop();
-  useDurableCleanupClock(undefined);
+  useAppServices(undefined);
   for (const [name, value] of saved) {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;

@@ -2,6 +2,7 @@
 // app.storageBlob call, the handler invoked with real InvocationContexts, runs written by the
 // emulator's deliverRun into the jest Azurite and routed by the local host, and the backfill
 // orchestration woken through the real durable client binding.
+import { useAppServices } from '../../src/services/appServices';
 import { randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { TableClient } from '@azure/data-tables';
@@ -17,7 +18,7 @@ import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
 import { Catalog, exportKey, landingKeys } from '../../src/azure/catalog';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import { resetConfigCache } from '../../src/config';
-import { EXPORT_LANDED_FUNCTION, resetExportLandedDependencies } from '../../src/functions/exportLanded';
+import { EXPORT_LANDED_FUNCTION } from '../../src/functions/exportLanded';
 import type { ExportLandedEvent } from '../../src/domain/contracts';
 import { collect, storageConnection } from '../support/landings';
 import { testStorageConnection, uniqueName } from '../support/storage';
@@ -49,7 +50,7 @@ beforeAll(async () => {
     process.env[name] = value;
   }
   resetConfigCache();
-  resetExportLandedDependencies();
+  useAppServices(undefined);
   await BlobServiceClient.fromConnectionString(testStorageConnection())
     .getContainerClient(containerName)
     .create();
@@ -63,7 +64,7 @@ afterAll(() => {
     else process.env[name] = value;
   }
   resetConfigCache();
-  resetExportLandedDependencies();
+  useAppServices(undefined);
 });
 
 /* eslint-disable @typescript-eslint/no-require-imports -- jest.isolateModules needs require */

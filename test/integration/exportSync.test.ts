@@ -1,6 +1,7 @@
 // Export discovery end to end: the timer (through the exportSyncRound orchestration) and POST
 // /api/exports/sync served by the local host, exports listed from the Exports emulator (one call per
 // scope, with runHistory), rows upserted into Azurite.
+import { useAppServices } from '../../src/services/appServices';
 import { findRegistration } from '../../dev/host/functionsCoreStub';
 import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
 import { startEmulator, type RunningEmulator } from '../../dev/emulator/server';
@@ -14,9 +15,8 @@ import {
   EXPORT_SYNC_STATUS_HTTP,
   EXPORT_SYNC_TIMER,
   INLINE_SYNC_MAX_SCOPES,
-  useExportSyncRuntime,
-  type ExportSyncRuntime,
 } from '../../src/functions/exportSync';
+import type { ExportSyncRuntime } from '../../src/services/exportRegistry';
 import type { ExportSyncReport } from '../../src/domain/contracts';
 import type { RoundStart } from '../../src/services/rounds';
 import {
@@ -122,7 +122,7 @@ describe('export sync through the local host (Exports emulator, Azurite)', () =>
       maxThrottlePauseMs: 200,
       now: () => now,
     };
-    useExportSyncRuntime(runtime);
+    useAppServices({ exportSync: runtime });
     host = await startLocalHost({
       env: { EXPORT_SYNC_SCHEDULE: '0 30 5 * * *' },
       registrations: [
@@ -140,7 +140,7 @@ describe('export sync through the local host (Exports emulator, Azurite)', () =>
   });
 
   afterAll(async () => {
-    useExportSyncRuntime(undefined);
+    useAppServices(undefined);
     await host?.stop();
     await emulator?.stop();
   });

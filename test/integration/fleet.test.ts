@@ -10,7 +10,9 @@ import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
 import { FleetStore } from '../../src/azure/fleetStore';
 import { tableClientFactory } from '../../src/azure/storageClients';
-import { useFleetRuntime, type FleetRuntime } from '../../src/functions/fleet';
+import '../../src/functions/fleet'; // registers the fleet's functions
+import { useAppServices } from '../../src/services/appServices';
+import type { FleetRuntime } from '../../src/services/fleet';
 import { fleetStatus } from '../../src/services/fleet';
 import {
   FLEET_DEPARTED_ACTIVITY,
@@ -115,7 +117,7 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
       concurrency: 2,
       maxThrottlePauseMs: 50,
     };
-    useFleetRuntime(runtime);
+    useAppServices({ fleet: runtime });
     host = await startLocalHost({
       env: { FLEET_RECONCILE_SCHEDULE: '0 45 5 * * *' },
       registrations: FUNCTIONS.map(findRegistration),
@@ -127,7 +129,7 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
   });
 
   afterAll(async () => {
-    useFleetRuntime(undefined);
+    useAppServices(undefined);
     await host?.stop();
     await emulator?.stop();
   });

@@ -1,6 +1,7 @@
 // Out-of-band runs end to end: the timer, the outOfBandRound orchestration and its activities driven by
 // the local host's durable engine on a virtual clock, the catalog in Azurite, runs posted to the
 // Exports emulator (including a 429 storm), and the policy endpoint over real HTTP.
+import { useAppServices } from '../../src/services/appServices';
 import { TableClient } from '@azure/data-tables';
 import { VirtualClock } from '../../dev/host/clock';
 import { findRegistration } from '../../dev/host/functionsCoreStub';
@@ -18,7 +19,6 @@ import { scopeKey } from '../../src/domain/scope';
 import {
   OUT_OF_BAND_POLICY_FUNCTION,
   OUT_OF_BAND_TIMER,
-  useOutOfBandRuntime,
   type TickResult,
 } from '../../src/functions/outOfBandRuns';
 import {
@@ -144,12 +144,14 @@ describe('out-of-band runs through the local host (virtual clock, Azurite, Expor
         }
       },
     };
-    useOutOfBandRuntime({
-      catalog,
-      costExports: counted,
-      concurrency: 3,
-      pageSize: 5, // several pages, so several continueAsNew generations
-      now: () => new Date(clock.now()),
+    useAppServices({
+      outOfBand: {
+        catalog,
+        costExports: counted,
+        concurrency: 3,
+        pageSize: 5, // several pages, so several continueAsNew generations
+        now: () => new Date(clock.now()),
+      },
     });
     host = await startLocalHost({
       clock,
@@ -167,7 +169,7 @@ describe('out-of-band runs through the local host (virtual clock, Azurite, Expor
   });
 
   afterAll(async () => {
-    useOutOfBandRuntime(undefined);
+    useAppServices(undefined);
     await host?.stop();
     await emulator?.stop();
   });

@@ -1,6 +1,7 @@
 // The SAS watch end to end: the real timer registration fired by the local host on its virtual clock,
 // the catalog in Azurite, digests delivered to a real SMTP server on loopback, and (scan mode) run
 // history read from the Exports emulator. Time moves only by the virtual clocks.
+import { useAppServices } from '../../src/services/appServices';
 import { createServer } from 'node:net';
 import { TableClient } from '@azure/data-tables';
 import { VirtualClock } from '../../dev/host/clock';
@@ -16,7 +17,8 @@ import { SmtpMailer } from '../../src/azure/mailer';
 import { createTableClient, tableClientFactory } from '../../src/azure/storageClients';
 import type { StorageConnection } from '../../src/config';
 import { sasTokenFingerprint } from '../../src/domain/sasToken';
-import { SAS_WATCH_FUNCTION, useSasWatchRuntime, type SasWatchRuntime } from '../../src/functions/sasWatch';
+import { SAS_WATCH_FUNCTION } from '../../src/functions/sasWatch';
+import type { SasWatchRuntime } from '../../src/services/alerts';
 import { alertStateTableName, lastWatchSummary, TableAlertStateStore } from '../../src/services/alerts';
 import { startSmtpSink, type SmtpSink } from '../support/smtpSink';
 import { testStorageConnection, uniqueName } from '../support/storage';
@@ -129,7 +131,7 @@ describe('SAS watch through the local host (virtual clock, Azurite, SMTP on loop
       options: { thresholdsDays: [30, 14, 7, 3, 1, 0], recipients: RECIPIENTS, appBaseUrl: APP },
       now: () => new Date(clock.now()),
     };
-    useSasWatchRuntime(runtime);
+    useAppServices({ sasWatch: runtime });
 
     // partnera01: one token, 10 days and an hour left at the first tick; two exports deliver with it.
     // partnerb01: rotated to tok-b, but one export still carries tok-b-old (a partial rotation).
@@ -170,7 +172,7 @@ describe('SAS watch through the local host (virtual clock, Azurite, SMTP on loop
   });
 
   afterAll(async () => {
-    useSasWatchRuntime(undefined);
+    useAppServices(undefined);
     await host?.stop();
     await sink?.close();
   });
@@ -354,25 +356,27 @@ describe('SAS watch in scan mode against the Exports emulator: one list per scop
     await emulator.admin.waitForIdle();
     await emulator.admin.resetCounters();
 
-    useSasWatchRuntime({
-      deps: {
-        catalog,
-        state: new TableAlertStateStore(createTableClient(connection(), alertStateTableName(catalog))),
-        mailer: new SmtpMailer({
-          host: sink.host,
-          port: sink.port,
-          secure: false,
-          sender: 'alerts@example.com',
-        }),
-        costExports,
+    useAppServices({
+      sasWatch: {
+        deps: {
+          catalog,
+          state: new TableAlertStateStore(createTableClient(connection(), alertStateTableName(catalog))),
+          mailer: new SmtpMailer({
+            host: sink.host,
+            port: sink.port,
+            secure: false,
+            sender: 'alerts@example.com',
+          }),
+          costExports,
+        },
+        options: {
+          thresholdsDays: [30, 14, 7, 3, 1, 0],
+          recipients: RECIPIENTS,
+          appBaseUrl: APP,
+          scanRunHistory: true,
+        },
+        now: () => new Date(clock.now()),
       },
-      options: {
-        thresholdsDays: [30, 14, 7, 3, 1, 0],
-        recipients: RECIPIENTS,
-        appBaseUrl: APP,
-        scanRunHistory: true,
-      },
-      now: () => new Date(clock.now()),
     });
     host = await startLocalHost({
       clock,
@@ -385,7 +389,7 @@ describe('SAS watch in scan mode against the Exports emulator: one list per scop
   });
 
   afterAll(async () => {
-    useSasWatchRuntime(undefined);
+    useAppServices(undefined);
     await host?.stop();
     await sink?.close();
     await emulator?.stop();

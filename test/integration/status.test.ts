@@ -2,6 +2,7 @@
 // loopback HTTP, with the jest Azurite as catalog and the Exports emulator as Cost Management. The
 // emulator cannot answer 403 for one scope, so a recording HTTPS proxy (httpsFake) sits in front of
 // it: it refuses the "forbidden" scope itself and forwards everything else to the emulator.
+import { useAppServices } from '../../src/services/appServices';
 import { MAIL_OFF_NOTICE } from '../../src/domain/configNotices';
 import https from 'node:https';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,14 +25,9 @@ import { LoopbackTokenCredential } from '../../src/azure/credentials';
 import type { Export } from '../../src/azure/exportModels';
 import { createTableClient, tableClientFactory } from '../../src/azure/storageClients';
 import { loadConfig, resetConfigCache, type Env } from '../../src/config';
-import { resetServices } from '../../src/services/appContext';
 import { parseScope, SCOPE_KINDS, type Scope } from '../../src/domain/scope';
-import {
-  HEALTH_FUNCTION,
-  STATUS_FUNCTION,
-  useStatusRuntime,
-  type StatusRuntime,
-} from '../../src/functions/status';
+import { HEALTH_FUNCTION, STATUS_FUNCTION } from '../../src/functions/status';
+import type { StatusRuntime } from '../../src/services/status';
 import {
   ScopeAccessChecker,
   escapeHtml,
@@ -108,7 +104,7 @@ function appEnv(extra: Env = {}): Env {
 async function runtimeFor(
   env: Env,
   counts?: StatusRuntime['counts'],
-): Promise<StatusRuntime & { catalog: Catalog }> {
+): Promise<Omit<StatusRuntime, 'checker'> & { catalog: Catalog }> {
   const config = loadConfig(env);
   const catalog = new Catalog({
     tableClient: tableClientFactory(config.storage.catalog),
@@ -127,7 +123,7 @@ function setProcessEnv(env: Env): void {
   for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
   Object.assign(process.env, savedEnv, env);
   resetConfigCache();
-  resetServices();
+  useAppServices(undefined);
 }
 
 async function getStatus(query = '', headers: Record<string, string> = {}): Promise<Response> {
@@ -170,7 +166,7 @@ beforeEach(async () => {
 });
 
 afterEach(() => {
-  useStatusRuntime(undefined);
+  useAppServices(undefined);
   setProcessEnv({});
 });
 
@@ -256,7 +252,7 @@ describe('GET /api/health', () => {
 describe('GET /api/status: Cost Management access per scope', () => {
   it('reports ok, forbidden (with the role to grant) and throttled, then answers from its cache', async () => {
     const env = appEnv();
-    useStatusRuntime(await runtimeFor(env));
+    useAppServices({ status: await runtimeFor(env) });
     // One call per scope per hour; the throttled scope's allowance is spent before the status call.
     await emulator.admin.setThrottle({ otherPerScope: { limit: 1, windowSeconds: 3600 } });
     const direct = new CostExportsClient({
@@ -325,7 +321,9 @@ describe('GET /api/status: Cost Management access per scope', () => {
   });
 
   it('shares one call between concurrent requests and reports a scope that does not parse without calling', async () => {
-    useStatusRuntime(await runtimeFor(appEnv({ MANAGED_SCOPES: `${SUB_OK};/subscriptions/not-a-guid` })));
+    useAppServices({
+      status: await runtimeFor(appEnv({ MANAGED_SCOPES: `${SUB_OK};/subscriptions/not-a-guid` })),
+    });
     const [a, b] = await Promise.all([getStatusJson(), getStatusJson()]);
     for (const report of [a, b]) {
       expect(report.scopes[0]).toMatchObject({ scope: SUB_OK, access: 'ok' });
@@ -337,7 +335,7 @@ describe('GET /api/status: Cost Management access per scope', () => {
 });
 
 describe('GET /api/status from settings', () => {
-  it('builds its adapters from the environment (services/appContext)', async () => {
+  it('builds its adapters from the environment (services/appServices)', async () => {
     setProcessEnv(appEnv({ MANAGED_SCOPES: SUB_OK }));
     const report = await getStatusJson();
     expect(report.catalog).toEqual({ reachable: true, tablesCreated: true });
@@ -451,7 +449,7 @@ describe('GET /api/status: configuration and catalog', () => {
       appEnv({ MANAGED_SCOPES: SUB_OK, SMTP_HOST: 'smtp.example.com', SMTP_PASSWORD: 'SmtpPassw0rdValue' }),
     );
     await seed(runtime.catalog);
-    useStatusRuntime(runtime);
+    useAppServices({ status: runtime });
 
     const response = await getStatus();
     const text = await response.text();
@@ -534,7 +532,7 @@ describe('GET /api/status: configuration and catalog', () => {
   it('stops at the row cap and says "at least"', async () => {
     const runtime = await runtimeFor(appEnv({ MANAGED_SCOPES: '' }), { maxRowsPerTable: 2 });
     await seed(runtime.catalog);
-    useStatusRuntime(runtime);
+    useAppServices({ status: runtime });
     const report = await getStatusJson();
     expect(report.counts!.exports).toMatchObject({ ok: true, capped: true, rowsRead: 2, registered: 2 });
     expect(report.counts!.backfills).toMatchObject({ ok: true, capped: true, rowsRead: 2 });
@@ -584,7 +582,7 @@ describe('GET /api/status: configuration and catalog', () => {
     // A month that failed once but landed in a later backfill is not a problem any more.
     await catalog.upsertBackfillRun(month('2026-08', 'failed', 'bf-a', iso(-DAY)));
     await catalog.upsertBackfillRun(month('2026-08', 'landed', 'bf-b', iso(-60_000)));
-    useStatusRuntime(runtime);
+    useAppServices({ status: runtime });
 
     // The ledger: September Failed (the status reports it from the backfill run), August Final.
     const cell = (month: string, state: 'Failed' | 'Final' | 'Missing', reason: string) => ({
@@ -664,9 +662,11 @@ describe('GET /api/status: configuration and catalog', () => {
       subject: `${SUB_OK} · daily-actual · 2026-07`,
       fix: expect.stringContaining('"from":"2026-07","to":"2026-07"'),
     });
-    useStatusRuntime({
-      ...runtime,
-      config: loadConfig(appEnv({ MANAGED_SCOPES: SUB_OK, HEALING_POLICY: 'off' })),
+    useAppServices({
+      status: {
+        ...runtime,
+        config: loadConfig(appEnv({ MANAGED_SCOPES: SUB_OK, HEALING_POLICY: 'off' })),
+      },
     });
     expect((await getStatusJson()).problemTotals.monthMissing).toBe(0);
     expect(html).toContain(`/api/tokens/${account}/rotate`);
@@ -679,10 +679,12 @@ describe('GET /api/status: configuration and catalog', () => {
       tableClient: tableClientFactory(config.storage.catalog),
       tablePrefix: uniqueName('none'),
     });
-    useStatusRuntime({
-      config,
-      catalog: fresh,
-      exports: createCostExportsClient(config.costManagement, { env }),
+    useAppServices({
+      status: {
+        config,
+        catalog: fresh,
+        exports: createCostExportsClient(config.costManagement, { env }),
+      },
     });
     const empty = await getStatusJson();
     expect(empty.catalog).toEqual({ reachable: true, tablesCreated: false });
@@ -694,10 +696,12 @@ describe('GET /api/status: configuration and catalog', () => {
           new Error('connect ECONNREFUSED; AccountKey=c2VjcmV0a2V5c2VjcmV0a2V5c2VjcmV0a2V5MTIzNA=='),
         ),
     } as unknown as Catalog;
-    useStatusRuntime({
-      config,
-      catalog: failing,
-      exports: createCostExportsClient(config.costManagement, { env }),
+    useAppServices({
+      status: {
+        config,
+        catalog: failing,
+        exports: createCostExportsClient(config.costManagement, { env }),
+      },
     });
     const response = await getStatus();
     const text = await response.text();
@@ -733,7 +737,7 @@ describe('GET /api/status as HTML', () => {
     });
     const landings = createTableClient(runtime.config.storage.catalog, runtime.catalog.tableName('landings'));
     await landings.upsertEntity({ ...row, exportName: hostile }, 'Replace');
-    useStatusRuntime(runtime);
+    useAppServices({ status: runtime });
 
     const browser = await getStatus('', { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' });
     expect(browser.status).toBe(200);

@@ -3,6 +3,7 @@
 // cannot serve the probe), values stored in a Key Vault fake through the real SDK and its challenge
 // flow, metadata in the jest Azurite's tables, and rotation PUTs sent to the Exports emulator.
 // The last test scans every table, response and log line for the tokens' signatures.
+import { useAppServices } from '../../src/services/appServices';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,7 +44,6 @@ import {
   LIST_TOKENS_FUNCTION,
   REGISTER_TOKEN_FUNCTION,
   ROTATE_TOKEN_FUNCTION,
-  useTokensRuntime,
 } from '../../src/functions/tokens';
 import { syncExports } from '../../src/services/exportRegistry';
 import { registerToken, type RotationOutcome, type TokenView } from '../../src/services/tokens';
@@ -221,26 +221,28 @@ describe('SAS tokens through the local host (HTTPS Azurite probe, Key Vault fake
       caPem: emulator.caPem,
       retry: { maxRetries: 0 },
     });
-    useTokensRuntime({
-      catalog,
-      secrets: new KeyVaultSecretStore({
-        vaultUrl: vault.url,
-        credential: kvCredential,
-        caPem: vault.caPem,
-        disableChallengeResourceVerification: true,
-        maxRetries: 0,
-      }),
-      probe: createSasProbe({
-        blobEndpointTemplate: `${azurite.blobEndpoint}/{account}`,
-        caPem: azurite.caPem,
-      }),
-      costExports,
-      now: () => new Date(),
-      sleep: async (ms) => {
-        sleeps.push(ms);
-        await onSleep(ms);
+    useAppServices({
+      tokens: {
+        catalog,
+        secrets: new KeyVaultSecretStore({
+          vaultUrl: vault.url,
+          credential: kvCredential,
+          caPem: vault.caPem,
+          disableChallengeResourceVerification: true,
+          maxRetries: 0,
+        }),
+        probe: createSasProbe({
+          blobEndpointTemplate: `${azurite.blobEndpoint}/{account}`,
+          caPem: azurite.caPem,
+        }),
+        costExports,
+        now: () => new Date(),
+        sleep: async (ms) => {
+          sleeps.push(ms);
+          await onSleep(ms);
+        },
+        rotation: { maxAttempts: 4, maxWaitMs: 10_000, concurrency: 2 },
       },
-      rotation: { maxAttempts: 4, maxWaitMs: 10_000, concurrency: 2 },
     });
     host = await startLocalHost({
       registrations: [REGISTER_TOKEN_FUNCTION, ROTATE_TOKEN_FUNCTION, LIST_TOKENS_FUNCTION].map(
@@ -254,7 +256,7 @@ describe('SAS tokens through the local host (HTTPS Azurite probe, Key Vault fake
   }, 60_000);
 
   afterAll(async () => {
-    useTokensRuntime(undefined);
+    useAppServices(undefined);
     await host?.stop();
     await Promise.all([azurite?.stop(), vault?.close(), emulator?.stop()]);
   });

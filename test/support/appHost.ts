@@ -2,6 +2,7 @@
 // local host (real clock), the Exports emulator over HTTPS delivering into the suite's Azurite, and
 // the settings of dev/stack.ts. `storage` replaces the connection the app uses (e.g. a proxy in
 // front of Azurite that a test can freeze).
+import { useAppServices } from '../../src/services/appServices';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +13,6 @@ import { RealClock } from '../../dev/host/clock';
 import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
 import { connectionSettings, staticSettings } from '../../dev/stack';
 import { resetConfigCache } from '../../src/config';
-import { resetServices } from '../../src/services/appContext';
 import { testStorageConnection, uniqueName } from './storage';
 
 export interface AppHost {
@@ -63,7 +63,7 @@ export async function startAppHost(options: AppHostOptions = {}): Promise<AppHos
     process.env[name] = value;
   }
   resetConfigCache();
-  resetServices();
+  useAppServices(undefined);
   // After the settings: function files read some of them when they register.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   require('../../src/index');
@@ -73,7 +73,7 @@ export async function startAppHost(options: AppHostOptions = {}): Promise<AppHos
       else process.env[name] = value;
     }
     resetConfigCache();
-    resetServices();
+    useAppServices(undefined);
     rmSync(tempDir, { recursive: true, force: true });
   };
   let host: LocalHost;

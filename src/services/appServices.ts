@@ -1,0 +1,194 @@
+// The one composition root: every adapter and service the app's functions use, built once per
+// process from settings (clients keep their connections and token caches). Trigger files take the
+// part they need with appService(...) and build nothing themselves. Tests and the local host replace
+// parts once with useAppServices(...), which also drops what was built, so changed settings apply.
+import { Catalog } from '../azure/catalog';
+import { containerBlobLister } from '../azure/blobListing';
+import { createBillingCustomersClient } from '../azure/billingCustomers';
+import { createCostExportsClient, type CostExportsApi } from '../azure/costExports';
+import { FleetStore } from '../azure/fleetStore';
+import { unresolvedLandingTable } from '../azure/landingRows';
+import { createMailer } from '../azure/mailer';
+import { createSasProbe } from '../azure/sasProbe';
+import { createSecretStore, type SecretStore } from '../azure/secrets';
+import { createContainerClient, createTableClient, tableClientFactory } from '../azure/storageClients';
+import { THROTTLE_BUDGET_TABLE, TableThrottleBudget } from '../azure/throttleBudget';
+import { getConfig, type AppConfig } from '../config';
+import { appBaseUrl } from '../domain/alertPolicy';
+import { parseBackfillExportName } from '../domain/backfillPlan';
+import { alertStateTableName, TableAlertStateStore, type SasWatchRuntime } from './alerts';
+import type { BackfillDeps } from './backfills';
+import type { ExportSyncRuntime } from './exportRegistry';
+import { fleetStatus, registeredTokens, type FleetRuntime } from './fleet';
+import type { LandingAdapters } from './landings';
+import { LedgerService } from './ledger';
+import type { OutOfBandRuntime } from './outOfBand';
+import { ScopeAccessChecker, type StatusRuntime } from './status';
+import { realSleep, type TokensDeps } from './tokens';
+
+export interface AppServices {
+  config: AppConfig;
+  now(): Date;
+  catalog: Catalog;
+  costExports: CostExportsApi;
+  secrets: SecretStore;
+  /** The export fleet's table (assignments, profiles, outcomes); created on first use. */
+  fleetStore: FleetStore;
+  backfills: BackfillDeps;
+  ledger: LedgerService;
+  landings: LandingAdapters;
+  exportSync: ExportSyncRuntime;
+  fleet: FleetRuntime;
+  outOfBand: OutOfBandRuntime;
+  sasWatch: SasWatchRuntime;
+  tokens: TokensDeps;
+  status: StatusRuntime;
+}
+
+/** Builds every adapter and service from settings. No I/O: the catalog's tables are created by the
+ * first appService(...) call that needs them. */
+export function createAppServices(config: AppConfig): AppServices {
+  const now = () => new Date();
+  const tableClient = tableClientFactory(config.storage.catalog);
+  const catalog = new Catalog({ tableClient });
+  // One pacing budget for every Cost Management caller of every instance (rows in the catalog's account).
+  const budget = new TableThrottleBudget(tableClient(THROTTLE_BUDGET_TABLE));
+  const costExports = createCostExportsClient(config.costManagement, { budget });
+  const fleetStore = new FleetStore(tableClient);
+  const ledger = new LedgerService({
+    catalog,
+    settings: { finalAfterDays: config.ledger.finalAfterDays, graceHours: config.ledger.graceHours },
+  });
+  const secrets = createSecretStore(config.secrets, config.storage.catalog);
+  const { blobEndpointTemplate } = config.storage;
+  return {
+    config,
+    now,
+    catalog,
+    costExports,
+    secrets,
+    fleetStore,
+    backfills: { catalog, costExports, secrets, now, ledger },
+    ledger,
+    landings: {
+      catalog,
+      unresolved: unresolvedLandingTable(
+        createTableClient(config.storage.catalog, catalog.tableName('landings')),
+      ),
+      blobsIn: (container) => containerBlobLister(createContainerClient(config.storage.exports, container)),
+      // Backfills run their own one-month exports named by backfillExportName: other landings skip
+      // the backfillRuns lookup.
+      mayBelongToBackfill: (exportName) => parseBackfillExportName(exportName) !== undefined,
+    },
+    exportSync: { catalog, costExports, scopes: config.managedScopes, now },
+    fleet: {
+      store: fleetStore,
+      costExports,
+      customers: createBillingCustomersClient(config.costManagement),
+      tokens: registeredTokens(catalog, secrets),
+      now,
+      concurrency: config.fleet.concurrency,
+    },
+    outOfBand: { catalog, costExports, concurrency: config.outOfBand.concurrency, now },
+    sasWatch: {
+      deps: {
+        catalog,
+        mailer: createMailer(config.alerts),
+        state: new TableAlertStateStore(
+          createTableClient(config.storage.catalog, alertStateTableName(catalog)),
+        ),
+      },
+      options: {
+        thresholdsDays: config.sasWatch.thresholdsDays,
+        recipients: config.alerts.recipients,
+        appBaseUrl: appBaseUrl(process.env.WEBSITE_HOSTNAME),
+        // Last runs come from the exports table, which export sync refreshes (05:30, before this 06:00
+        // run). scanRunHistory (one list per scope) is fresher but sequential: thousands of scopes
+        // would not fit in one invocation's timeout.
+      },
+      now,
+    },
+    tokens: {
+      catalog,
+      secrets,
+      costExports,
+      probe: createSasProbe({ blobEndpointTemplate }),
+      // Config allows plain http only to loopback (Azurite), which enforces spr: see TokensDeps.
+      allowHttpTokens: blobEndpointTemplate.startsWith('http:'),
+      now,
+      sleep: realSleep,
+    },
+    // Per process: the point of the checker's cache is that a dashboard refresh does not call ARM again.
+    status: {
+      config,
+      catalog,
+      exports: costExports,
+      fleet: () => fleetStatus(fleetStore),
+      checker: new ScopeAccessChecker(),
+    },
+  };
+}
+
+/** Parts that read or write the catalog: their tables exist before they are handed out. */
+const NEEDS_TABLES = new Set<keyof AppServices>([
+  'catalog',
+  'backfills',
+  'ledger',
+  'landings',
+  'exportSync',
+  'fleet',
+  'outOfBand',
+  'sasWatch',
+  'tokens',
+]);
+
+/** What a test or the local host may replace; a status part without its own checker gets a fresh one. */
+export type AppServiceOverrides = Partial<Omit<AppServices, 'status'>> & {
+  status?: Omit<StatusRuntime, 'checker'> & { checker?: ScopeAccessChecker };
+};
+
+let built: AppServices | undefined;
+let tables: Promise<void> | undefined;
+let overrides: Partial<AppServices> = {};
+
+function ensureTables(services: AppServices): Promise<void> {
+  tables ??= services.catalog.ensureTables().catch((error: unknown) => {
+    tables = undefined; // storage down: try again on the next invocation
+    throw error;
+  });
+  return tables;
+}
+
+/** One part of the app's services: an override if a test set one, else built from settings (bad
+ * settings throw ConfigError, and the next call tries again). */
+export async function appService<K extends keyof AppServices>(key: K): Promise<AppServices[K]> {
+  const override = overrides[key];
+  if (override !== undefined) return override;
+  built ??= createAppServices(getConfig());
+  const services = built;
+  if (key === 'status') {
+    // The status page still reports the scopes when storage is down.
+    try {
+      await ensureTables(services);
+    } catch (catalogError) {
+      const { catalog: _unreachable, ...rest } = services.status;
+      return { ...rest, catalogError } as AppServices[K];
+    }
+  } else if (NEEDS_TABLES.has(key)) {
+    await ensureTables(services);
+  }
+  return services[key];
+}
+
+/** Replaces parts of the app's services (tests, the local host); undefined goes back to settings.
+ * Either way what was built is dropped, so changed settings apply to the next call. */
+export function useAppServices(parts: AppServiceOverrides | undefined): void {
+  const { status, ...rest } = parts ?? {};
+  overrides = {
+    ...rest,
+    // A status override starts with an empty scope-access cache unless it brings its own.
+    ...(status ? { status: { ...status, checker: status.checker ?? new ScopeAccessChecker() } } : {}),
+  };
+  built = undefined;
+  tables = undefined;
+}
