@@ -10,6 +10,24 @@ if [ "$(azd env get-value EXPORT_EVENTS_ENABLED 2>/dev/null || true)" = "true" ]
   exit 0
 fi
 
+# The subscription's template reads the blobs_extension key, which exists only once the host has
+# indexed the EventGrid-source trigger. With the Azure CLI signed in, wait for it (up to 5 minutes;
+# the query answers true/false, never the key itself). Without it, the retries below cover the wait.
+rg=$(azd env get-value AZURE_RESOURCE_GROUP 2>/dev/null || true)
+app=$(azd env get-value AZURE_FUNCTION_APP_NAME 2>/dev/null || true)
+if command -v az >/dev/null 2>&1 && az account show >/dev/null 2>&1 && [ -n "$rg" ] && [ -n "$app" ]; then
+  echo "Waiting for the host to create its blobs_extension key..."
+  polls=0
+  until [ "$(az functionapp keys list -g "$rg" -n "$app" --query 'systemKeys.blobs_extension != null' -o tsv 2>/dev/null || true)" = "true" ]; do
+    polls=$((polls + 1))
+    if [ "$polls" -ge 20 ]; then
+      echo "The key has not appeared after 5 minutes; provisioning anyway."
+      break
+    fi
+    sleep 15
+  done
+fi
+
 azd env set EXPORT_EVENTS_ENABLED true
 # The host may still be starting after the deployment: try a few times before giving up.
 attempt=1
