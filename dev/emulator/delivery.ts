@@ -366,10 +366,17 @@ export async function deliverRun(
     }
   }
 
+  // A month-to-date run lands in its whole month's folder (yyyyMM01-yyyyMMdd of the last day)
+  // while its manifest says the run's own end date (2024-04-01 manifests; Learn improved-exports
+  // FAQ), so with OverwritePreviousReport each day's run replaces the day before's.
+  const timeFrame = (
+    req.timeFrame ?? (req.executionType === 'Scheduled' ? 'MonthToDate' : 'Custom')
+  ).toLowerCase();
+  const monthToDate = timeFrame === 'monthtodate' || timeFrame === 'billingmonthtodate';
   const location = {
     exportName: req.exportName,
     from: req.from,
-    to: req.to,
+    to: monthToDate ? new Date(Date.UTC(req.from.getUTCFullYear(), req.from.getUTCMonth() + 1, 0)) : req.to,
     ...(req.destination.rootFolderPath !== undefined
       ? { rootFolderPath: req.destination.rootFolderPath }
       : {}),

@@ -170,6 +170,36 @@ describe('deliverRun into Azurite', () => {
     });
   });
 
+  test('month-to-date runs land in the whole month folder; with OverwritePreviousReport the next day replaces the last', async () => {
+    const container = uniqueName('mtd');
+    const day = (d: number, runId: string) =>
+      request({
+        runId,
+        timeFrame: 'MonthToDate',
+        overwrite: 'OverwritePreviousReport',
+        submittedTime: new Date(Date.UTC(2024, 2, d + 1, 6)),
+        from: new Date('2024-03-01T00:00:00Z'),
+        to: new Date(Date.UTC(2024, 2, d)),
+        destination: { container, rootFolderPath: 'mtd', resourceId: STORAGE_ID },
+      });
+    const first = await deliverRun(storage, day(5, '11111111-1111-4111-8111-111111111111'));
+    expect(first.manifestPath).toBe(
+      'mtd/daily-focus/20240301-20240331/202403060600/11111111-1111-4111-8111-111111111111/manifest.json',
+    );
+    const client = service.getContainerClient(container);
+    const manifest = JSON.parse((await download(client, first.manifestPath)).toString('utf8'));
+    expect(manifest.runInfo).toMatchObject({
+      startDate: '2024-03-01T00:00:00',
+      endDate: '2024-03-05T00:00:00',
+    });
+    expect(parseManifest(manifest, { blobPath: first.manifestPath }).billingMonth).toBe('2024-03');
+
+    const second = await deliverRun(storage, day(6, '22222222-2222-4222-8222-222222222222'));
+    const left = await blobNames(client, 'mtd/daily-focus/20240301-20240331/');
+    expect(left.length).toBeGreaterThan(0);
+    expect(left.every((n) => n.startsWith(second.manifestPath.replace(/manifest\.json$/, '')))).toBe(true);
+  });
+
   test('a second delivery of the same run writes byte-identical files', async () => {
     const base = request({ partitionData: false });
     const otherContainer = uniqueName('again');
