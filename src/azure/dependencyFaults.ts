@@ -50,3 +50,37 @@ export function isDependencyFailure(error: unknown): boolean {
   const cause = error instanceof Error ? error.cause : undefined;
   return cause !== undefined && cause !== error && isDependencyFailure(cause);
 }
+
+/** `work`, or a DependencyTimeoutError after `timeoutMs` (the work is left to its own timeouts). */
+export async function withTimeout<T>(work: Promise<T>, timeoutMs: number, dependency: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DependencyTimeoutError(dependency, timeoutMs)), timeoutMs);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * What a caller may be told about a failed dependency call: the kind of failure, from typed fields
+ * (timeout, network code, HTTP status and service code), never the SDK's message, which names hosts,
+ * ports and sometimes URLs. The detail belongs in the log.
+ */
+export function describeDependencyFailure(error: unknown): string {
+  if (error instanceof DependencyTimeoutError) return `did not answer within ${error.timeoutMs} ms`;
+  if (error instanceof Error && error.name === 'AbortError') return 'did not answer in time';
+  if (isRestError(error) && error.statusCode !== undefined) {
+    const code =
+      typeof error.code === 'string' && /^[A-Za-z]{1,64}$/.test(error.code) ? ` ${error.code}` : '';
+    return `answered HTTP ${error.statusCode}${code}`;
+  }
+  const code = systemCode(error) ?? (error instanceof Error ? systemCode(error.cause) : undefined);
+  if (code === 'ECONNREFUSED') return 'refused the connection';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'could not be resolved (DNS)';
+  if (code !== undefined && NETWORK_CODES.has(code)) return `dropped the connection (${code})`;
+  if (error instanceof StorageConnectionError) return 'is not configured usably (see the app settings)';
+  return 'failed';
+}

@@ -2,6 +2,7 @@
 // a connection string locally, managed identity in Azure. The same settings the bindings use, so the
 // app never silently talks to an emulator in Azure or to Azure from a laptop.
 import { TableClient, TableServiceClient } from '@azure/data-tables';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import type { StorageConnection } from '../config';
@@ -74,6 +75,36 @@ function insecureAllowed(
   );
 }
 
+/** Each try of a storage call is abandoned after this long (a frozen account otherwise never answers). */
+export const STORAGE_TRY_TIMEOUT_MS = 5_000;
+/** Retries after the first try: with back-off, a call gives up within about 3 × 5 s + 3 s. */
+export const STORAGE_MAX_RETRIES = 2;
+
+/** Sets a timeout on every try that does not carry one (PipelineRequest.timeout: an AbortError past it). */
+const tryTimeoutPolicy: PipelinePolicy = {
+  name: 'costExportAutopilotTryTimeout',
+  sendRequest: (request, next) => {
+    if (!request.timeout) request.timeout = STORAGE_TRY_TIMEOUT_MS;
+    return next(request);
+  },
+};
+
+/** Pipeline options of every table client: bounded tries, each with a timeout. */
+const TABLE_PIPELINE = {
+  retryOptions: { maxRetries: STORAGE_MAX_RETRIES, retryDelayInMs: 300, maxRetryDelayInMs: 2_000 },
+  additionalPolicies: [{ policy: tryTimeoutPolicy, position: 'perRetry' as const }],
+};
+
+/** Pipeline options of every blob client (storage-blob has its own per-try timeout). */
+const BLOB_PIPELINE = {
+  retryOptions: {
+    maxTries: STORAGE_MAX_RETRIES + 1,
+    tryTimeoutInMs: STORAGE_TRY_TIMEOUT_MS,
+    retryDelayInMs: 300,
+    maxRetryDelayInMs: 2_000,
+  },
+};
+
 const credentials = new Map<string, TokenCredential>();
 
 /** One DefaultAzureCredential per identity (it caches tokens), user-assigned when clientId is set. */
@@ -124,11 +155,15 @@ export function createTableServiceClient(
     const endpoint = serviceEndpoint(connection.connectionString, 'table');
     const allowInsecureConnection = insecureAllowed(connection, endpoint, connection.name);
     return fromConnectionString(connection, () =>
-      TableServiceClient.fromConnectionString(connection.connectionString, { allowInsecureConnection }),
+      TableServiceClient.fromConnectionString(connection.connectionString, {
+        ...TABLE_PIPELINE,
+        allowInsecureConnection,
+      }),
     );
   }
   const uri = identityUri(connection, 'table');
   return new TableServiceClient(uri, credentialFor(connection, options), {
+    ...TABLE_PIPELINE,
     allowInsecureConnection: insecureAllowed(connection, uri, `${connection.name}__tableServiceUri`),
   });
 }
@@ -142,11 +177,15 @@ export function createTableClient(
     const endpoint = serviceEndpoint(connection.connectionString, 'table');
     const allowInsecureConnection = insecureAllowed(connection, endpoint, connection.name);
     return fromConnectionString(connection, () =>
-      TableClient.fromConnectionString(connection.connectionString, tableName, { allowInsecureConnection }),
+      TableClient.fromConnectionString(connection.connectionString, tableName, {
+        ...TABLE_PIPELINE,
+        allowInsecureConnection,
+      }),
     );
   }
   const uri = identityUri(connection, 'table');
   return new TableClient(uri, tableName, credentialFor(connection, options), {
+    ...TABLE_PIPELINE,
     allowInsecureConnection: insecureAllowed(connection, uri, `${connection.name}__tableServiceUri`),
   });
 }
@@ -166,10 +205,14 @@ export function createBlobServiceClient(
 ): BlobServiceClient {
   if (connection.kind === 'connectionString') {
     return fromConnectionString(connection, () =>
-      BlobServiceClient.fromConnectionString(connection.connectionString),
+      BlobServiceClient.fromConnectionString(connection.connectionString, BLOB_PIPELINE),
     );
   }
-  return new BlobServiceClient(identityUri(connection, 'blob'), credentialFor(connection, options));
+  return new BlobServiceClient(
+    identityUri(connection, 'blob'),
+    credentialFor(connection, options),
+    BLOB_PIPELINE,
+  );
 }
 
 export function createContainerClient(

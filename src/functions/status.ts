@@ -84,11 +84,7 @@ export async function statusHandler(
   // The heatmap's "next exports" link: a continuation token the ledger page handed out.
   const ledgerPage = request.query.get('ledgerPage') ?? undefined;
   if (ledgerPage !== undefined && !/^[A-Za-z0-9+/=_-]{1,2048}$/.test(ledgerPage)) {
-    return {
-      status: 400,
-      headers: NO_STORE,
-      jsonBody: { error: 'ledgerPage: expected the token a previous page linked' },
-    };
+    return badRequest([{ field: 'ledgerPage', message: 'expected the token a previous page linked' }]);
   }
   const report = await collectStatus(
     {

@@ -6,6 +6,7 @@ import { Catalog } from '../azure/catalog';
 import { containerBlobLister } from '../azure/blobListing';
 import { createBillingCustomersClient } from '../azure/billingCustomers';
 import { createCostExportsClient, type CostExportsApi } from '../azure/costExports';
+import { withTimeout } from '../azure/dependencyFaults';
 import { FleetStore } from '../azure/fleetStore';
 import { unresolvedLandingTable } from '../azure/landingRows';
 import { createMailer } from '../azure/mailer';
@@ -23,7 +24,7 @@ import { fleetStatus, registeredTokens, type FleetRuntime } from './fleet';
 import type { LandingAdapters } from './landings';
 import { LedgerService } from './ledger';
 import type { OutOfBandRuntime } from './outOfBand';
-import { ScopeAccessChecker, type StatusRuntime } from './status';
+import { CATALOG_PROBE_MS, ScopeAccessChecker, type StatusRuntime } from './status';
 import { realSleep, type TokensDeps } from './tokens';
 
 export interface AppServices {
@@ -169,7 +170,8 @@ export async function appService<K extends keyof AppServices>(key: K): Promise<A
   if (key === 'status') {
     // The status page still reports the scopes when storage is down.
     try {
-      await ensureTables(services);
+      // Bounded: frozen storage must make the page answer `degraded` within seconds.
+      await withTimeout(ensureTables(services), CATALOG_PROBE_MS, 'storage');
     } catch (catalogError) {
       const { catalog: _unreachable, ...rest } = services.status;
       return { ...rest, catalogError } as AppServices[K];

@@ -19,6 +19,7 @@ import {
   type Stored,
   type TableKind,
 } from '../azure/catalog';
+import { describeDependencyFailure, withTimeout } from '../azure/dependencyFaults';
 import { AuthorizationError, ThrottledError, isCostManagementError } from '../azure/armErrors';
 import type { CostExportsApi } from '../azure/costExports';
 import { serviceEndpoint } from '../azure/storageClients';
@@ -523,7 +524,7 @@ async function section<T>(work: () => Promise<Scanned & T>): Promise<Section<T>>
   try {
     return { ok: true, ...(await work()) };
   } catch (error) {
-    return { ok: false, error: redactError(error) };
+    return { ok: false, error: `storage ${describeDependencyFailure(error)}` };
   }
 }
 
@@ -886,17 +887,29 @@ export interface StatusDependencies {
   ledgerPage?: string;
 }
 
+/** How long the status page waits for the catalog's first answer before it reports it unreachable. */
+export const CATALOG_PROBE_MS = 3_000;
+
 async function probeCatalog(
   catalog: StatusCatalog | undefined,
   setupError: unknown,
 ): Promise<CatalogReachability> {
-  if (!catalog) return { reachable: false, error: redactError(setupError ?? 'catalog not configured') };
+  if (!catalog) {
+    return {
+      reachable: false,
+      error:
+        setupError === undefined
+          ? 'catalog not configured'
+          : `storage ${describeDependencyFailure(setupError)}`,
+    };
+  }
   try {
-    await catalog.page('exports', undefined, { maxPageSize: 1 });
+    // Its own budget: a frozen account must make the page say so within seconds, not hang it.
+    await withTimeout(catalog.page('exports', undefined, { maxPageSize: 1 }), CATALOG_PROBE_MS, 'storage');
     return { reachable: true, tablesCreated: true };
   } catch (error) {
     if (isRestError(error) && error.statusCode === 404) return { reachable: true, tablesCreated: false };
-    return { reachable: false, error: redactError(error) };
+    return { reachable: false, error: `storage ${describeDependencyFailure(error)}` };
   }
 }
 
@@ -975,7 +988,7 @@ async function fleetSection(
   try {
     fleet = await read();
   } catch (error) {
-    const message = redactError(error);
+    const message = `storage ${describeDependencyFailure(error)}`;
     problems.add({
       kind: 'countFailed',
       subject: 'fleet',

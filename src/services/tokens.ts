@@ -303,9 +303,31 @@ async function acceptToken(
   return { record, ...(replacedTokenId !== undefined ? { replacedTokenId } : {}) };
 }
 
+/** Codes of a probe step that got no answer at all: the network or the service, not the token. */
+const NO_ANSWER = new Set([
+  'REQUEST_SEND_ERROR',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'Timeout',
+]);
+
 function probeError(probe: SasProbeResult): TokenRequestError {
   const failed = probe.steps.find((s) => !s.ok);
   const code = failed?.code ?? '';
+  // No answer (a network failure) or a 5xx: the service failed, so the token is not to blame.
+  const noAnswer = failed?.status === undefined && NO_ANSWER.has(code);
+  if (failed && (noAnswer || (failed.status ?? 0) >= 500)) {
+    return new TokenRequestError(
+      503,
+      'StorageUnavailable',
+      undefined,
+      `the storage account did not answer the probe (${failed.step}: ${failed.status === undefined ? 'no answer' : `HTTP ${failed.status}`}); the token was not judged and nothing was registered, try again later`,
+    );
+  }
   // Which input is wrong, as far as the storage answer tells.
   const field =
     code === 'ContainerNotFound'

@@ -42,11 +42,11 @@ export async function send(url: string, init: RequestInit = {}): Promise<Answer>
   };
 }
 
-/** Records a 5xx (unless `allow5xx`) and every leak in the answer; returns what it found. */
-export function inspect(tally: Tally, label: string, answer: Answer, allow5xx = false): string[] {
+/** Records a 5xx (except a 503 when `allow503`: a dependency down) and every leak; returns what it found. */
+export function inspect(tally: Tally, label: string, answer: Answer, allow503 = false): string[] {
   tally.requests++;
   const found: string[] = [];
-  if (answer.status >= 500 && !allow5xx) {
+  if (answer.status >= 500 && !(allow503 && answer.status === 503)) {
     tally.serverErrors++;
     found.push(`${answer.status}`);
   }
