@@ -44,7 +44,7 @@ test.each(Object.keys(sample).filter((name) => !HOST_ONLY.has(name)))(
 );
 
 test('every `npm run X` / `npm X` the README shows is a script of package.json', () => {
-  const named = [...readme.matchAll(/`?npm (?:run )?([a-z:]+)/g)]
+  const named = [...readme.matchAll(/`?npm (?:run )?(?:--[a-z]+ )*([a-z:]+)/g)]
     .map((m) => m[1]!)
     .filter((name) => !['ci', 'install'].includes(name));
   expect(named.length).toBeGreaterThan(3);
