@@ -186,7 +186,7 @@ export function tokenProblem(
   }
   if (days > alertWindowDays) return undefined;
   const serving = `${exportCount} export(s) deliver with it`;
-  const fix = `Rotate the account's token: ${rotateCommand(appBaseUrl, t.storageAccount)}`;
+  const fix = `Generate a new account SAS for ${t.storageAccount} and rotate: ${rotateCommand(appBaseUrl, t.storageAccount)}`;
   const subject = `${t.storageAccount}/${t.tokenId}`;
   if (days < 0 || Date.parse(t.expiresOn) <= now.getTime()) {
     return { kind: 'tokenExpired', subject, message: `expired ${t.expiresOn}; ${serving}`, fix };

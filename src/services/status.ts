@@ -962,7 +962,7 @@ export async function collectStatus(
     }
   }
   const fleet = deps.fleet ? await fleetSection(deps.fleet, problems, context.appBaseUrl) : undefined;
-  return redactDeep({
+  const report = redactDeep({
     status: overallStatus(problems.totals),
     version: deps.version,
     generatedAt: now.toISOString(),
@@ -976,6 +976,10 @@ export async function collectStatus(
     ...(fleet ? { fleet } : {}),
     ...(heatmap ? { heatmap } : {}),
   });
+  // A fix is built from our own templates and validated names (scope, account, container, folder),
+  // never from a stored error text; redaction would mangle its placeholders (`"sasToken":"<NEW_SAS_TOKEN>"`).
+  report.problems.forEach((p, i) => (p.fix = problems.listed[i]!.fix));
+  return report;
 }
 
 /** The fleet's outcomes, each export that needs a person listed as a problem with its fix. */
@@ -1059,6 +1063,11 @@ export function escapeHtml(value: string | number | boolean | undefined): string
 
 const h = escapeHtml;
 
+/** Escapes without redacting: for the fixes, which hold placeholders redaction would mangle. */
+function escapeOnly(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
+}
+
 function atLeast(s: Scanned, n: number): string {
   return s.capped ? `at least ${h(n)}` : h(n);
 }
@@ -1125,7 +1134,7 @@ function problemsHtml(report: StatusReport): string {
     .map(
       (p) =>
         `<li class="problem" data-kind="${h(p.kind)}"><strong>${h(p.kind)}</strong> <code>${h(p.subject)}</code>` +
-        `<br>${h(p.message)}<br><span class="fix">Fix: <code>${h(p.fix)}</code></span></li>`,
+        `<br>${h(p.message)}<br><span class="fix">Fix: <code>${escapeOnly(p.fix)}</code></span></li>`,
     )
     .join('\n');
   const more =
