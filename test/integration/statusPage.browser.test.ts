@@ -12,7 +12,8 @@ import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
 import { Catalog, type LedgerCellRecord } from '../../src/azure/catalog';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import { loadConfig } from '../../src/config';
-import { STATUS_FUNCTION, useStatusRuntime } from '../../src/functions/status';
+import { STATUS_FUNCTION } from '../../src/functions/status';
+import { useAppServices } from '../../src/services/appServices';
 import { testStorageConnection, uniqueName } from '../support/storage';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -50,7 +51,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  useStatusRuntime(undefined);
+  useAppServices(undefined);
   await host?.stop();
   await browser?.close();
 });
@@ -145,7 +146,7 @@ it('shows degraded, the three problems with their fixes, and the Failed month in
   await catalog.upsert('ledger', cell(monthsAgo(1), 'Final', 'landed after the close window'));
   await catalog.upsert('ledger', cell(monthsAgo(2), 'Final', 'landed after the close window'));
   await catalog.upsert('ledger', cell(failedMonth, 'Failed', 'backfill failed after 3 attempt(s)'));
-  useStatusRuntime({ config, catalog, exports: { list: () => Promise.resolve([]) } });
+  useAppServices({ status: { config, catalog, exports: { list: () => Promise.resolve([]) } } });
 
   const context = await browser.newContext({ extraHTTPHeaders: { 'x-functions-key': host.functionKey } });
   const page = await context.newPage();
