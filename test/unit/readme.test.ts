@@ -44,8 +44,12 @@ test.each(Object.keys(sample).filter((name) => !HOST_ONLY.has(name)))(
 );
 
 test('every `npm run X` / `npm X` the README shows is a script of package.json', () => {
-  const named = [...readme.matchAll(/`?npm (?:run )?(?:--[a-z]+ )*([a-z:]+)/g)]
-    .map((m) => m[1]!)
+  // A command starts a line or a code span (`npm X`), or says `npm run`; flags may precede the name.
+  // Prose such as "npm prints its banner" is not a command.
+  const named = [
+    ...readme.matchAll(/(?:^[ \t]*|`)npm (?:run )?(?:--[a-z]+ )*([a-z:]+)|npm run (?:--[a-z]+ )*([a-z:]+)/gm),
+  ]
+    .map((m) => (m[1] ?? m[2])!)
     .filter((name) => !['ci', 'install'].includes(name));
   expect(named.length).toBeGreaterThan(3);
   for (const name of new Set(named)) expect(Object.keys(scripts)).toContain(name);
