@@ -174,7 +174,7 @@ export class Catalog {
     return `${this.prefix}${table}`;
   }
 
-  /** Creates the four tables if they do not exist (safe to call at every start). */
+  /** Creates every catalog table (TABLE_KINDS) if it does not exist (safe to call at every start). */
   async ensureTables(): Promise<void> {
     await Promise.all(TABLE_KINDS.map((t) => this.client(t).createTable()));
   }
