@@ -174,7 +174,8 @@ test('12 months × 2 datasets under realistic throttling: every month Completed 
   expect(output.total).toBe(24);
   expect(output.counts).toEqual({ Completed: 24, NoData: 0, Failed: 0 });
 
-  // 24 runs on one scope go past 10 a minute: some run POSTs are answered 429, and each is waited out.
+  // 24 runs on one scope go past 10 a minute: the shared pacing budget spaces them, so the service
+  // answers few if any 429s (calls can still arrive bunched), and each one is waited out.
   const log = (await stack.emulatorAdmin.requests()).filter((e) => /^cea-bf-/i.test(e.exportName ?? ''));
   const accepted = new Map<string, number>();
   for (const e of log) {
@@ -183,7 +184,7 @@ test('12 months × 2 datasets under realistic throttling: every month Completed 
   expect(accepted.size).toBe(24);
   for (const calls of accepted.values()) expect(calls).toBeLessThanOrEqual(4);
   const throttled = log.filter((e) => e.status === 429);
-  expect(throttled.length).toBeGreaterThan(0);
+  expect(throttled.length).toBeLessThanOrEqual(3);
   for (const t of throttled) {
     const deadline = t.answeredAt + (t.retryAfterSeconds ?? 0) * 1000;
     const early = log.filter(
@@ -245,7 +246,9 @@ test('throttled: every month completes and no call comes before a Retry-After de
   });
   try {
     const started = await post({
-      scope: SCOPE,
+      // A scope of its own: the first test left SCOPE's run bucket paced at 10 a minute, which would
+      // keep these 8 runs under this principal limit and draw no 429 at all.
+      scope: '/subscriptions/6c1f5e0a-8d3b-4f7e-9a21-3b4c5d6e7f81',
       datasets: ['ActualCost', 'AmortizedCost'],
       from: '2024-01',
       to: '2024-04',
