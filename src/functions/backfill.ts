@@ -11,7 +11,13 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from 'durable-functions';
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import type { AppConfig } from '../config';
-import { monthInstanceId, type BackfillInput } from '../domain/contracts';
+import {
+  monthInstanceId,
+  type BackfillInput,
+  type FinishMonthInput,
+  type RunExportInput,
+} from '../domain/contracts';
+import { logEventLine } from '../domain/logEvent';
 import type { ExportDataset } from '../domain/scope';
 import {
   backfillOutcome,
@@ -59,11 +65,13 @@ df.app.orchestration(BACKFILL_MONTH_ORCHESTRATOR, backfillMonthOrchestrator);
  * setting shows up as the month's error rather than as a crashed orchestration. */
 function registerActivity<K extends keyof BackfillActivities>(name: string, key: K): void {
   df.app.activity(name, {
-    handler: async (input: unknown) => {
+    handler: async (input: unknown, context: InvocationContext) => {
       try {
         const activities = createBackfillActivities(await appService('backfills'));
         const call = activities[key] as (input: unknown) => Promise<unknown>;
-        return await call(input);
+        const result = await call(input);
+        logActivity(context, key, input, result);
+        return result;
       } catch (error) {
         return toCallResult(error);
       }
@@ -90,6 +98,46 @@ app.http(BACKFILL_STATUS_FUNCTION, {
   extraInputs: [df.input.durableClient()],
   handler: httpHandler('backfill status', backfillStatus),
 });
+
+/** One structured line per month attempt and per month outcome (domain/logEvent.ts). */
+function logActivity(
+  context: InvocationContext,
+  key: keyof BackfillActivities,
+  input: unknown,
+  result: unknown,
+): void {
+  const kind = (result as { kind?: string } | null)?.kind;
+  // A throttled call is tried again after the advertised wait: not an attempt of its own.
+  if (key === 'runExport' && kind !== 'throttled') {
+    const { task, attempt } = input as RunExportInput;
+    const line = logEventLine('backfill.month.attempt', {
+      backfillId: task.backfillId,
+      scope: task.scope,
+      dataset: task.dataset,
+      month: task.month,
+      attempt,
+      submitted: kind === 'ok',
+      error: kind === 'ok' ? undefined : ((result as { message?: string }).message ?? kind),
+    });
+    if (kind === 'ok') context.log(line);
+    else context.warn(line);
+  } else if (key === 'finishMonth') {
+    const { task, result: month } = input as FinishMonthInput;
+    const line = logEventLine('backfill.month.finished', {
+      backfillId: task.backfillId,
+      scope: task.scope,
+      dataset: task.dataset,
+      month: task.month,
+      outcome: month.outcome,
+      attempts: month.attempts,
+      runId: month.runId,
+      rowCount: month.rowCount,
+      error: month.error,
+    });
+    if (month.outcome === 'Failed') context.warn(line);
+    else context.log(line);
+  }
+}
 
 // ---------------------------------------------------------------------------------------- handlers
 
@@ -237,8 +285,16 @@ export async function startBackfill(
     case 'started': {
       const { id, run, input } = result;
       context.log(
-        `backfill ${id} run ${run} started: ${input.scope}, ` +
-          `${input.datasets.join('+')}, ${input.windows.length} month(s), concurrency ${input.concurrency}`,
+        logEventLine('backfill.started', {
+          backfillId: id,
+          run,
+          scope: input.scope,
+          datasets: input.datasets.join(','),
+          months: input.windows.length,
+          from: input.windows[input.windows.length - 1]?.month,
+          to: input.windows[0]?.month,
+          concurrency: input.concurrency,
+        }),
       );
       return accepted(request, id, {
         runtimeStatus: 'Pending',
@@ -278,5 +334,18 @@ export async function backfillStatus(
   }
   const cleanup = await cleanupBackfill(await appService('backfills'), id);
   const after = (await getStatus(client, id)) ?? status;
-  return json(200, { ...(await fullView(request, client, after)), terminated, cleanup });
+  const answer = await fullView(request, client, after);
+  if (terminated) {
+    const cancelled = (answer.progress as { cancelled?: string[] } | null)?.cancelled ?? [];
+    context.log(
+      logEventLine('backfill.cancelled', {
+        backfillId: id,
+        cancelledMonths: cancelled.length,
+        cancelled: cancelled.join(','),
+        exportsDeleted: cleanup.deleted.length,
+        exportsNotDeleted: cleanup.failed.length,
+      }),
+    );
+  }
+  return json(200, { ...answer, terminated, cleanup });
 }

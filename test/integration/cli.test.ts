@@ -103,6 +103,35 @@ test('backfill start --follow shows a bar per dataset until all 12 months landed
   expect(followed.stdout).toMatch(/AmortizedCost\s+\[#{30}\]\s+12\/12 months/);
   expect(followed.stdout).toMatch(/^Succeeded: 24 Completed, 0 NoData, 0 Failed/m);
   const id = /started: (\S+)/.exec(followed.stderr)![1]!;
+  // The story in the log: one structured line per month outcome and one for the start.
+  const events = dev
+    .stderr()
+    .split('\n')
+    .map((l) => /(\{"event":.*\})\s*$/.exec(l)?.[1])
+    .filter((l): l is string => l !== undefined)
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          event: string;
+          backfillId?: string;
+          outcome?: string;
+          dataset?: string;
+          month?: string;
+          attempt?: number;
+        },
+    );
+  const mine = events.filter((e) => e.backfillId === id);
+  expect(mine.filter((e) => e.event === 'backfill.started')).toHaveLength(1);
+  const attempts = mine.filter((e) => e.event === 'backfill.month.attempt') as unknown as {
+    dataset: string;
+    month: string;
+    attempt: number;
+  }[];
+  expect(new Set(attempts.map((e) => `${e.dataset} ${e.month} ${e.attempt}`)).size).toBe(attempts.length);
+  expect(new Set(attempts.map((e) => `${e.dataset} ${e.month}`)).size).toBe(24);
+  expect(mine.filter((e) => e.event === 'backfill.month.finished' && e.outcome === 'Completed')).toHaveLength(
+    24,
+  );
   const shown = await cli(['backfill', 'show', id, '--json']);
   expect(JSON.parse(shown.stdout)).toMatchObject({ runtimeStatus: 'Completed', outcome: 'Succeeded' });
 }, 300_000);
