@@ -77,6 +77,16 @@ export function isoTimestamp(field: string, value: string): string {
   return value;
 }
 
+/** A billing month, `YYYY-MM`. */
+export function month(field: string, value: string): string {
+  if (typeof value !== 'string' || !MONTH.test(value)) {
+    throw new TypeError(`${field}: expected a month like 2025-07, got "${String(value)}"`);
+  }
+  return value;
+}
+
+const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
+
 export function nonEmpty(field: string, value: string, maxLength = 1024): string {
   if (typeof value !== 'string' || value.trim() === '')
     throw new TypeError(`${field}: must be a non-empty string`);

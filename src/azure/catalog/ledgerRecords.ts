@@ -13,6 +13,7 @@ import {
   compact,
   int64,
   isoTimestamp,
+  month as guardMonth,
   nonEmpty,
   oneOf,
   redactSecrets,
@@ -39,15 +40,6 @@ export interface LedgerCellRecord extends CellFacts {
   updatedAt: string;
 }
 
-const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
-
-export function ledgerMonth(field: string, value: string): string {
-  if (typeof value !== 'string' || !MONTH.test(value)) {
-    throw new TypeError(`${field}: expected a month like 2025-07, got "${String(value)}"`);
-  }
-  return value;
-}
-
 export function ledgerKeys(
   scope: string,
   exportName: string,
@@ -55,7 +47,7 @@ export function ledgerKeys(
 ): { partitionKey: string; rowKey: string } {
   return {
     partitionKey: scopePartitionKey(scope),
-    rowKey: `${exportNameKey(exportName)}|${ledgerMonth('month', month)}`,
+    rowKey: `${exportNameKey(exportName)}|${guardMonth('month', month)}`,
   };
 }
 

@@ -16,6 +16,7 @@ import {
   isoTimestamp,
   jsonArrayTruncated,
   MAX_STRING_PROPERTY_LENGTH,
+  month,
   nonEmpty,
   oneOf,
   redactSecrets,
@@ -590,15 +591,6 @@ export interface BackfillLookup {
   month: string;
   exportName: string;
   scope: string;
-}
-
-const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
-
-export function month(field: string, value: string): string {
-  if (typeof value !== 'string' || !MONTH.test(value)) {
-    throw new TypeError(`${field}: expected a month like 2025-07, got "${String(value)}"`);
-  }
-  return value;
 }
 
 export function backfillKeys(
