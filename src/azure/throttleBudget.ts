@@ -66,19 +66,8 @@ export interface TableThrottleBudgetOptions {
   maxConflicts?: number;
 }
 
-interface Row {
-  partitionKey: string;
-  rowKey: string;
-  scope: string;
-  rate: number;
-  capacity: number;
-  tokens: number;
-  updatedAt: number;
-  blockedUntil: number;
-  admitted: number;
-  sampleSince: number;
-  measured: boolean;
-}
+/** A bucket's row: the pure pacing state plus its keys and the scope it paces. */
+type Row = PaceState & { partitionKey: string; rowKey: string; scope: string };
 
 interface Read {
   state: PaceState | undefined;
