@@ -48,6 +48,8 @@ export interface AdminRunView {
   fileName?: string;
   manifestFile?: string;
   error?: RunError;
+  /** A previous-month rerun that run history does not show (days 1-5, daily month-to-date). */
+  hidden?: true;
 }
 
 export interface AdminExportView {

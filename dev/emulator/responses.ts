@@ -1,7 +1,14 @@
 // Wire shapes of the emulator's answers, following the 2025-03-01 examples: key order, ids,
 // `recurrence: "None"` for a schedule without one, the SAS token always obfuscated.
 import type { ExportPropertiesInput } from './validation';
-import { isoSeconds, nextRunTimeEstimate, OBFUSCATED_SAS, type RunRecord, type StoredExport } from './state';
+import {
+  isoSeconds,
+  nextRunTimeEstimate,
+  OBFUSCATED_SAS,
+  visibleRuns,
+  type RunRecord,
+  type StoredExport,
+} from './state';
 
 type Json = Record<string, unknown>;
 
@@ -98,7 +105,7 @@ export function exportResponse(exp: StoredExport, options: ExportResponseOptions
   if (next) props.nextRunTimeEstimate = isoSeconds(next);
   Object.assign(props, commonProperties(exp.properties));
   if (options.runHistory !== undefined) {
-    props.runHistory = { value: exp.runs.slice(-options.runHistory).map(runResponse) };
+    props.runHistory = { value: visibleRuns(exp).slice(-options.runHistory).map(runResponse) };
   }
   const out: Json = { id: exportId(exp), name: exp.name, type: EXPORT_TYPE, eTag: exp.eTag };
   if (exp.identity) out.identity = { ...exp.identity };

@@ -27,6 +27,7 @@ import {
   ExportStore,
   validateFaults,
   VirtualClock,
+  visibleRuns,
   type Faults,
   type RunRecord,
   type StoreSnapshot,
@@ -421,7 +422,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         return { status: 200 };
       }
       case 'Exports_GetExecutionHistory':
-        return { status: 200, body: { value: store.require(scope, name).runs.map(runResponse) } };
+        return { status: 200, body: { value: visibleRuns(store.require(scope, name)).map(runResponse) } };
     }
   }
 
@@ -472,7 +473,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         name: e.name,
         eTag: e.eTag,
         body: exportResponse(e, { now: clock.now() }),
-        runCount: e.runs.length,
+        runCount: visibleRuns(e).length,
       })),
     runs: () => store.allRuns().map(runView),
     forceRunOutcome: (runId, status, error) => runView(store.forceOutcome(runId, status, error)),
@@ -612,5 +613,6 @@ function runView(run: RunRecord): AdminRunView {
     ...(run.fileName !== undefined ? { fileName: run.fileName } : {}),
     ...(run.manifestFile !== undefined ? { manifestFile: run.manifestFile } : {}),
     ...(run.error ? { error: run.error } : {}),
+    ...(run.hidden ? { hidden: true } : {}),
   };
 }

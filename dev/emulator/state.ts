@@ -138,6 +138,11 @@ export interface StoredExport {
   runs: RunRecord[];
 }
 
+/** The runs run history shows: every run but the hidden previous-month reruns. */
+export function visibleRuns(exp: StoredExport): RunRecord[] {
+  return exp.runs.filter((run) => !run.hidden);
+}
+
 export interface StoreSnapshot {
   version: 1;
   exports: (Omit<StoredExport, 'scope' | 'runs'> & {
@@ -177,6 +182,9 @@ export interface RunRecord {
   planned: 'deliver' | 'fail' | 'timeout';
   forced?: { status: RunStatus; error?: RunError };
   finishing?: boolean;
+  /** The previous month's rerun a daily month-to-date export makes on days 1-5: it delivers, but
+   * run history never shows it (Learn, tutorial-export-acm-data). */
+  hidden?: boolean;
 }
 
 export interface StoreOptions {
@@ -521,15 +529,44 @@ export class ExportStore {
       planned,
     };
     exp.runs.push(run);
+    const rerun = executionType === 'Scheduled' ? this.hiddenRerun(exp, run, now) : undefined;
+    if (rerun) exp.runs.push(rerun);
     const limit = this.options.historyLimit ?? 100;
     while (exp.runs.length > limit) {
       const dropped = exp.runs.shift()!;
       if (!this.active.has(dropped)) this.runsById.delete(dropped.id);
     }
-    this.runsById.set(run.id, run);
-    this.active.add(run);
+    for (const r of rerun ? [run, rerun] : [run]) {
+      this.runsById.set(r.id, r);
+      this.active.add(r);
+    }
     this.kick();
     return run;
+  }
+
+  /** On days 1-5 (UTC) a daily month-to-date export also reruns the whole previous month; that run
+   * is not in run history (Learn, tutorial-export-acm-data, "Export runs twice a day for the first
+   * five days of the month"). An export whose schedule starts this month has no such rerun (the
+   * same page: the schedule starts from the date of creation). */
+  private hiddenRerun(exp: StoredExport, visible: RunRecord, now: number): RunRecord | undefined {
+    const def = exp.properties.definition;
+    const timeframe = def.timeframe.toLowerCase();
+    if (timeframe !== 'monthtodate' && timeframe !== 'billingmonthtodate') return undefined;
+    if (exp.properties.schedule?.recurrence?.toLowerCase() !== 'daily') return undefined;
+    const today = utcDay(now);
+    if (today.getUTCDate() > 5) return undefined;
+    const monthStart = Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), 1);
+    const startsAt = Date.parse(exp.properties.schedule.recurrencePeriod?.from ?? '');
+    if ((Number.isNaN(startsAt) ? exp.createdAt : startsAt) >= monthStart) return undefined;
+    return {
+      ...visible,
+      id: randomUUID().toLowerCase(),
+      runSettings: structuredClone(visible.runSettings),
+      from: new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - 1, 1)),
+      to: new Date(monthStart - DAY),
+      planned: 'deliver',
+      hidden: true,
+    };
   }
 
   /** Admin: make a run end now with the given status (Completed still delivers files). */

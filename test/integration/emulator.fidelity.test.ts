@@ -159,3 +159,61 @@ test('an MCA price sheet with Daily granularity is refused with the service word
     (await put(BILLING, 'prices', body({ resourceId: STORAGE_ID }, { type: 'PriceSheet' }))).status,
   ).toBe(201);
 });
+
+describe('hidden reruns (Learn tutorial-export-acm-data: "Export runs twice a day for the first five days of the month")', () => {
+  const daily = (from: string) => ({
+    ...body({ resourceId: STORAGE_ID }),
+    properties: {
+      ...body({ resourceId: STORAGE_ID }).properties,
+      schedule: {
+        status: 'Active',
+        recurrence: 'Daily',
+        recurrencePeriod: { from, to: '2026-12-31T00:00:00Z' },
+      },
+    },
+  });
+  const runIdOf = (r: Json): string => String(r.id).split('/').pop()!;
+  const history = async (name: string) =>
+    (await call('GET', `${SUB}/providers/Microsoft.CostManagement/exports/${name}/runHistory`)).body.value;
+
+  test('on day 3 a daily month-to-date run also reruns the whole previous month, absent from run history', async () => {
+    await emu.admin.setClock({ now: '2025-04-03T06:00:00Z' });
+    expect((await put(SUB, 'mtd', daily('2025-01-01T00:00:00Z'))).status).toBe(201);
+    const visible = await emu.admin.triggerScheduledRun(SUB, 'mtd');
+    await emu.admin.waitForIdle();
+    const runs = await emu.admin.runs();
+    expect(runs.map((r) => [r.from, r.to, r.status, r.hidden ?? false])).toEqual([
+      ['2025-04-01', '2025-04-03', 'Completed', false],
+      ['2025-03-01', '2025-03-31', 'Completed', true],
+    ]);
+    const shown = await history('mtd');
+    expect(shown.map(runIdOf)).toEqual([visible.runId]);
+    const expanded = await call(
+      'GET',
+      `${SUB}/providers/Microsoft.CostManagement/exports/mtd?$expand=runHistory`,
+    );
+    expect(expanded.body.properties.runHistory.value.map(runIdOf)).toEqual([visible.runId]);
+    // "Run now" is not the daily schedule: no rerun.
+    expect((await call('POST', `${SUB}/providers/Microsoft.CostManagement/exports/mtd/run`)).status).toBe(
+      200,
+    );
+    await emu.admin.waitForIdle();
+    expect(await emu.admin.runs()).toHaveLength(3);
+  });
+
+  test('no rerun after the 5th, for an export created this month, or for other timeframes', async () => {
+    await emu.admin.setClock({ now: '2025-04-06T06:00:00Z' });
+    await put(SUB, 'late', daily('2025-01-01T00:00:00Z'));
+    await emu.admin.triggerScheduledRun(SUB, 'late');
+    await emu.admin.setClock({ now: '2025-04-02T06:00:00Z' });
+    // "Daily export created between 1st to 5th … wouldn't generate data for the previous month".
+    await put(SUB, 'new', daily('2025-04-01T00:00:00Z'));
+    await emu.admin.triggerScheduledRun(SUB, 'new');
+    const lastMonth = daily('2025-01-01T00:00:00Z');
+    lastMonth.properties.definition.timeframe = 'TheLastMonth';
+    await put(SUB, 'monthly', lastMonth);
+    await emu.admin.triggerScheduledRun(SUB, 'monthly');
+    await emu.admin.waitForIdle();
+    expect((await emu.admin.runs()).filter((r) => r.hidden)).toEqual([]);
+  });
+});
