@@ -12,3 +12,11 @@ export function quoteInput(value: unknown, max = 40): string {
   const cut = text.length > max ? `${text.slice(0, max)}…` : text;
   return typeof value === 'string' ? JSON.stringify(cut) : cut;
 }
+
+/** A setting that must be a whole number ≥ 1; the RangeError names it. */
+export function positiveWhole(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(`${name}: expected a whole number ≥ 1, got ${String(value)}`);
+  }
+  return value;
+}

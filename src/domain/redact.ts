@@ -134,3 +134,13 @@ function describe(err: unknown, depth: number): string {
   if (typeof err === 'function') return `[function ${err.name || 'anonymous'}]`;
   return '[unknown value]';
 }
+
+/** Every string in a JSON-like value passed through redactSecrets. */
+export function redactDeep<T>(value: T): T {
+  if (typeof value === 'string') return redactSecrets(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => redactDeep(v)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v)])) as T;
+  }
+  return value;
+}

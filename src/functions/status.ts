@@ -11,7 +11,9 @@ import { ConfigError, getConfig } from '../config';
 import { quoteInput } from '../domain/fieldError';
 import { redactError } from '../domain/redact';
 import { appService } from '../services/appServices';
-import { checkHealth, collectStatus, renderStatusHtml, type StatusRuntime } from '../services/status';
+import { collectStatus, type StatusRuntime } from '../services/status';
+import { checkHealth } from '../services/statusConfig';
+import { renderStatusHtml } from '../services/statusHtml';
 import { badRequest, httpHandler } from './http';
 
 export const HEALTH_FUNCTION = 'health';

@@ -24,7 +24,8 @@ import { fleetStatus, registeredTokens, type FleetRuntime } from './fleet';
 import type { LandingAdapters } from './landings';
 import { LedgerService } from './ledger';
 import type { OutOfBandRuntime } from './outOfBand';
-import { CATALOG_PROBE_MS, ScopeAccessChecker, type StatusRuntime } from './status';
+import { ScopeAccessChecker } from './scopeAccess';
+import { CATALOG_PROBE_MS, type StatusRuntime } from './status';
 import { realSleep, type TokensDeps } from './tokens';
 
 export interface AppServices {

@@ -29,7 +29,7 @@ import {
 } from '../domain/exportProfile';
 import { isRecord } from '../domain/json';
 import { redactError } from '../domain/redact';
-import { roleHint } from './status';
+import { roleHint } from './scopeAccess';
 import { billingAgreement, parseScope, scopeKey, ScopeError, type Scope } from '../domain/scope';
 import { createHash } from 'node:crypto';
 

@@ -27,14 +27,9 @@ import { createTableClient, tableClientFactory } from '../../src/azure/storageCl
 import { loadConfig, resetConfigCache, type Env } from '../../src/config';
 import { parseScope, SCOPE_KINDS, type Scope } from '../../src/domain/scope';
 import { HEALTH_FUNCTION, STATUS_FUNCTION } from '../../src/functions/status';
-import type { StatusRuntime } from '../../src/services/status';
-import {
-  ScopeAccessChecker,
-  escapeHtml,
-  roleHint,
-  type ExportLister,
-  type StatusReport,
-} from '../../src/services/status';
+import { ScopeAccessChecker, roleHint, type ExportLister } from '../../src/services/scopeAccess';
+import type { StatusReport, StatusRuntime } from '../../src/services/status';
+import { escapeHtml } from '../../src/services/statusHtml';
 import { startHttpsFake, type HttpsFake, type RecordedRequest } from '../support/httpsFake';
 import { testStorageConnection, uniqueName } from '../support/storage';
 
