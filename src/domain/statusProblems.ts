@@ -107,6 +107,17 @@ export function backfillCommand(
   );
 }
 
+/** The call that reconciles one fleet assignment now. The key goes in a header, never the URL
+ * (URLs end up in shell history, proxy logs and browser history). */
+export function reconcileCommand(appBaseUrl: string, assignmentId: string): string {
+  const base = appBaseUrl.replace(/\/+$/, '');
+  const body = JSON.stringify({ assignmentId });
+  return (
+    `curl -X POST "${base}/api/fleet/reconcile" -H "x-functions-key: ${FUNCTION_KEY_PLACEHOLDER}" ` +
+    `-H "Content-Type: application/json" -d '${body.replace(/'/g, `'\\''`)}'`
+  );
+}
+
 // ------------------------------------------------------------------------------------ per-fact rules
 
 export interface ExportFacts {

@@ -10,7 +10,13 @@ import { configNotices } from '../domain/configNotices';
 import { positiveWhole as positive } from '../domain/fieldError';
 import { redactDeep } from '../domain/redact';
 import { parseScope } from '../domain/scope';
-import { overallStatus, ProblemList, type ProblemKind, type StatusProblem } from '../domain/statusProblems';
+import {
+  overallStatus,
+  ProblemList,
+  reconcileCommand,
+  type ProblemKind,
+  type StatusProblem,
+} from '../domain/statusProblems';
 import type { FleetStatus } from './fleet';
 import { healingPolicyOf } from './healing';
 import {
@@ -207,7 +213,7 @@ async function fleetSection(
     return { error: message };
   }
   for (const o of fleet.attention) {
-    const reconcile = `curl -X POST "${base}/api/fleet/reconcile?code=<function-key>" -d '{"assignmentId":"${o.assignmentId}"}'`;
+    const reconcile = reconcileCommand(base, o.assignmentId);
     const fix = ((): string => {
       switch (o.outcome) {
         case 'forbidden':

@@ -1,8 +1,11 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   backfillCommand,
   exportProblem,
   overallStatus,
   ProblemList,
+  reconcileCommand,
   tokenProblem,
 } from '../../src/domain/statusProblems';
 
@@ -24,6 +27,31 @@ describe('overallStatus', () => {
     expect(list.totals.monthStale).toBe(3);
     expect(list.omitted).toBe(2);
     expect(overallStatus(list.totals)).toBe('degraded');
+  });
+});
+
+describe('reconcileCommand', () => {
+  it('passes the key in a header, never in the URL', () => {
+    const command = reconcileCommand(`${BASE}/`, "a'1");
+    expect(command).toMatch(/^curl -X POST "https:\/\/func-cea\.azurewebsites\.net\/api\/fleet\/reconcile" /);
+    expect(command).not.toMatch(/[?&]code=/);
+    expect(command).toContain('x-functions-key: <FUNCTION_KEY>');
+    expect(command).toContain(`{"assignmentId":"a'\\''1"}`);
+  });
+});
+
+describe('fix hints in the source', () => {
+  it('never put a key in a URL (`?code=`)', () => {
+    const offenders: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (/[?&]code=/.test(readFileSync(path, 'utf8'))) offenders.push(path);
+      }
+    };
+    walk(join(__dirname, '../../src'));
+    expect(offenders).toEqual([]);
   });
 });
 
