@@ -34,6 +34,22 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
+// The app writes one JSON line per operational event (src/domain/logEvent.ts): the Node worker's
+// context.log cannot attach custom properties to a trace (azure-functions-nodejs-library#227), so
+// this workspace function turns those lines into columns: `CostAutopilotEvents | where Event ==
+// 'landing.rejected' | project TimeGenerated, tostring(Fields.exportName), tostring(Fields.reason)`.
+resource eventsFunction 'Microsoft.OperationalInsights/workspaces/savedSearches@2020-08-01' = {
+  parent: logAnalytics
+  name: 'costautopilot-events'
+  properties: {
+    category: 'Cost Export Autopilot'
+    displayName: 'Cost Export Autopilot events'
+    functionAlias: 'CostAutopilotEvents'
+    query: 'AppTraces | where Message startswith \'{"event":\' | extend Fields = parse_json(Message) | project TimeGenerated, Event = tostring(Fields.event), SeverityLevel, OperationName, InvocationId = tostring(Properties.InvocationId), AppRoleInstance, Fields'
+    version: 2
+  }
+}
+
 resource publishMetrics 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(appInsights.id, principalId, monitoringMetricsPublisherRoleId)
   scope: appInsights

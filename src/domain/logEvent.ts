@@ -1,12 +1,33 @@
-// One log line per operational event (a backfill started or cancelled, a month's attempt or
-// outcome), as a JSON object whose `event` names it. context.log sends the line to Application
-// Insights as a trace's `message`; `parse_json(message)` turns its fields into columns there
-// (docs/operations.md, "Logs"). Values are primitives, long text is cut, and every string goes
-// through redactSecrets, so a SAS signature or key can never reach the log.
+// One log line per operational event (a backfill, month, round, landing, reconcile or token event),
+// as a JSON object whose `event` names it. The Node worker's context.log cannot attach custom
+// properties to a trace (azure-functions-nodejs-library#227): the line arrives as the trace's
+// `message`, and the workspace function `CostAutopilotEvents` (infra/modules/monitoring.bicep)
+// unpacks its fields into columns (docs/operations.md, "Logs"). Values are primitives, long text is
+// cut, and every string goes through redactSecrets, so a SAS signature or key never reaches the log.
 import { redactSecrets } from './redact';
 
 export type LogEventName =
-  'backfill.started' | 'backfill.cancelled' | 'backfill.month.attempt' | 'backfill.month.finished';
+  | 'backfill.started'
+  | 'backfill.cancelled'
+  | 'backfill.month.attempt'
+  | 'backfill.month.finished'
+  | 'landing.catalogued'
+  | 'landing.rejected'
+  | 'landing.incomplete'
+  | 'landing.unclaimed'
+  | 'round.started'
+  | 'round.skipped'
+  | 'sync.finished'
+  | 'sync.scope'
+  | 'reconcile.scope'
+  | 'reconcile.onboarding'
+  | 'outOfBand.refused'
+  | 'token.registered'
+  | 'token.rotated'
+  | 'token.rotation.failed'
+  | 'sasWatch.finished'
+  | 'durable.purged'
+  | 'ledger.sweep';
 
 export type LogFieldValue = string | number | boolean | null;
 

@@ -4,6 +4,7 @@
 // tables grow for as long as the app runs: every out-of-band tick leaves an instance behind.
 // Running, pending and suspended instances are never touched. A purged backfill's status URL then
 // answers 404; its per-month outcomes stay in the backfillRuns table.
+import { logEvent } from './eventLog';
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { appService } from '../services/appServices';
@@ -35,9 +36,11 @@ export async function durableCleanupHandler(
     createdTimeTo,
     runtimeStatus: FINISHED,
   });
-  context.log(
-    `durableCleanup: purged ${instancesDeleted} finished orchestration(s) created before ${createdTimeTo.toISOString()} (retention ${retentionDays} days)`,
-  );
+  logEvent(context, 'info', 'durable.purged', {
+    instancesDeleted,
+    createdBefore: createdTimeTo.toISOString(),
+    retentionDays,
+  });
   return { createdBefore: createdTimeTo.toISOString(), instancesDeleted };
 }
 

@@ -7,6 +7,7 @@
 // same round and answers 202 with the URL of GET /api/exports/sync/{id} (the app's own route: the
 // durable extension's management URLs carry its system key, which must never leave the app).
 // Throttled scopes are reported and retried by the next tick.
+import { logEvent } from './eventLog';
 import {
   app,
   type HttpRequest,
@@ -63,7 +64,7 @@ export async function exportSyncTimer(timer: Timer, context: InvocationContext):
     timer,
     input: roundInput(rt, now),
   });
-  logRoundStart(context, 'export sync', result, `over ${rt.scopes.length} scope(s)`);
+  logRoundStart(context, 'exportSync', result, { scopes: rt.scopes.length });
   return result;
 }
 
@@ -77,7 +78,7 @@ export async function exportSyncHttp(
     const instanceId = `${EXPORT_SYNC_ROUND}-http-${now.getTime()}`;
     const client = df.getClient(context);
     await client.startNew(EXPORT_SYNC_ROUND, { instanceId, input: roundInput(rt, now) });
-    context.log(`export sync: started round ${instanceId} over ${rt.scopes.length} scope(s)`);
+    logEvent(context, 'info', 'round.started', { round: 'exportSync', instanceId, scopes: rt.scopes.length, trigger: 'http' });
     // The app's own status route: the durable management URLs carry the extension's system key.
     const statusUrl = roundStatusUrl(request, instanceId);
     return json(
@@ -121,13 +122,21 @@ export async function exportSyncStatusHttp(
 
 function logReport(context: InvocationContext, report: ExportSyncReport): void {
   const t = report.totals;
-  context.log(
-    `export sync: ${t.synced}/${t.scopes} scope(s) synced, ${t.exports} export(s), ${t.markedMissing} newly missing, ${t.throttled} throttled, ${t.failed} failed`,
-  );
+  logEvent(context, t.failed > 0 ? 'warn' : 'info', 'sync.finished', {
+    scopes: t.scopes,
+    synced: t.synced,
+    exports: t.exports,
+    markedMissing: t.markedMissing,
+    throttled: t.throttled,
+    failed: t.failed,
+  });
   for (const s of report.scopes.filter((x) => x.status !== 'synced')) {
-    context.warn(
-      `export sync of ${s.scope}: ${s.status}${s.retryAfterMs ? ` (retry after ${s.retryAfterMs} ms, next tick)` : ''}${s.error ? `: ${s.error}` : ''}`,
-    );
+    logEvent(context, 'warn', 'sync.scope', {
+      scope: s.scope,
+      status: s.status,
+      retryAfterMs: s.retryAfterMs,
+      error: s.error,
+    });
   }
 }
 

@@ -8,6 +8,7 @@
 //   POST      /api/fleet/onboard           assignment + round in one call, idempotent
 //   GET       /api/fleet/onboardings/{id}  everything about one onboarding
 // Errors: {error:{code,message,fields:[{field,message}]}}.
+import { type EventSink, logEvent } from './eventLog';
 import {
   app,
   type HttpRequest,
@@ -236,7 +237,7 @@ async function onboardHttp(request: HttpRequest, context: InvocationContext): Pr
   if (!existing) {
     const tick = rt.now().toISOString();
     await client.startNew(FLEET_ROUND, { instanceId: id, input: roundInput(rt, tick, [assignment.id]) });
-    context.log(`fleet: onboarding ${id} started for assignment ${assignment.id}`);
+    logEvent(context, 'info', 'reconcile.onboarding', { instanceId: id, assignmentId: assignment.id });
   }
   const statusUrl = appUrl(request, `onboardings/${id}`);
   return {
@@ -273,7 +274,7 @@ export async function fleetTimer(timer: Timer, context: InvocationContext): Prom
     timer,
     input: roundInput(rt, now.toISOString(), ids),
   });
-  logRoundStart(context, 'fleet reconcile', result, `over ${ids.length} assignment(s)`);
+  logRoundStart(context, 'fleetReconcile', result, { assignments: ids.length });
   return result;
 }
 
@@ -302,13 +303,30 @@ export async function targetsPageActivity(input: TargetsPageInput): Promise<Targ
   }
 }
 
-export async function scopeActivity(input: ScopeActivityInput): Promise<ScopeSummary> {
+export async function scopeActivity(
+  input: ScopeActivityInput,
+  context?: EventSink,
+): Promise<ScopeSummary> {
   try {
     const rt = await appService('fleet');
     const assignment = await getAssignment(rt.store, input.assignmentId);
     const r = await reconcileScope(rt, assignment, input.scope, { apply: input.apply });
     const outcomes: Record<string, number> = {};
     for (const e of r.exports) outcomes[e.outcome] = (outcomes[e.outcome] ?? 0) + 1;
+    if (context) {
+      logEvent(context, r.status === 'ok' ? 'info' : 'warn', 'reconcile.scope', {
+        assignmentId: input.assignmentId,
+        scope: r.scope,
+        status: r.status,
+        apply: input.apply,
+        outcomes: JSON.stringify(outcomes),
+        listCalls: r.calls.list,
+        putCalls: r.calls.put,
+        retryAfterMs: r.retryAfterMs,
+        roleToGrant: r.roleToGrant,
+        error: r.error,
+      });
+    }
     return {
       scope: r.scope,
       status: r.status,

@@ -3,6 +3,7 @@
 //   months and states, a page at a time (the continuation token comes back in the answer).
 // - timer `%LEDGER_SWEEP_SCHEDULE%` (06:45 UTC daily by default): the sweep that moves cells whose
 //   state changes with time alone and creates the expected months that never landed; then healing.
+import { logEventLine } from '../domain/logEvent';
 import {
   app,
   type HttpRequest,
@@ -186,8 +187,13 @@ export async function runLedgerSweep(
     ...(rt.now ? { now: rt.now } : {}),
   });
   log(
-    `ledgerSweep: ${sweep.exports} exports, ${sweep.cellsRead} cells read, ${sweep.cellsWritten} written; ` +
-      `${LEDGER_STATES.map((s) => `${s} ${sweep.byState[s]}`).join(', ')}; healing ${JSON.stringify(healing)}`,
+    logEventLine('ledger.sweep', {
+      exports: sweep.exports,
+      cellsRead: sweep.cellsRead,
+      cellsWritten: sweep.cellsWritten,
+      ...Object.fromEntries(LEDGER_STATES.map((s) => [`state${s}`, sweep.byState[s]])),
+      healing: JSON.stringify(healing),
+    }),
   );
   return { sweep, healing };
 }

@@ -6,6 +6,7 @@
 // The instance id is derived from the tick, so a tick delivered twice finds its round and starts
 // nothing; a tick that finds the previous round still running skips (its exports are claimed with
 // ETags anyway, so even overlapping rounds never run one export twice).
+import { logEvent } from './eventLog';
 import {
   app,
   type HttpRequest,
@@ -53,7 +54,7 @@ export async function outOfBandTimerHandler(timer: Timer, context: InvocationCon
     timer,
     input,
   });
-  logRoundStart(context, 'outOfBandRuns', result, `(concurrency ${rt.concurrency})`);
+  logRoundStart(context, 'outOfBand', result, { concurrency: rt.concurrency });
   return result;
 }
 
@@ -95,7 +96,11 @@ export async function runExportActivity(
     now: new Date(input.now),
   });
   if (result.outcome === 'failed') {
-    context.warn(`outOfBand: ${input.exportName} at ${input.scope}: run refused: ${result.error ?? ''}`);
+    logEvent(context, 'warn', 'outOfBand.refused', {
+      exportName: input.exportName,
+      scope: input.scope,
+      error: result.error,
+    });
   }
   return {
     scope: result.scope,

@@ -1,6 +1,7 @@
 // Timer (`%SAS_WATCH_SCHEDULE%`, daily by default): the SAS expiry watch and its digest e-mail
 // (services/alerts.ts). A digest the mail service did not accept fails the invocation, so it shows
 // in monitoring; nothing was recorded as alerted, and the next run sends it again.
+import { logEvent } from './eventLog';
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { runSasWatch, type SasWatchResult } from '../services/alerts';
 import { appService } from '../services/appServices';
@@ -21,9 +22,12 @@ export async function sasWatchHandler(_timer: Timer, context: InvocationContext)
     },
     { ...rt.options, now: rt.now() },
   );
-  context.log(
-    `sasWatch: ${result.tokensScanned} tokens, ${result.exportsScanned} exports; alerts ${JSON.stringify(result.alerts)}; mail ${result.mail}`,
-  );
+  logEvent(context, result.mail === 'failed' ? 'error' : 'info', 'sasWatch.finished', {
+    tokens: result.tokensScanned,
+    exports: result.exportsScanned,
+    alerts: JSON.stringify(result.alerts),
+    mail: result.mail,
+  });
   if (result.mail === 'failed') {
     throw new Error(
       `sasWatch: the digest was not accepted (${result.error ?? 'unknown error'}); nothing was marked as alerted, the next run sends it again`,

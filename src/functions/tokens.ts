@@ -5,6 +5,7 @@
 // Thin: parse, call services/tokens.ts, shape the answer. Bodies and logs never carry the token: errors
 // are answered from TokenRequestError (built from redacting parsers) or, through the HTTP edge
 // (./http.ts), as a generic 500/503 with a redacted log line.
+import { logEvent } from './eventLog';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { appService } from '../services/appServices';
 import {
@@ -40,9 +41,11 @@ export async function registerTokenHandler(
   return answer(async () => {
     const input = parseRegisterRequest(await readJsonBody(request, { optional: true }));
     const token = await registerToken(await appService('tokens'), input);
-    context.log(
-      `registered SAS token ${token.fingerprint} for ${token.storageAccount}, expires ${token.expiresOn}`,
-    );
+    logEvent(context, 'info', 'token.registered', {
+      storageAccount: token.storageAccount,
+      fingerprint: token.fingerprint,
+      expiresOn: token.expiresOn,
+    });
     return { status: 201, jsonBody: { token } };
   });
 }
@@ -57,13 +60,19 @@ export async function rotateTokenHandler(
       await readJsonBody(request, { optional: true }),
     );
     const outcome = await rotateToken(await appService('tokens'), input);
-    context.log(
-      `rotated SAS token of ${input.storageAccount} to ${outcome.token.fingerprint}: ${outcome.updated} export(s) updated, ${outcome.failed} failed`,
-    );
+    logEvent(context, outcome.failed > 0 ? 'warn' : 'info', 'token.rotated', {
+      storageAccount: input.storageAccount,
+      fingerprint: outcome.token.fingerprint,
+      updated: outcome.updated,
+      failed: outcome.failed,
+    });
     for (const r of outcome.results.filter((x) => x.status === 'failed')) {
-      context.warn(
-        `export ${r.exportName} at ${r.scope} still carries the old token: ${r.error ?? 'unknown error'}`,
-      );
+      logEvent(context, 'warn', 'token.rotation.failed', {
+        storageAccount: input.storageAccount,
+        exportName: r.exportName,
+        scope: r.scope,
+        error: `still carries the old token: ${r.error ?? 'unknown error'}`,
+      });
     }
     return { status: outcome.failed > 0 ? 207 : 200, jsonBody: outcome };
   });

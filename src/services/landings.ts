@@ -32,6 +32,7 @@ import {
   parseManifest,
   type LandingRecord as ManifestRecord,
 } from '../domain/manifest';
+import { logEventLine } from '../domain/logEvent';
 import { redactSecrets } from '../domain/redact';
 import { parseScope } from '../domain/scope';
 import { LandingWrites, type LandingTable, type PeriodRead } from './landingWrites';
@@ -394,12 +395,28 @@ export class LandingService {
       ...(landing.rejectionReason ? { rejectionReason: landing.rejectionReason } : {}),
       ...(raisedOn ? { raisedOn } : {}),
     };
-    this.log.info(
-      `landing ${landing.exportName} ${landing.period} run ${landing.runId}: ${landing.state}` +
-        `${extra.created ? ' (new)' : extra.changed ? ' (updated)' : ' (unchanged)'}` +
-        `${landing.current ? ', current' : ''}${landing.superseded ? `, superseded by ${landing.supersededBy ?? '?'}` : ''}` +
-        `, ${landing.blobCount} blob(s), ${landing.rowCount} row(s), ${landing.totalBytes} byte(s)`,
+    const line = logEventLine(
+      landing.state === 'rejected' ? 'landing.rejected' : 'landing.catalogued',
+      {
+        landing: `${key.partitionKey}/${key.rowKey}`,
+        exportName: landing.exportName,
+        scope: identity.scope ?? landing.scope,
+        period: landing.period,
+        runId: landing.runId,
+        state: landing.state,
+        write: extra.created ? 'new' : extra.changed ? 'updated' : 'unchanged',
+        current: landing.current ?? false,
+        supersededBy: landing.superseded ? (landing.supersededBy ?? null) : undefined,
+        blobs: landing.blobCount,
+        rows: landing.rowCount,
+        bytes: landing.totalBytes,
+        reason: landing.rejectionReason,
+        backfillId: lookup?.backfillId,
+        wokeBackfill: raisedOn !== undefined,
+      },
     );
+    if (landing.state === 'rejected') this.log.warn(line);
+    else this.log.info(line);
     return outcome;
   }
 
@@ -428,7 +445,13 @@ export class LandingService {
     };
     if ((await this.deps.raiseEvent(lookup.instanceId, EXPORT_LANDED_EVENT, payload)) === 'notFound') {
       this.log.warn(
-        `backfill instance ${lookup.instanceId} did not take ${EXPORT_LANDED_EVENT}: no such instance`,
+        logEventLine('landing.unclaimed', {
+          exportName: landing.exportName,
+          period: landing.period,
+          runId: landing.runId,
+          backfillId: lookup.backfillId,
+          reason: `backfill instance ${lookup.instanceId} did not take ${EXPORT_LANDED_EVENT}: no such instance`,
+        }),
       );
       return undefined;
     }
@@ -443,7 +466,9 @@ export class LandingService {
   ): Promise<LandingOutcome> {
     if (!isInputError(error)) throw error;
     const reason = errorText(error instanceof LandingInputError ? error.cause : error);
-    this.log.error(`manifest ${redactSecrets(`${event.container}/${manifestPath}`)} rejected: ${reason}`);
+    this.log.error(
+      logEventLine('landing.rejected', { container: event.container, manifest: manifestPath, reason }),
+    );
     const catalogedAt = this.now().toISOString();
     for (const identity of rejectionIdentities(event.content, manifestPath, parsed)) {
       let record: LandingRecord;

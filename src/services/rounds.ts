@@ -5,6 +5,7 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { roundInstanceId } from '../domain/outOfBandPolicy';
+import { logEventLine, type LogFieldValue } from '../domain/logEvent';
 import { instanceStatus } from '../azure/durableClient';
 
 export type RoundStart =
@@ -48,18 +49,24 @@ export async function startRoundOnce(
   return { started: true, instanceId };
 }
 
-/** Logs what a tick did: `{label}: started round {id} {detail}`, or why it started nothing. */
+/** Logs what a tick did as one event: `round.started`, or `round.skipped` with the reason. */
 export function logRoundStart(
   context: Pick<InvocationContext, 'log' | 'warn'>,
-  label: string,
+  round: string,
   result: RoundStart,
-  detail: string,
+  fields: Record<string, LogFieldValue>,
 ): void {
   if (result.started) {
-    context.log(`${label}: started round ${result.instanceId} ${detail}`);
-  } else if (result.reason === 'alreadyStarted') {
-    context.log(`${label}: round ${result.instanceId} was already started for this tick`);
+    context.log(logEventLine('round.started', { round, instanceId: result.instanceId, ...fields }));
   } else {
-    context.warn(`${label}: round ${result.previous} is still running; this tick is skipped`);
+    const line = logEventLine('round.skipped', {
+      round,
+      instanceId: result.instanceId,
+      reason: result.reason,
+      running: result.reason === 'previousRoundRunning' ? result.previous : undefined,
+      ...fields,
+    });
+    if (result.reason === 'alreadyStarted') context.log(line);
+    else context.warn(line);
   }
 }

@@ -117,6 +117,15 @@ function runManifest(options: {
   return { text: JSON.stringify(doc, null, 2), path: `${folder}/manifest.json`, runId };
 }
 
+function parseEvent(message: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(message);
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 describe('pure pieces', () => {
   test('path facts from the folder layout', () => {
     expect(
@@ -242,6 +251,22 @@ describe('every fixture shape', () => {
       [3, 262144, 3436],
     ]);
     expect(files[0]!.path).toMatch(/part_0_0001\.csv\.gz$/);
+    // One structured event line, queryable field by field in Application Insights.
+    const events = world.logs.map((l) => parseEvent(l.message)).filter((e) => e?.runId === runId);
+    expect(events).toEqual([
+      expect.objectContaining({
+        event: 'landing.catalogued',
+        exportName: 'fabrikam-actual-daily',
+        scope: EA_SCOPE,
+        period: '20250701-20250731',
+        state: 'complete',
+        write: 'new',
+        current: true,
+        blobs: 4,
+        rows: 402117,
+        bytes: 31457280,
+      }),
+    ]);
   });
 
   test('CRLF FocusCost Parquet manifest', async () => {
@@ -644,7 +669,14 @@ describe('rejected manifests', () => {
       expect.objectContaining({ runId, period: '20250701-20250731', state: 'rejected', manifestPath: path }),
     ]);
     expect(rows[0]!.rejectionReason).toMatch(/^\$: is not valid JSON/);
-    expect(world.logs.some((l) => l.level === 'error' && l.message.includes('rejected'))).toBe(true);
+    expect(
+      world.logs.some(
+        (l) =>
+          l.level === 'error' &&
+          parseEvent(l.message)?.event === 'landing.rejected' &&
+          parseEvent(l.message)?.manifest === path,
+      ),
+    ).toBe(true);
     expect(await filesOf(world.catalog, runId)).toEqual([]);
   });
 

@@ -421,6 +421,11 @@ describe('SAS watch in scan mode against the Exports emulator: one list per scop
       expect(text).not.toContain(SIG.slice(0, 24));
     }
     // The logs did see the run (so the scan is not vacuous).
-    expect(logs.join('\n')).toMatch(/sasWatch: 1 tokens, 6 exports/);
+    expect(
+      logs
+        .map((l) => /\{"event":"sasWatch\.finished".*\}$/.exec(l)?.[0])
+        .filter(Boolean)
+        .map((l) => JSON.parse(l!) as unknown),
+    ).toEqual([expect.objectContaining({ event: 'sasWatch.finished', tokens: 1, exports: 6 })]);
   });
 });

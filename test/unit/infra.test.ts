@@ -1,6 +1,7 @@
 // Offline checks of the deployable infrastructure (infra/, azure.yaml). No Bicep compiler runs here,
 // so these are syntax-level: every file parses, settings match src/config.ts, API versions are pinned,
 // no secret leaks into outputs or app settings, every role assignment is the app identity's and named.
+import { logEventLine } from '../../src/domain/logEvent';
 import type * as FunctionsCoreStub from '../../dev/host/functionsCoreStub';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -549,6 +550,22 @@ describe('security posture of the resources', () => {
     expect(property(filter, 'subjectBeginsWith')?.text).toBe(
       "'/blobServices/default/containers/${containerName}/'",
     );
+  });
+
+  it('the workspace function CostAutopilotEvents unpacks the lines the app writes', () => {
+    const search = find(
+      'infra/modules/monitoring.bicep',
+      'Microsoft.OperationalInsights/workspaces/savedSearches',
+    );
+    expect(stringValue(property(search, 'properties', 'functionAlias'))).toBe('CostAutopilotEvents');
+    const query = stringValue(property(search, 'properties', 'query')) ?? '';
+    const prefix = /startswith '(.*?)'/.exec(query.replace(/\\'/g, "'"))?.[1];
+    expect(prefix).toBeDefined();
+    // Every event line the app writes starts with that prefix, whatever its fields.
+    const line = logEventLine('landing.rejected', { reason: 'x', event: 'spoof' });
+    expect(line.startsWith(prefix!)).toBe(true);
+    expect(query).toContain('parse_json(Message)');
+    expect(query).toMatch(/^AppTraces\b/);
   });
 
   it('the webhook names the blob trigger src/functions/exportLanded.ts registers, on ExportsStorage via EventGrid', () => {
