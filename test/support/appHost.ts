@@ -19,6 +19,9 @@ export interface AppHost {
   api: string;
   host: LocalHost;
   emulatorAdmin: EmulatorAdmin;
+  /** The emulator's HTTPS endpoint and the CA that signs it, for calls a test makes as Azure would. */
+  emulatorUrl: string;
+  emulatorCa: string;
   /** The exports container (in the suite's Azurite). */
   container: string;
   settings: Record<string, string>;
@@ -94,6 +97,8 @@ export async function startAppHost(options: AppHostOptions = {}): Promise<AppHos
     api: host.baseUrl,
     host,
     emulatorAdmin: emulator.admin,
+    emulatorUrl: emulator.url,
+    emulatorCa: emulator.caPem,
     container,
     settings,
     stop: async () => {
