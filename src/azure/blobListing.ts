@@ -19,7 +19,7 @@ import {
 } from '@azure/core-rest-pipeline';
 import type { ContainerClient } from '@azure/storage-blob';
 import { redactSecrets } from '../domain/redact';
-import { isLoopbackHttp } from './storageClients';
+import { isLoopbackHttp, STORAGE_TRY_TIMEOUT_MS } from './storageClients';
 
 export interface ListedBlobEntry {
   name: string;
@@ -168,6 +168,7 @@ async function headThroughPipeline(
       method: 'HEAD',
       headers: createHttpHeaders({ 'x-ms-version': context.version }),
       allowInsecureConnection: insecure,
+      timeout: STORAGE_TRY_TIMEOUT_MS,
       ...(abortSignal ? { abortSignal } : {}),
     }),
   );
@@ -232,6 +233,8 @@ async function fetchPage(
       allowInsecureConnection: insecure,
       // Streamed status codes are not parsed by core-client's deserialization policy.
       streamResponseStatusCodes: new Set([200]),
+      // Per try: the storage retry policy only tells the service a timeout, never stops waiting.
+      timeout: STORAGE_TRY_TIMEOUT_MS,
       ...(abortSignal ? { abortSignal } : {}),
     });
     const response = await context.sendRequest(request);

@@ -45,7 +45,7 @@ export interface SasProbeOptions {
   blobEndpointTemplate: string;
   /** An extra CA to trust (a loopback HTTPS Azurite in tests). */
   caPem?: string;
-  /** Per request. Default 20 s. */
+  /** Per step (create, read, list, delete), retries included. Default 10 s. */
   timeoutMs?: number;
 }
 
@@ -64,7 +64,7 @@ export function blobEndpointFor(template: string, account: string): string {
 
 /** Builds the probe. Each call makes its own client: the token is in its URL and must not be cached. */
 export function createSasProbe(options: SasProbeOptions): SasProbe {
-  const timeoutMs = options.timeoutMs ?? 20_000;
+  const timeoutMs = options.timeoutMs ?? 10_000;
   // `tlsOptions` is passed through to core-rest-pipeline's pipeline options (storage-blob's typings
   // omit it); it is how an extra CA is trusted without a process-wide NODE_EXTRA_CA_CERTS.
   const pipelineOptions = {
@@ -87,9 +87,16 @@ export function createSasProbe(options: SasProbeOptions): SasProbe {
     const blob = container.getBlockBlobClient(blobName);
     const steps: ProbeStepResult[] = [];
 
-    const run = async (step: ProbeStep, action: () => Promise<boolean>): Promise<boolean> => {
+    // Each step is aborted past its budget. storage-blob's `tryTimeoutInMs` only sends the service
+    // a `timeout=` parameter (StorageRetryPolicyV2); it never abandons a try on the client, so an
+    // account that accepts the connection and never answers held the probe (and the HTTP
+    // request that asked for it) forever.
+    const run = async (
+      step: ProbeStep,
+      action: (abortSignal: AbortSignal) => Promise<boolean>,
+    ): Promise<boolean> => {
       try {
-        const ok = await action();
+        const ok = await action(AbortSignal.timeout(timeoutMs));
         steps.push(ok ? { step, ok } : { step, ok, code: step === 'read' ? 'ContentMismatch' : 'NotListed' });
         return ok;
       } catch (error) {
@@ -98,19 +105,24 @@ export function createSasProbe(options: SasProbeOptions): SasProbe {
       }
     };
 
-    const created = await run('create', async () => {
+    const created = await run('create', async (abortSignal) => {
       await blob.upload(PROBE_TEXT, Buffer.byteLength(PROBE_TEXT), {
         blobHTTPHeaders: { blobContentType: 'text/plain' },
+        abortSignal,
       });
       return true;
     });
     let fine = created;
     if (fine) {
-      fine = await run('read', async () => (await blob.downloadToBuffer()).toString('utf8') === PROBE_TEXT);
+      fine = await run(
+        'read',
+        async (abortSignal) =>
+          (await blob.downloadToBuffer(0, undefined, { abortSignal })).toString('utf8') === PROBE_TEXT,
+      );
     }
     if (fine) {
-      fine = await run('list', async () => {
-        for await (const item of container.listBlobsFlat({ prefix: blobName })) {
+      fine = await run('list', async (abortSignal) => {
+        for await (const item of container.listBlobsFlat({ prefix: blobName, abortSignal })) {
           if (item.name === blobName) return true;
         }
         return false;
@@ -118,7 +130,9 @@ export function createSasProbe(options: SasProbeOptions): SasProbe {
     }
     // Delete whenever the blob was created, so a token that fails a later step leaves nothing behind.
     let deleted = false;
-    if (created) deleted = await run('delete', async () => (await blob.deleteIfExists()).succeeded);
+    if (created) {
+      deleted = await run('delete', async (abortSignal) => (await blob.deleteIfExists({ abortSignal })).succeeded);
+    }
 
     const failed = steps.find((s) => !s.ok);
     if (!failed) return { ok: true, steps };

@@ -95,7 +95,9 @@ const TABLE_PIPELINE = {
   additionalPolicies: [{ policy: tryTimeoutPolicy, position: 'perRetry' as const }],
 };
 
-/** Pipeline options of every blob client (storage-blob has its own per-try timeout). */
+/** Pipeline options of every blob client. `tryTimeoutInMs` only sends the service a `timeout=`
+ * parameter (storage-common's StorageRetryPolicyV2): the client never abandons a try, so callers
+ * set PipelineRequest.timeout (blobListing.ts) or an abortSignal per operation (sasProbe.ts). */
 const BLOB_PIPELINE = {
   retryOptions: {
     maxTries: STORAGE_MAX_RETRIES + 1,
