@@ -5,10 +5,9 @@
 //   POST      /api/fleet/assignments/{id}/plan[?scope=…]   desired × actual, no PUT
 //   POST      /api/fleet/reconcile         starts a round (all assignments, or {assignmentId})
 //   GET       /api/fleet/rounds/{id}       a round's progress and totals
-//   POST      /api/fleet/onboard           assignment + round in one call, idempotent
-//   GET       /api/fleet/onboardings/{id}  everything about one onboarding
+//   POST      /api/fleet/onboard           assignment + round + one backfill per scope, idempotent
+//   GET       /api/fleet/onboardings/{id}  everything about one onboarding (token, exports, backfills)
 // Errors: {error:{code,message,fields:[{field,message}]}}.
-import { type EventSink, logEvent } from './eventLog';
 import {
   app,
   type HttpRequest,
@@ -17,16 +16,16 @@ import {
   type Timer,
 } from '@azure/functions';
 import * as df from 'durable-functions';
+
 import { isCostManagementError, ThrottledError } from '../azure/armErrors';
-import { HttpError, httpHandler, readJsonBody } from './http';
+import { instanceStatus } from '../azure/durableClient';
 import { redactError } from '../domain/redact';
 import { appService } from '../services/appServices';
-import { instanceStatus } from '../azure/durableClient';
 import {
-  FleetRequestError,
-  departedMembers,
   deleteProfile,
   findProfile,
+  FleetRequestError,
+  type FleetRuntime,
   getAssignment,
   handOffFor,
   listAssignments,
@@ -39,11 +38,22 @@ import {
   removeAssignment,
   saveProfile,
   targetsPage,
-  type FleetRuntime,
 } from '../services/fleet';
+import { finishAssignment, scopeTally } from '../services/fleetSummary';
+import {
+  beginOnboarding,
+  getOnboarding,
+  onboardingBackfills,
+  type OnboardingRecord,
+  startScopeBackfills,
+} from '../services/onboarding';
 import { logRoundStart, startRoundOnce } from '../services/rounds';
 import {
-  FLEET_DEPARTED_ACTIVITY,
+  type AssignmentDoneInput,
+  type BackfillsInput,
+  type BackfillsOutput,
+  FLEET_ASSIGNMENT_DONE_ACTIVITY,
+  FLEET_BACKFILLS_ACTIVITY,
   FLEET_ROUND,
   FLEET_SCOPE_ACTIVITY,
   FLEET_TARGETS_ACTIVITY,
@@ -54,6 +64,9 @@ import {
   type TargetsPageInput,
   type TargetsPageOutput,
 } from '../workflows/fleetRound';
+import { beginBackfill } from './backfill';
+import { type EventSink, logEvent } from './eventLog';
+import { HttpError, httpHandler, readJsonBody } from './http';
 
 // ------------------------------------------------------------------------------------- HTTP edge
 
@@ -215,29 +228,26 @@ async function roundHttp(request: HttpRequest, context: InvocationContext): Prom
   return { status: 200, jsonBody: view };
 }
 
-/** Onboarding = the assignment (same request → same id) and the round that ensures its exports,
- * started once: the same request again returns the same onboarding. */
+/** Onboarding = the assignment (same request → same id; token checked), the round that ensures
+ * its exports and starts one backfill per scope, started once: the same request again returns the
+ * same onboarding and starts nothing. */
 async function onboardHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const rt = await appService('fleet');
-  const body = await readBody(request);
-  const months = (body as { backfillMonths?: unknown }).backfillMonths ?? 12;
-  if (typeof months !== 'number' || !Number.isInteger(months) || months < 0 || months > 36) {
-    throw new FleetRequestError(
-      400,
-      'InvalidRequest',
-      'backfillMonths: expected a whole number from 0 to 36',
-      [{ field: 'backfillMonths', message: 'expected a whole number from 0 to 36' }],
-    );
-  }
-  const { backfillMonths: _ignored, ...assignmentBody } = body as Record<string, unknown>;
-  const { assignment } = await putAssignment(rt, assignmentBody);
-  const id = `fleet-onboard-${assignment.id}`;
+  const { onboarding, assignment } = await beginOnboarding(rt, await readBody(request));
+  const id = onboarding.id;
   const client = df.getClient(context);
   const existing = await instanceStatus(client, id);
   if (!existing) {
-    const tick = rt.now().toISOString();
-    await client.startNew(FLEET_ROUND, { instanceId: id, input: roundInput(rt, tick, [assignment.id]) });
-    logEvent(context, 'info', 'reconcile.onboarding', { instanceId: id, assignmentId: assignment.id });
+    const input: FleetRoundInput = {
+      ...roundInput(rt, onboarding.createdAt, [assignment.id]),
+      backfill: { onboardingId: id, months: onboarding.backfillMonths },
+    };
+    await client.startNew(FLEET_ROUND, { instanceId: id, input });
+    logEvent(context, 'info', 'reconcile.onboarding', {
+      instanceId: id,
+      assignmentId: assignment.id,
+      backfillMonths: onboarding.backfillMonths,
+    });
   }
   const statusUrl = appUrl(request, `onboardings/${id}`);
   return {
@@ -247,21 +257,49 @@ async function onboardHttp(request: HttpRequest, context: InvocationContext): Pr
       id,
       statusUrl,
       started: !existing,
-      backfillMonths: months,
+      backfillMonths: onboarding.backfillMonths,
+      tokenCheck: onboarding.tokenCheck,
       assignment: await assignmentView(rt, request, assignment.id),
     },
   };
 }
 
+/** `{origin}/api/backfills/{id}`: a backfill's own status route. */
+function backfillUrl(request: HttpRequest, id: string): string {
+  const url = new URL(request.url);
+  return `${url.origin}${url.pathname.replace(/\/fleet(\/.*)?$/i, '/backfills')}/${id}`;
+}
+
 async function onboardingHttp(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = request.params.id ?? '';
   const rt = await appService('fleet');
-  const view = /^fleet-onboard-[a-z0-9-]{2,63}$/.test(id)
-    ? await roundView(request, context, id, 'onboardings')
+  const onboarding: OnboardingRecord | undefined = /^fleet-onboard-[a-z0-9-]{2,63}$/.test(id)
+    ? await getOnboarding(rt.store, id)
     : undefined;
-  if (!view) throw new FleetRequestError(404, 'OnboardingNotFound', `no onboarding ${JSON.stringify(id)}`);
-  const assignmentId = id.slice('fleet-onboard-'.length);
-  return { status: 200, jsonBody: { ...view, assignment: await assignmentView(rt, request, assignmentId) } };
+  const view = onboarding ? await roundView(request, context, id, 'onboardings') : undefined;
+  if (!onboarding || !view) {
+    throw new FleetRequestError(404, 'OnboardingNotFound', `no onboarding ${JSON.stringify(id)}`);
+  }
+  const client = df.getClient(context);
+  const backfills = await onboardingBackfills(rt.store, id, (backfillId) =>
+    instanceStatus(client, backfillId),
+  );
+  return {
+    status: 200,
+    jsonBody: {
+      ...view,
+      tokenCheck: onboarding.tokenCheck,
+      backfillMonths: onboarding.backfillMonths,
+      backfills: {
+        ...backfills,
+        scopes: backfills.scopes.map((b) => ({
+          ...b,
+          ...(b.backfillId ? { statusUrl: backfillUrl(request, b.backfillId) } : {}),
+        })),
+      },
+      assignment: await assignmentView(rt, request, onboarding.assignmentId),
+    },
+  };
 }
 
 export async function fleetTimer(timer: Timer, context: InvocationContext): Promise<unknown> {
@@ -303,10 +341,7 @@ export async function targetsPageActivity(input: TargetsPageInput): Promise<Targ
   }
 }
 
-export async function scopeActivity(
-  input: ScopeActivityInput,
-  context?: EventSink,
-): Promise<ScopeSummary> {
+export async function scopeActivity(input: ScopeActivityInput, context?: EventSink): Promise<ScopeSummary> {
   try {
     const rt = await appService('fleet');
     const assignment = await getAssignment(rt.store, input.assignmentId);
@@ -327,10 +362,13 @@ export async function scopeActivity(
         error: r.error,
       });
     }
+    const { recorded, attention } = scopeTally(r);
     return {
       scope: r.scope,
       status: r.status,
       outcomes,
+      recorded,
+      ...(attention.length > 0 ? { attention } : {}),
       calls: r.calls,
       ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}),
       ...(r.roleToGrant ? { roleToGrant: r.roleToGrant } : {}),
@@ -347,8 +385,23 @@ export async function scopeActivity(
   }
 }
 
-export async function departedActivity(input: { assignmentId: string; tick: string }): Promise<string[]> {
-  return departedMembers((await appService('fleet')).store, input.assignmentId, input.tick);
+export async function assignmentDoneActivity(input: AssignmentDoneInput): Promise<string[]> {
+  const rt = await appService('fleet');
+  return finishAssignment(rt.store, input, rt.now());
+}
+
+/** Starts one onboarding batch's backfills through the backfill start path (POST /api/backfills). */
+export async function backfillsActivity(
+  input: BackfillsInput,
+  context: InvocationContext,
+): Promise<BackfillsOutput> {
+  const rt = await appService('fleet');
+  const config = await appService('config');
+  const client = df.getClient(context);
+  return startScopeBackfills(
+    { store: rt.store, now: () => rt.now(), start: (body, now) => beginBackfill(client, body, now, config) },
+    input,
+  );
 }
 
 // ------------------------------------------------------------------------------- registrations
@@ -390,4 +443,8 @@ for (const [name, route, methods, body] of routes) {
 df.app.orchestration(FLEET_ROUND, fleetRound);
 df.app.activity(FLEET_TARGETS_ACTIVITY, { handler: targetsPageActivity });
 df.app.activity(FLEET_SCOPE_ACTIVITY, { handler: scopeActivity });
-df.app.activity(FLEET_DEPARTED_ACTIVITY, { handler: departedActivity });
+df.app.activity(FLEET_ASSIGNMENT_DONE_ACTIVITY, { handler: assignmentDoneActivity });
+df.app.activity(FLEET_BACKFILLS_ACTIVITY, {
+  extraInputs: [df.input.durableClient()],
+  handler: backfillsActivity,
+});

@@ -3,35 +3,36 @@
 // (the same plan applied: create or repair owned exports, never touch others), one scope at a time
 // with exactly one List call per scope and one PUT per export that needs it. Every outcome is
 // recorded per export (fleet table) for status and for the next round.
-import { AuthorizationError, ThrottledError, isCostManagementError } from '../azure/armErrors';
+import { createHash } from 'node:crypto';
+
+import { AuthorizationError, isCostManagementError, ThrottledError } from '../azure/armErrors';
 import type { BillingCustomersApi } from '../azure/billingCustomers';
 import type { Catalog } from '../azure/catalog';
 import type { CostExportsApi } from '../azure/costExports';
-import { ExportBodyError, buildExportBody, type Export, type ExportPutBody } from '../azure/exportModels';
+import { buildExportBody, type Export, ExportBodyError, type ExportPutBody } from '../azure/exportModels';
 import type { ExportOutcomeRecord, FleetStoreApi, MemberRecord } from '../azure/fleetStore';
 import type { SecretStore } from '../azure/secrets';
 import {
   BUILT_IN_PROFILES,
   DEFAULT_ROOT_FOLDER_TEMPLATE,
-  ProfileInputError,
-  desiredExport,
-  exportsForScope,
-  parseProfile,
-  planExport,
-  rootFolderTemplateProblems,
-  scheduleWindow,
   type DesiredExport,
+  desiredExport,
   type DestinationSpec,
   type ExportPlan,
   type ExportProfile,
+  exportsForScope,
   type FieldDrift,
   type FieldProblem,
+  parseProfile,
+  planExport,
+  ProfileInputError,
+  rootFolderTemplateProblems,
+  scheduleWindow,
 } from '../domain/exportProfile';
 import { isRecord } from '../domain/json';
 import { redactError } from '../domain/redact';
+import { billingAgreement, parseScope, type Scope, ScopeError, scopeKey } from '../domain/scope';
 import { roleHint } from './scopeAccess';
-import { billingAgreement, parseScope, scopeKey, ScopeError, type Scope } from '../domain/scope';
-import { createHash } from 'node:crypto';
 
 // ------------------------------------------------------------------------------------------ types
 
@@ -105,12 +106,16 @@ export interface ScopeResult {
   /** forbidden: the role to grant the app's identity at this scope. */
   roleToGrant?: string;
   error?: string;
+  /** Reconcile (not plan): the rows written, one per export. */
+  recorded?: ExportOutcomeRecord[];
 }
 
 // --------------------------------------------------------------------------------------- profiles
 
 const PROFILE_PK = 'profile';
-const ASSIGNMENT_PK = 'assignment';
+export const ASSIGNMENT_PK = 'assignment';
+/** One row per assignment: its counts by outcome as the last round that reached it left them. */
+export const SUMMARY_PK = 'summary';
 
 export async function findProfile(store: FleetStoreApi, name: string): Promise<ExportProfile | undefined> {
   return BUILT_IN_PROFILES.find((p) => p.name === name) ?? (await store.get<ExportProfile>(PROFILE_PK, name));
@@ -383,6 +388,7 @@ export async function removeAssignment(
     }
   }
   await deps.store.remove(ASSIGNMENT_PK, assignment.id);
+  await deps.store.remove(SUMMARY_PK, assignment.id);
   return { removed: true, deletedExports: deleted, failed };
 }
 
@@ -495,15 +501,9 @@ export async function reconcileScope(
     listed = await deps.costExports.list(scope);
   } catch (error) {
     const result = failedScope(base, error, scope, calls);
-    if (options.apply)
-      await record(
-        deps,
-        scope,
-        assignment,
-        desired.map((d) => ({ exportName: d.name, outcome: 'pending' as const })),
-        result,
-      );
-    return result;
+    if (!options.apply) return result;
+    const pending = desired.map((d) => ({ exportName: d.name, outcome: 'pending' as const }));
+    return { ...result, recorded: await record(deps, scope, assignment, pending, result) };
   }
   const byName = new Map(listed.map((e) => [(e.name ?? '').toLowerCase(), e]));
   const previous = await deps.store.list<ExportOutcomeRecord>(`outcome|${scopeKey(scope)}`);
@@ -549,8 +549,11 @@ export async function reconcileScope(
   const result: ScopeResult = stop
     ? { ...stop, exports: results, calls }
     : { ...base, status: 'ok', exports: results, calls };
-  if (options.apply) await record(deps, scope, assignment, results, result, token?.fingerprint, previous);
-  return result;
+  if (!options.apply) return result;
+  return {
+    ...result,
+    recorded: await record(deps, scope, assignment, results, result, token?.fingerprint, previous),
+  };
 }
 
 function failedScope(
@@ -643,22 +646,13 @@ async function record(
   scopeResult: ScopeResult,
   fingerprint?: string,
   read?: ExportOutcomeRecord[],
-): Promise<void> {
+): Promise<ExportOutcomeRecord[]> {
   const at = deps.now().toISOString();
   const rows = read ?? (await deps.store.list<ExportOutcomeRecord>(`outcome|${scopeKey(scope)}`));
   const previous = new Map(rows.map((o) => [o.exportName, o]));
   const written = results.map((r) => {
     const applied = r.outcome === 'created' || r.outcome === 'updated';
-    const outcome: ExportOutcomeRecord['outcome'] =
-      r.outcome === 'pending'
-        ? scopeResult.status === 'forbidden'
-          ? 'forbidden'
-          : scopeResult.status === 'throttled'
-            ? 'throttled'
-            : 'failed'
-        : r.outcome === 'create' || r.outcome === 'update'
-          ? 'failed'
-          : r.outcome;
+    const outcome = recordedOutcome(r.outcome, scopeResult.status);
     const carried = applied ? fingerprint : previous.get(r.exportName)?.tokenFingerprint;
     const error = r.error ?? (r.outcome === 'pending' ? scopeResult.error : undefined);
     const value: ExportOutcomeRecord = {
@@ -674,6 +668,19 @@ async function record(
     return { rowKey: r.exportName, value };
   });
   await deps.store.putMany(`outcome|${scopeKey(scope)}`, written);
+  return written.map((w) => w.value);
+}
+
+/** The outcome an export's row records: a PUT that never went out (pending) takes the scope's
+ * reason (forbidden, throttled, failed); a planned create/update that was not applied failed. */
+export function recordedOutcome(
+  outcome: ExportResultOutcome,
+  scopeStatus: ScopeResult['status'],
+): ExportOutcomeRecord['outcome'] {
+  if (outcome === 'pending') {
+    return scopeStatus === 'forbidden' ? 'forbidden' : scopeStatus === 'throttled' ? 'throttled' : 'failed';
+  }
+  return outcome === 'create' || outcome === 'update' ? 'failed' : outcome;
 }
 
 function describe(error: unknown): string {
@@ -812,41 +819,5 @@ export function registeredTokens(
         },
       };
     },
-  };
-}
-
-// ----------------------------------------------------------------------------------------- status
-
-export interface FleetStatus {
-  assignments: number;
-  /** Export outcomes recorded by the last reconcile of each export. */
-  exports: number;
-  byOutcome: Record<string, number>;
-  /** True when more rows exist than were read (counts are then lower bounds). */
-  truncated: boolean;
-  /** Exports whose last outcome needs a person: failed, forbidden, throttled, not-owned. */
-  attention: ExportOutcomeRecord[];
-}
-
-const ATTENTION = new Set<ExportOutcomeRecord['outcome']>(['failed', 'forbidden', 'throttled', 'not-owned']);
-
-/** What /api/status shows of the fleet: outcome counts over at most `limit` export rows. */
-export async function fleetStatus(store: FleetStoreApi, limit = 20_000): Promise<FleetStatus> {
-  const [assignments, outcomes] = await Promise.all([
-    store.list<Assignment>(ASSIGNMENT_PK),
-    store.listByPrefix<ExportOutcomeRecord>('outcome|', limit),
-  ]);
-  const byOutcome: Record<string, number> = {};
-  const attention: ExportOutcomeRecord[] = [];
-  for (const o of outcomes.items) {
-    byOutcome[o.outcome] = (byOutcome[o.outcome] ?? 0) + 1;
-    if (ATTENTION.has(o.outcome) && attention.length < 200) attention.push(o);
-  }
-  return {
-    assignments: assignments.length,
-    exports: outcomes.items.length,
-    byOutcome,
-    truncated: outcomes.truncated,
-    attention,
   };
 }

@@ -17,7 +17,7 @@ import {
   type ProblemKind,
   type StatusProblem,
 } from '../domain/statusProblems';
-import type { FleetStatus } from './fleet';
+import type { FleetStatus } from './fleetSummary';
 import { healingPolicyOf } from './healing';
 import {
   roleHint,
@@ -92,7 +92,7 @@ export interface StatusDependencies {
   now?: () => Date;
   /** Where the app answers, for the commands in the fixes (default from WEBSITE_HOSTNAME). */
   appBaseUrl?: string;
-  /** The export fleet's recorded outcomes (services/fleet.ts fleetStatus). */
+  /** The export fleet's recorded outcomes (services/fleetSummary.ts fleetStatus). */
   fleet?: () => Promise<FleetStatus>;
   /** Continuation token of the heatmap page to show (the page's "next exports" link). */
   ledgerPage?: string;

@@ -1,12 +1,9 @@
 // One export sync round: page through MANAGED_SCOPES and sync each scope (one list call with its
-// run history) with at most `concurrency` activities in flight, pausing on a durable timer for the
-// wait a 429 asked for before the next batch. A throttled scope is not retried in this round: the
-// next tick takes it. Each page ends with continueAsNew, so thousands of scopes never hit a
-// function timeout and the history stays one page long. Deterministic: no I/O, no clock but the
-// orchestration's.
-import type { OrchestrationContext, Task } from 'durable-functions';
-import { batches } from '../domain/outOfBandPolicy';
+// run history), on the paged-round shape (pagedRound.ts): bounded concurrency, a durable pause for
+// the wait a 429 asked for before the next batch, continueAsNew per page. A throttled scope is not
+// retried in this round: the next tick takes it.
 import type { ExportSyncReport, ScopeSyncResult } from '../domain/contracts';
+import { MAX_PROBLEMS, noteProblem, pagedRound, type PagedRoundInput } from './pagedRound';
 
 export const EXPORT_SYNC_ROUND = 'exportSyncRound';
 export const SCOPES_PAGE_ACTIVITY = 'exportSyncScopesPage';
@@ -27,15 +24,9 @@ export type SyncRoundTotals = ExportSyncReport['totals'] & {
   problems: { scope: string; status: 'throttled' | 'failed'; error?: string }[];
 };
 
-export interface SyncRoundInput {
-  /** The tick (or request) that started the round (ISO). */
-  tick: string;
-  concurrency: number;
+export interface SyncRoundInput extends PagedRoundInput<SyncRoundTotals> {
   pageSize: number;
-  /** Longest pause after a throttled batch (default 5 minutes). */
-  maxThrottlePauseMs?: number;
   offset?: number;
-  totals?: SyncRoundTotals;
 }
 
 export interface ScopesPageInput {
@@ -49,8 +40,7 @@ export interface ScopesPage {
   nextOffset?: number;
 }
 
-export const MAX_PROBLEMS = 50;
-const DEFAULT_MAX_PAUSE_MS = 5 * 60_000;
+export { MAX_PROBLEMS };
 
 export function emptySyncTotals(): SyncRoundTotals {
   return {
@@ -66,46 +56,38 @@ export function emptySyncTotals(): SyncRoundTotals {
   };
 }
 
-export function* exportSyncRound(
-  context: OrchestrationContext,
-): Generator<Task, SyncRoundTotals | undefined, unknown> {
-  const input = context.df.getInput<SyncRoundInput>();
-  const totals: SyncRoundTotals = { ...emptySyncTotals(), ...input.totals };
-  const maxPause = input.maxThrottlePauseMs ?? DEFAULT_MAX_PAUSE_MS;
-
-  const pageInput: ScopesPageInput = { offset: input.offset ?? 0, pageSize: input.pageSize };
-  const page = (yield context.df.callActivity(SCOPES_PAGE_ACTIVITY, pageInput)) as ScopesPage;
-  totals.pages += 1;
-
-  const groups = batches(page.scopes, input.concurrency);
-  for (const [index, group] of groups.entries()) {
-    const tasks = group.map((scope) => context.df.callActivity(SYNC_SCOPE_ACTIVITY, scope));
-    const results = (yield context.df.Task.all(tasks)) as ScopeSyncOutcome[];
-    let wait = 0;
-    for (const r of results) {
-      totals.scopes += 1;
-      totals[r.status] += 1;
-      totals.exports += r.exports ?? 0;
-      totals.markedMissing += r.markedMissing ?? 0;
-      if (r.status === 'synced') continue;
-      if (totals.problems.length < MAX_PROBLEMS) {
-        totals.problems.push({ scope: r.scope, status: r.status, ...(r.error ? { error: r.error } : {}) });
-      }
-      if (r.status === 'throttled') wait = Math.max(wait, r.retryAfterMs ?? maxPause);
-    }
-    context.df.setCustomStatus({ tick: input.tick, ...totals, problems: totals.problems.length });
-    const moreWork = index < groups.length - 1 || page.nextOffset !== undefined;
-    if (wait > 0 && moreWork) {
-      const pause = Math.min(wait, maxPause);
-      totals.pausedMs += pause;
-      yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + pause));
-    }
-  }
-
-  if (page.nextOffset !== undefined) {
-    context.df.continueAsNew({ ...input, offset: page.nextOffset, totals });
-    return undefined;
-  }
-  context.df.setCustomStatus({ tick: input.tick, ...totals, problems: totals.problems.length, done: true });
-  return totals;
-}
+export const exportSyncRound = pagedRound<SyncRoundInput, number, string, ScopeSyncOutcome, SyncRoundTotals>({
+  emptyTotals: emptySyncTotals,
+  cursor: (input) => input.offset,
+  withCursor: (input, offset, totals) => ({ ...input, offset, totals }),
+  *readPage({ context, input, totals, cursor }) {
+    const pageInput: ScopesPageInput = { offset: cursor ?? 0, pageSize: input.pageSize };
+    const page = (yield context.df.callActivity(SCOPES_PAGE_ACTIVITY, pageInput)) as ScopesPage;
+    totals.pages += 1;
+    return {
+      kind: 'page',
+      items: page.scopes,
+      ...(page.nextOffset !== undefined ? { next: page.nextOffset } : {}),
+    };
+  },
+  run: ({ context }, scope) => context.df.callActivity(SYNC_SCOPE_ACTIVITY, scope),
+  tally({ totals }, _scope, r) {
+    totals.scopes += 1;
+    totals[r.status] += 1;
+    totals.exports += r.exports ?? 0;
+    totals.markedMissing += r.markedMissing ?? 0;
+    if (r.status === 'synced') return {};
+    noteProblem(totals.problems, {
+      scope: r.scope,
+      status: r.status,
+      ...(r.error ? { error: r.error } : {}),
+    });
+    return r.status === 'throttled' ? { throttledMs: r.retryAfterMs ?? Number.MAX_SAFE_INTEGER } : {};
+  },
+  status: ({ input, totals }, done) => ({
+    tick: input.tick,
+    ...totals,
+    problems: totals.problems.length,
+    ...(done ? { done: true } : {}),
+  }),
+});

@@ -1,17 +1,32 @@
-// One fleet reconcile round: for each assignment, page through its scopes (one scope, or the
-// customers of a billing account one Billing API page at a time) and reconcile each scope with at
-// most `concurrency` activities in flight. A page of the customer list that fails is read again
-// from the same nextLink after a durable back-off (the cursor lives in the input, so nothing is
-// listed twice); a throttled scope pauses the round for the wait its 429 asked for and is tried
-// again; a scope without rights is counted with the role to grant and the round goes on. Each page
-// ends with continueAsNew, so 2,000 customers never make a long history. Deterministic: no I/O.
-import type { OrchestrationContext, Task } from 'durable-functions';
-import { batches } from '../domain/outOfBandPolicy';
+// One fleet reconcile round, on the paged-round shape (pagedRound.ts): for each assignment, page
+// through its scopes (one scope, or the customers of a billing account one Billing API page at a
+// time) and reconcile each scope with at most `concurrency` activities in flight. A page of the
+// customer list that fails is read again from the same nextLink after a durable back-off (the
+// cursor lives in the input, so nothing is listed twice); a throttled scope pauses the round for
+// the wait its 429 asked for and goes to the back of the page's queue; a scope without rights is
+// counted with the role to grant and the round goes on. An onboarding round also starts one
+// backfill per reconciled scope, a bounded batch per activity, page by page. When an assignment's
+// last page is done its summary (counts by outcome) is written, so status reads one row per
+// assignment. Deterministic: no I/O.
+import type { Task } from 'durable-functions';
 
+import { addToTally, type AssignmentTally, type AttentionItem, emptyTally } from '../domain/fleetContracts';
+import {
+  type ItemVerdict,
+  MAX_PROBLEMS,
+  noteProblem,
+  pagedRound,
+  type PagedRoundInput,
+  type PageRead,
+  type RoundState,
+} from './pagedRound';
+
+export { MAX_PROBLEMS };
 export const FLEET_ROUND = 'fleetReconcileRound';
 export const FLEET_TARGETS_ACTIVITY = 'fleetTargetsPage';
 export const FLEET_SCOPE_ACTIVITY = 'fleetReconcileScope';
-export const FLEET_DEPARTED_ACTIVITY = 'fleetDeparted';
+export const FLEET_ASSIGNMENT_DONE_ACTIVITY = 'fleetAssignmentDone';
+export const FLEET_BACKFILLS_ACTIVITY = 'fleetStartBackfills';
 
 export interface TargetsPageInput {
   assignmentId: string;
@@ -33,11 +48,36 @@ export interface ScopeActivityInput {
 export interface ScopeSummary {
   scope: string;
   status: 'ok' | 'throttled' | 'forbidden' | 'failed';
+  /** Per export, as planned or applied (created, updated, unchanged, not-owned, failed, pending). */
   outcomes: Record<string, number>;
+  /** Per export, as recorded (what status shows: pending becomes forbidden/throttled/failed). */
+  recorded?: Record<string, number>;
+  attention?: AttentionItem[];
   calls: { list: number; put: number };
   retryAfterMs?: number;
   roleToGrant?: string;
   error?: string;
+}
+
+export interface AssignmentDoneInput {
+  assignmentId: string;
+  tick: string;
+  tally: AssignmentTally;
+}
+
+export interface BackfillsInput {
+  onboardingId: string;
+  assignmentId: string;
+  months: number;
+  scopes: string[];
+}
+
+export interface BackfillsOutput {
+  started: number;
+  /** Already started by an earlier run of this onboarding (nothing new). */
+  existing: number;
+  refused: number;
+  problems: { scope: string; error: string }[];
 }
 
 export interface FleetRoundTotals {
@@ -55,25 +95,39 @@ export interface FleetRoundTotals {
   problems: { assignmentId: string; scope?: string; status: string; error?: string; roleToGrant?: string }[];
   /** Scopes an assignment reached before and not in this round (customers that left). */
   departed: { assignmentId: string; scopes: string[]; total: number }[];
+  /** Onboarding rounds: backfills started, found already started, refused. */
+  backfills?: { started: number; existing: number; refused: number };
 }
 
-export interface FleetRoundInput {
-  tick: string;
+export interface FleetCursor {
+  index: number;
+  nextLink?: string;
+  listFailures?: number;
+  /** The current assignment's counts so far (carried across its pages). */
+  tally?: AssignmentTally;
+  /** Scopes of the current page that reconciled (not carried: the page's backfills). */
+  reconciled?: string[];
+  /** The current page could not be listed: the assignment is skipped (not carried). */
+  listFailed?: boolean;
+}
+
+export interface FleetRoundInput extends PagedRoundInput<FleetRoundTotals> {
   assignmentIds: string[];
   apply: boolean;
-  concurrency: number;
-  /** Longest single pause after a 429 (default 5 minutes). */
-  maxThrottlePauseMs?: number;
-  /** Tries per scope when throttled (default 3). */
+  /** Tries per scope while throttled, each after the wait its 429 asked for (default 10). */
   maxScopeAttempts?: number;
-  /** Reads of one customer page before the assignment is reported and skipped (default 5). */
+  /** Reads of one customer page that fail (not throttled) before the assignment is reported and
+   * skipped (default 5). */
   maxListAttempts?: number;
-  cursor?: { index: number; nextLink?: string; listFailures?: number };
-  totals?: FleetRoundTotals;
+  /** Onboarding: one backfill of `months` per reconciled scope, `perCall` per activity (default 20). */
+  backfill?: { onboardingId: string; months: number; perCall?: number };
+  cursor?: FleetCursor;
 }
 
-export const MAX_PROBLEMS = 50;
-const DEFAULT_MAX_PAUSE_MS = 5 * 60_000;
+/** Throttled reads of one customer page, each after its Retry-After, before the assignment is
+ * reported and skipped. */
+const MAX_LIST_THROTTLES = 20;
+const DEFAULT_BACKFILLS_PER_CALL = 20;
 
 export function emptyFleetTotals(): FleetRoundTotals {
   return {
@@ -91,35 +145,26 @@ export function emptyFleetTotals(): FleetRoundTotals {
   };
 }
 
-export function* fleetRound(
-  context: OrchestrationContext,
-): Generator<Task, FleetRoundTotals | undefined, unknown> {
-  const input = context.df.getInput<FleetRoundInput>();
-  // A deep copy: the input object may be shared between replays, and totals are mutated below.
-  const totals: FleetRoundTotals = structuredClone({ ...emptyFleetTotals(), ...input.totals });
-  const maxPause = input.maxThrottlePauseMs ?? DEFAULT_MAX_PAUSE_MS;
-  const cursor = input.cursor ?? { index: 0 };
-  const status = (done = false) =>
-    context.df.setCustomStatus({
-      tick: input.tick,
-      assignment: cursor.index,
-      ...totals,
-      problems: totals.problems.length,
-      done,
-    });
-  const pause = function* (ms: number): Generator<Task, void, unknown> {
-    const wait = Math.min(ms, maxPause);
-    totals.pausedMs += wait;
-    yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + wait));
-  };
-  const problem = (p: FleetRoundTotals['problems'][number]) => {
-    if (totals.problems.length < MAX_PROBLEMS) totals.problems.push(p);
-  };
+type Round = RoundState<FleetRoundInput, FleetCursor, FleetRoundTotals>;
 
-  if (cursor.index >= input.assignmentIds.length) {
-    status(true);
-    return totals;
-  }
+function current(round: Round): FleetCursor & { tally: AssignmentTally; reconciled: string[] } {
+  // The cursor is a copy made per run (cursor() below), so it may be written to.
+  const cursor = round.cursor!;
+  cursor.tally ??= emptyTally();
+  cursor.reconciled ??= [];
+  return cursor as FleetCursor & { tally: AssignmentTally; reconciled: string[] };
+}
+
+/** The next assignment, or undefined when this was the last one. */
+function nextAssignment(round: Round): FleetCursor | undefined {
+  const index = current(round).index + 1;
+  return index < round.input.assignmentIds.length ? { index } : undefined;
+}
+
+function* readTargets(round: Round): Generator<Task, PageRead<string, FleetCursor>, unknown> {
+  const { context, input, totals } = round;
+  const cursor = current(round);
+  if (cursor.index >= input.assignmentIds.length) return { kind: 'done' };
   const assignmentId = input.assignmentIds[cursor.index]!;
   const pageInput: TargetsPageInput = {
     assignmentId,
@@ -127,80 +172,127 @@ export function* fleetRound(
     ...(cursor.nextLink ? { nextLink: cursor.nextLink } : {}),
   };
   const page = (yield context.df.callActivity(FLEET_TARGETS_ACTIVITY, pageInput)) as TargetsPageOutput;
-  let next: FleetRoundInput['cursor'];
-  if (!page.ok) {
-    const failures = (cursor.listFailures ?? 0) + 1;
-    if (!page.gone && failures < (input.maxListAttempts ?? 5)) {
-      // Read the same page again later: a list failing mid-way resumes where it stopped.
-      totals.listRetries += 1;
-      status();
-      yield* pause(page.retryAfterMs ?? 30_000 * 2 ** (failures - 1));
-      context.df.continueAsNew({ ...input, cursor: { ...cursor, listFailures: failures }, totals });
-      return undefined;
-    }
-    problem({ assignmentId, status: 'listFailed', error: page.error });
-    next = { index: cursor.index + 1 };
-  } else {
+  if (page.ok) {
     totals.pages += 1;
-    let queue = page.scopes.map((scope) => ({ scope, attempts: 0 }));
-    while (queue.length > 0) {
-      const retry: typeof queue = [];
-      let wait = 0;
-      for (const group of batches(queue, input.concurrency)) {
-        const tasks = group.map((item) =>
-          context.df.callActivity(FLEET_SCOPE_ACTIVITY, {
-            assignmentId,
-            scope: item.scope,
-            apply: input.apply,
-          } satisfies ScopeActivityInput),
-        );
-        const results = (yield context.df.Task.all(tasks)) as ScopeSummary[];
-        results.forEach((r, i) => {
-          totals.calls.list += r.calls.list;
-          totals.calls.put += r.calls.put;
-          const attempts = group[i]!.attempts + 1;
-          if (r.status === 'throttled' && attempts < (input.maxScopeAttempts ?? 3)) {
-            wait = Math.max(wait, r.retryAfterMs ?? maxPause);
-            retry.push({ scope: r.scope, attempts });
-            return;
-          }
-          totals.scopes += 1;
-          for (const [k, v] of Object.entries(r.outcomes)) totals.outcomes[k] = (totals.outcomes[k] ?? 0) + v;
-          if (r.status === 'ok') return;
-          totals[r.status] += 1;
-          problem({
-            assignmentId,
-            scope: r.scope,
-            status: r.status,
-            ...(r.error ? { error: r.error } : {}),
-            ...(r.roleToGrant ? { roleToGrant: r.roleToGrant } : {}),
-          });
-        });
-        status();
-      }
-      if (retry.length > 0) {
-        yield* pause(wait);
-      }
-      queue = retry;
-    }
-    if (page.nextLink) next = { index: cursor.index, nextLink: page.nextLink };
-    else {
-      if (input.apply) {
-        const departed = (yield context.df.callActivity(FLEET_DEPARTED_ACTIVITY, {
-          assignmentId,
-          tick: input.tick,
-        })) as string[];
-        if (departed.length > 0) {
-          totals.departed.push({
-            assignmentId,
-            scopes: departed.slice(0, MAX_PROBLEMS),
-            total: departed.length,
-          });
-        }
-      }
-      next = { index: cursor.index + 1 };
+    const next: FleetCursor | undefined = page.nextLink
+      ? { index: cursor.index, nextLink: page.nextLink, tally: cursor.tally }
+      : nextAssignment(round);
+    return { kind: 'page', items: page.scopes, ...(next ? { next } : {}) };
+  }
+  // A throttled read waits its Retry-After and does not count as a failure; others back off.
+  const throttled = page.retryAfterMs !== undefined;
+  const failures = (cursor.listFailures ?? 0) + 1;
+  const limit = throttled ? MAX_LIST_THROTTLES : (input.maxListAttempts ?? 5);
+  if (!page.gone && failures < limit) {
+    totals.listRetries += 1;
+    return {
+      kind: 'again',
+      afterMs: page.retryAfterMs ?? 30_000 * 2 ** (failures - 1),
+      cursor: {
+        index: cursor.index,
+        ...(cursor.nextLink ? { nextLink: cursor.nextLink } : {}),
+        tally: cursor.tally,
+        listFailures: failures,
+      },
+    };
+  }
+  noteProblem(totals.problems, { assignmentId, status: 'listFailed', error: page.error });
+  // The assignment is skipped: its summary stays the one of its last complete round.
+  cursor.listFailed = true;
+  const next = nextAssignment(round);
+  return { kind: 'page', items: [], ...(next ? { next } : {}) };
+}
+
+function tallyScope(round: Round, r: ScopeSummary, attempt: number): ItemVerdict {
+  const { input, totals } = round;
+  totals.calls.list += r.calls.list;
+  totals.calls.put += r.calls.put;
+  if (r.status === 'throttled' && attempt < (input.maxScopeAttempts ?? 10)) {
+    return { throttledMs: r.retryAfterMs ?? Number.MAX_SAFE_INTEGER, retry: true };
+  }
+  const cursor = current(round);
+  const assignmentId = input.assignmentIds[cursor.index]!;
+  totals.scopes += 1;
+  for (const [k, v] of Object.entries(r.outcomes)) totals.outcomes[k] = (totals.outcomes[k] ?? 0) + v;
+  addToTally(cursor.tally, r.recorded ?? {}, r.attention ?? []);
+  if (r.status === 'ok') {
+    cursor.reconciled.push(r.scope);
+    return {};
+  }
+  totals[r.status] += 1;
+  noteProblem(totals.problems, {
+    assignmentId,
+    scope: r.scope,
+    status: r.status,
+    ...(r.error ? { error: r.error } : {}),
+    ...(r.roleToGrant ? { roleToGrant: r.roleToGrant } : {}),
+  });
+  return r.status === 'throttled' ? { throttledMs: r.retryAfterMs ?? Number.MAX_SAFE_INTEGER } : {};
+}
+
+/** Onboarding: the page's reconciled scopes get their backfills, `perCall` per activity, so a
+ * partner with thousands of customers never starts them all in one invocation. */
+function* startBackfills(round: Round): Generator<Task, void, unknown> {
+  const { context, input, totals } = round;
+  const backfill = input.backfill;
+  const cursor = current(round);
+  if (!backfill || backfill.months <= 0 || !input.apply || cursor.reconciled.length === 0) return;
+  const counts = (totals.backfills ??= { started: 0, existing: 0, refused: 0 });
+  const perCall = Math.max(1, backfill.perCall ?? DEFAULT_BACKFILLS_PER_CALL);
+  const assignmentId = input.assignmentIds[cursor.index]!;
+  for (let i = 0; i < cursor.reconciled.length; i += perCall) {
+    const request: BackfillsInput = {
+      onboardingId: backfill.onboardingId,
+      assignmentId,
+      months: backfill.months,
+      scopes: cursor.reconciled.slice(i, i + perCall),
+    };
+    const out = (yield context.df.callActivity(FLEET_BACKFILLS_ACTIVITY, request)) as BackfillsOutput;
+    counts.started += out.started;
+    counts.existing += out.existing;
+    counts.refused += out.refused;
+    for (const p of out.problems) {
+      noteProblem(totals.problems, {
+        assignmentId,
+        scope: p.scope,
+        status: 'backfillRefused',
+        error: p.error,
+      });
     }
   }
-  context.df.continueAsNew({ ...input, cursor: next, totals });
-  return undefined;
 }
+
+export const fleetRound = pagedRound<FleetRoundInput, FleetCursor, string, ScopeSummary, FleetRoundTotals>({
+  emptyTotals: emptyFleetTotals,
+  // A copy per run: the hooks write the tally and the page's reconciled scopes into it.
+  cursor: (input) => structuredClone({ index: 0, ...input.cursor, reconciled: [], listFailed: false }),
+  withCursor: (input, cursor, totals) => ({ ...input, cursor, totals }),
+  readPage: readTargets,
+  run: (round, scope) =>
+    round.context.df.callActivity(FLEET_SCOPE_ACTIVITY, {
+      assignmentId: round.input.assignmentIds[current(round).index]!,
+      scope,
+      apply: round.input.apply,
+    } satisfies ScopeActivityInput),
+  tally: (round, _scope, result, attempt) => tallyScope(round, result, attempt),
+  *afterPage(round, page) {
+    yield* startBackfills(round);
+    const { context, input, totals } = round;
+    const cursor = current(round);
+    const assignmentDone = page.next === undefined || page.next.index !== cursor.index;
+    if (!assignmentDone || !input.apply || cursor.listFailed) return;
+    const assignmentId = input.assignmentIds[cursor.index]!;
+    const done: AssignmentDoneInput = { assignmentId, tick: input.tick, tally: cursor.tally };
+    const departed = (yield context.df.callActivity(FLEET_ASSIGNMENT_DONE_ACTIVITY, done)) as string[];
+    if (departed.length > 0) {
+      totals.departed.push({ assignmentId, scopes: departed.slice(0, MAX_PROBLEMS), total: departed.length });
+    }
+  },
+  status: ({ input, totals, cursor }, done) => ({
+    tick: input.tick,
+    assignment: cursor?.index ?? 0,
+    ...totals,
+    problems: totals.problems.length,
+    done,
+  }),
+});

@@ -1,10 +1,8 @@
-// One out-of-band round: page through the exports that have a policy, run the due ones with at most
-// `concurrency` activities in flight, and pause (durable timer, never a sleep) for the wait a 429
-// asked for before the next batch. A throttled export is not retried in this round: it stays due and
-// the next tick takes it. Each page ends with continueAsNew, so the history stays one page long
-// however many thousands of exports there are. Deterministic: time is the orchestration's clock.
-import type { OrchestrationContext, Task } from 'durable-functions';
-import { batches } from '../domain/outOfBandPolicy';
+// One out-of-band round: page through the exports that have a policy and run the due ones, on the
+// paged-round shape (pagedRound.ts): bounded concurrency, a durable pause (never a sleep) for the
+// wait a 429 asked for before the next batch, continueAsNew per page. A throttled export is not
+// retried in this round: it stays due and the next tick takes it.
+import { pagedRound, type PagedRoundInput } from './pagedRound';
 
 export const OUT_OF_BAND_ROUND = 'outOfBandRound';
 export const FIND_DUE_ACTIVITY = 'outOfBandFindDue';
@@ -24,15 +22,9 @@ export interface RoundTotals {
   pausedMs: number;
 }
 
-export interface RoundInput {
-  /** The timer tick that started the round (ISO). */
-  tick: string;
-  concurrency: number;
+export interface RoundInput extends PagedRoundInput<RoundTotals> {
   pageSize: number;
-  /** Longest pause after a throttled batch (default 5 minutes). */
-  maxThrottlePauseMs?: number;
   continuationToken?: string;
-  totals?: RoundTotals;
 }
 
 export interface FindDueInput {
@@ -74,51 +66,38 @@ export const EMPTY_TOTALS: RoundTotals = {
   pausedMs: 0,
 };
 
-const DEFAULT_MAX_PAUSE_MS = 5 * 60_000;
+type DueExport = FindDueOutput['due'][number];
 
-export function* outOfBandRound(
-  context: OrchestrationContext,
-): Generator<Task, RoundTotals | undefined, unknown> {
-  const input = context.df.getInput<RoundInput>();
-  const totals: RoundTotals = { ...EMPTY_TOTALS, ...input.totals };
-  const maxPause = input.maxThrottlePauseMs ?? DEFAULT_MAX_PAUSE_MS;
-
-  const findInput: FindDueInput = {
-    now: context.df.currentUtcDateTime.toISOString(),
-    pageSize: input.pageSize,
-    ...(input.continuationToken ? { continuationToken: input.continuationToken } : {}),
-  };
-  const page = (yield context.df.callActivity(FIND_DUE_ACTIVITY, findInput)) as FindDueOutput;
-  totals.pages += 1;
-  totals.scanned += page.scanned;
-  totals.due += page.due.length;
-  totals.notDue += Object.values(page.skipped).reduce((sum, n) => sum + n, 0);
-
-  const groups = batches(page.due, input.concurrency);
-  for (const [index, group] of groups.entries()) {
-    const now = context.df.currentUtcDateTime.toISOString();
-    const tasks = group.map((e) =>
-      context.df.callActivity(RUN_EXPORT_ACTIVITY, { scope: e.scope, exportName: e.exportName, now }),
-    );
-    const results = (yield context.df.Task.all(tasks)) as RunExportOutput[];
-    let wait = 0;
-    for (const r of results) {
-      totals[r.outcome] += 1;
-      if (r.outcome === 'throttled') wait = Math.max(wait, r.retryAfterMs ?? maxPause);
-    }
-    context.df.setCustomStatus({ tick: input.tick, ...totals });
-    const moreWork = index < groups.length - 1 || page.continuationToken !== undefined;
-    if (wait > 0 && moreWork) {
-      const pause = Math.min(wait, maxPause);
-      totals.pausedMs += pause;
-      yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + pause));
-    }
-  }
-
-  if (page.continuationToken) {
-    context.df.continueAsNew({ ...input, continuationToken: page.continuationToken, totals });
-    return undefined;
-  }
-  context.df.setCustomStatus({ tick: input.tick, ...totals, done: true });
-  return totals;
-}
+export const outOfBandRound = pagedRound<RoundInput, string, DueExport, RunExportOutput, RoundTotals>({
+  emptyTotals: () => ({ ...EMPTY_TOTALS }),
+  cursor: (input) => input.continuationToken,
+  withCursor: (input, continuationToken, totals) => ({ ...input, continuationToken, totals }),
+  *readPage({ context, input, totals, cursor }) {
+    const findInput: FindDueInput = {
+      now: context.df.currentUtcDateTime.toISOString(),
+      pageSize: input.pageSize,
+      ...(cursor ? { continuationToken: cursor } : {}),
+    };
+    const page = (yield context.df.callActivity(FIND_DUE_ACTIVITY, findInput)) as FindDueOutput;
+    totals.pages += 1;
+    totals.scanned += page.scanned;
+    totals.due += page.due.length;
+    totals.notDue += Object.values(page.skipped).reduce((sum, n) => sum + n, 0);
+    return {
+      kind: 'page',
+      items: page.due,
+      ...(page.continuationToken ? { next: page.continuationToken } : {}),
+    };
+  },
+  run: ({ context }, e) =>
+    context.df.callActivity(RUN_EXPORT_ACTIVITY, {
+      scope: e.scope,
+      exportName: e.exportName,
+      now: context.df.currentUtcDateTime.toISOString(),
+    } satisfies RunExportInput),
+  tally({ totals }, _e, r) {
+    totals[r.outcome] += 1;
+    return r.outcome === 'throttled' ? { throttledMs: r.retryAfterMs ?? Number.MAX_SAFE_INTEGER } : {};
+  },
+  status: ({ input, totals }, done) => ({ tick: input.tick, ...totals, ...(done ? { done: true } : {}) }),
+});

@@ -1,21 +1,32 @@
 // The export fleet end to end through the local host: the Exports emulator and its Billing API
 // customer list over HTTPS, the fleet table in Azurite, rounds through the durable engine.
 // Onboarding 3 customers of an MPA account with flexera-csp creates exactly the 6 exports Flexera's
-// CSP bill connect asks for; an edit in the emulator shows in plan mode and reconcile restores it.
+// CSP bill connect asks for and 3 backfills; an edit in the emulator shows in plan mode and
+// reconcile restores it; a throttled round pauses per Retry-After and loses no scope.
+import '../../src/functions/backfill'; // registers the backfill's functions
+import '../../src/functions/fleet'; // registers the fleet's functions
+
+import { type RunningEmulator, startEmulator } from '../../dev/emulator/server';
 import { findRegistration } from '../../dev/host/functionsCoreStub';
-import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
-import { startEmulator, type RunningEmulator } from '../../dev/emulator/server';
+import { type LocalHost, startLocalHost } from '../../dev/host/localHost';
 import { BillingCustomersClient } from '../../src/azure/billingCustomers';
+import { Catalog } from '../../src/azure/catalog';
 import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
 import { FleetStore } from '../../src/azure/fleetStore';
 import { tableClientFactory } from '../../src/azure/storageClients';
-import '../../src/functions/fleet'; // registers the fleet's functions
+import { loadConfig } from '../../src/config';
 import { useAppServices } from '../../src/services/appServices';
 import type { FleetRuntime } from '../../src/services/fleet';
-import { fleetStatus } from '../../src/services/fleet';
+import { fleetStatus } from '../../src/services/fleetSummary';
 import {
-  FLEET_DEPARTED_ACTIVITY,
+  BACKFILL_ACTIVITIES,
+  BACKFILL_MONTH_ORCHESTRATOR,
+  BACKFILL_ORCHESTRATOR,
+} from '../../src/workflows/backfill';
+import {
+  FLEET_ASSIGNMENT_DONE_ACTIVITY,
+  FLEET_BACKFILLS_ACTIVITY,
   FLEET_ROUND,
   FLEET_SCOPE_ACTIVITY,
   FLEET_TARGETS_ACTIVITY,
@@ -39,7 +50,12 @@ const FUNCTIONS = [
   FLEET_ROUND,
   FLEET_TARGETS_ACTIVITY,
   FLEET_SCOPE_ACTIVITY,
-  FLEET_DEPARTED_ACTIVITY,
+  FLEET_ASSIGNMENT_DONE_ACTIVITY,
+  FLEET_BACKFILLS_ACTIVITY,
+  'backfillStatus',
+  BACKFILL_ORCHESTRATOR,
+  BACKFILL_MONTH_ORCHESTRATOR,
+  ...Object.values(BACKFILL_ACTIVITIES),
 ];
 
 interface Json {
@@ -73,6 +89,10 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
     expect(done.runtimeStatus).toBe('Completed');
     return done.output as FleetRoundTotals;
   };
+  const waitFor = async (condition: () => boolean): Promise<void> => {
+    for (let i = 0; i < 600 && !condition(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(condition()).toBe(true);
+  };
   const onboardBody = {
     billingAccountId: MPA,
     profile: 'flexera-csp',
@@ -82,7 +102,7 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
       storageTenantId: '11111111-2222-4333-8444-555555555555',
     },
     rootFolderTemplate: '{customerId}/{dataset}',
-    backfillMonths: 0,
+    backfillMonths: 1,
   };
 
   beforeAll(async () => {
@@ -117,7 +137,32 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
       concurrency: 2,
       maxThrottlePauseMs: 50,
     };
-    useAppServices({ fleet: runtime });
+    const storage = testStorageConnection();
+    const config = loadConfig({
+      AzureWebJobsStorage: storage,
+      ExportsStorage: storage,
+      SECRET_STORE: 'table',
+    });
+    const catalog = new Catalog({
+      tableClient: tableClientFactory(config.storage.catalog),
+      tablePrefix: uniqueName('fleetcat').replace(/[^A-Za-z0-9]/g, ''),
+    });
+    await catalog.ensureTables();
+    await catalog.upsertToken({
+      storageAccount: 'partnerx01',
+      tokenId: 'token-1',
+      expiresOn: '2030-01-01T00:00:00Z',
+      permissions: 'racwdl',
+      secretName: 'sas-partnerx01',
+      fingerprint: 'token-1',
+      status: 'active',
+    });
+    useAppServices({
+      fleet: runtime,
+      config,
+      catalog,
+      backfills: { catalog, costExports, secrets: { get: async () => SAS }, now: () => now },
+    });
     host = await startLocalHost({
       env: { FLEET_RECONCILE_SCHEDULE: '0 45 5 * * *' },
       registrations: FUNCTIONS.map(findRegistration),
@@ -134,7 +179,7 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
     await emulator?.stop();
   });
 
-  it('onboards 3 customers of an MPA account with flexera-csp: exactly the 6 exports Flexera documents', async () => {
+  it('onboards 3 customers of an MPA account with flexera-csp: exactly the 6 exports Flexera documents and 3 backfills', async () => {
     await emulator.admin.resetCounters();
     const first = await call('POST', 'onboard', onboardBody);
     expect(first.status).toBe(202);
@@ -146,9 +191,13 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
       outcomes: { created: 6 },
       calls: { list: 3, put: 6 },
       problems: [],
+      backfills: { started: 3, existing: 0, refused: 0 },
     });
 
-    const exports = (await emulator.admin.exports()).filter((e) => e.scope.includes(MPA));
+    // The standing exports (the backfills' one-month exports, cea-bf-…, are theirs).
+    const exports = (await emulator.admin.exports()).filter(
+      (e) => e.scope.includes(MPA) && e.name.startsWith('cea-flexera-csp-'),
+    );
     expect(exports).toHaveLength(6);
     for (const e of exports) {
       const p = e.body.properties as Json;
@@ -177,12 +226,55 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
       );
     }
 
+    // One backfill per customer scope: both datasets, one month, under the customer's folder.
+    const backfills = () =>
+      host.engine.listInstances({ showInput: true }).filter((i) => i.name === BACKFILL_ORCHESTRATOR);
+    expect(backfills()).toHaveLength(3);
+    for (const b of backfills()) {
+      const input = b.input as { scope: string; datasets: string[]; windows: unknown[]; destination: Json };
+      expect(input.scope).toMatch(/\/customers\/[0-9a-f-]{36}$/);
+      expect(input.datasets).toEqual(['ActualCost', 'AmortizedCost']);
+      expect(input.windows).toHaveLength(1);
+      expect(input.destination).toMatchObject({
+        storageAccount: 'partnerx01',
+        container: 'flexera',
+        rootFolderPath: input.scope.split('/').at(-1),
+      });
+    }
+
     // The same request again is the same onboarding, and starts nothing.
     const again = await call('POST', 'onboard', onboardBody);
     expect(again.status).toBe(200);
-    expect(again.json).toMatchObject({ id, started: false });
+    expect(again.json).toMatchObject({ id, started: false, backfillMonths: 1 });
+    expect(backfills()).toHaveLength(3);
+
+    // The one status URL: token check, exports ensured, and each scope's backfill with its progress.
+    await waitFor(() => backfills().every((b) => (b.customStatus as { total?: number } | null)?.total === 2));
     const view = await call('GET', `onboardings/${id}`);
-    expect(view.json).toMatchObject({ id, runtimeStatus: 'Completed' });
+    expect(view.json).toMatchObject({
+      id,
+      runtimeStatus: 'Completed',
+      tokenCheck: { kind: 'sasToken', storageAccount: 'partnerx01', fingerprint: 'token-1' },
+      result: { scopes: 3, outcomes: { created: 6 } },
+      backfills: { shown: 3, truncated: false },
+    });
+    const scopes = (view.json.backfills as { scopes: Json[] }).scopes;
+    expect(scopes).toHaveLength(3);
+    for (const b of scopes) {
+      expect(b).toMatchObject({
+        state: 'started',
+        runtimeStatus: 'Running',
+        outcome: null,
+        statusUrl: `${host.baseUrl}/backfills/${b.backfillId as string}`,
+        progress: { total: 2, counts: expect.any(Object) },
+      });
+    }
+    expect(JSON.stringify(view.json)).not.toContain(SIG);
+    // The backfills would go on for hours (their months wait for landings): stop them here.
+    for (const i of host.engine.listInstances()) {
+      if (i.runtimeStatus === 'Running' || i.runtimeStatus === 'Pending')
+        host.engine.terminate(i.instanceId, 'test');
+    }
     const handOff = (
       view.json.assignment as { handOff: { exportUrls: Record<string, string>; storageTenantId: string }[] }
     ).handOff;
@@ -339,6 +431,7 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
       assignments: 1,
       exports: 8,
       byOutcome: { forbidden: 2, created: 2, updated: 4 },
+      notReconciled: 0,
     });
     expect(status.attention.map((o) => [o.scope, o.outcome])).toEqual([
       [customers[0], 'forbidden'],
