@@ -24,7 +24,8 @@ export interface ExportLandedEvent {
   runId: string;
   /** `complete`, `incomplete` (blobs still missing; re-checked and raised again) or `rejected`. */
   state: LandingState;
-  rowCount: number;
+  /** Absent when the manifest did not give a row count (rows unknown, not 0). */
+  rowCount?: number;
   landingKey: LandingKey;
 }
 

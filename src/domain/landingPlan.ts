@@ -29,7 +29,9 @@ export interface LandingRecord {
   executionType?: string;
   submittedTime?: string;
   blobCount: number;
-  rowCount: number;
+  /** Data rows; undefined when the manifest did not say (`dataRowCount` null, seen in 2024-04-01
+   * manifests): rows unknown, which is not 0 (a header-only run with nothing to report). */
+  rowCount?: number;
   totalBytes: number;
   state: LandingState;
   /** Why a manifest was rejected; free text, redacted. */
@@ -402,7 +404,7 @@ export function planLanding(
     executionType: record.executionType,
     submittedTime: record.submittedTime?.toISOString(),
     blobCount: record.blobs.length,
-    rowCount: record.dataRowCount ?? 0,
+    rowCount: record.dataRowCount,
     totalBytes,
     state: missing.length > 0 ? 'incomplete' : 'complete',
     missingBlobs: missing,

@@ -73,7 +73,8 @@ export interface LandingCounts {
   recent: (ExportRef & {
     period: string;
     state: LandingState;
-    rowCount: number;
+    /** Absent: the manifest did not say (rows unknown). */
+    rowCount?: number;
     totalBytes: number;
     catalogedAt: string;
   })[];
@@ -308,7 +309,7 @@ async function countLandings(
         exportName: l.exportName,
         period: l.period,
         state: l.state,
-        rowCount: l.rowCount,
+        ...(l.rowCount !== undefined ? { rowCount: l.rowCount } : {}),
         totalBytes: l.totalBytes,
         catalogedAt: l.catalogedAt,
       },

@@ -151,11 +151,14 @@ function heatmapHtml(section: Section<Heatmap> | undefined): string {
     const cells = section.months.map((m) => {
       const cell = row.cells[m];
       if (!cell) return '<td class="cell none"></td>';
+      // A manifest without a row count (dataRowCount null) is "rows unknown", never shown as 0.
+      const unknownRows = cell.runId !== undefined && cell.rows === undefined;
       const run = cell.runId
-        ? ` · run ${cell.runId}${cell.rows !== undefined ? ` (${cell.rows} rows)` : ''} submitted ${cell.runTime ?? ''}`
+        ? ` · run ${cell.runId} (${unknownRows ? 'rows unknown' : `${cell.rows} rows`}) submitted ${cell.runTime ?? ''}`
         : '';
       const title = `${m} ${cell.state}: ${cell.reason}${run}${cell.healing ? ` · ${cell.healing}` : ''}`;
-      return `<td class="cell s-${h(cell.state)}" data-month="${h(m)}" data-state="${h(cell.state)}" title="${h(title)}">${h(STATE_LETTER[cell.state] ?? '?')}${cell.healing ? '<sup>h</sup>' : ''}</td>`;
+      const rows = cell.runId ? ` data-rows="${unknownRows ? 'unknown' : h(cell.rows)}"` : '';
+      return `<td class="cell s-${h(cell.state)}" data-month="${h(m)}" data-state="${h(cell.state)}"${rows} title="${h(title)}">${h(STATE_LETTER[cell.state] ?? '?')}${unknownRows ? '<sup>?</sup>' : ''}${cell.healing ? '<sup>h</sup>' : ''}</td>`;
     });
     body.push(`<tr data-export="${h(row.exportName)}"><th>${h(row.exportName)}</th>${cells.join('')}</tr>`);
   }
@@ -165,7 +168,7 @@ function heatmapHtml(section: Section<Heatmap> | undefined): string {
   const next = section.continuationToken
     ? `<p><a href="?format=html&amp;ledgerPage=${encodeURIComponent(section.continuationToken)}">next exports →</a> <span class="muted">(add your function key)</span></p>`
     : '';
-  return `<p class="legend">${legend} · <sup>h</sup> healing tried · hover a cell for its run</p>
+  return `<p class="legend">${legend} · <sup>?</sup> rows unknown (the manifest gave no count) · <sup>h</sup> healing tried · hover a cell for its run</p>
 <table class="heatmap" id="heatmap"><thead><tr><th>export</th>${head}</tr></thead><tbody>
 ${body.join('\n')}
 </tbody></table>${next}`;
@@ -278,7 +281,7 @@ function landingsHtml(counts: StatusReport['counts']): string {
           `<code>${h(r.scope)}</code>`,
           h(r.period),
           h(r.state),
-          h(r.rowCount),
+          r.rowCount === undefined ? '<span class="muted">unknown</span>' : h(r.rowCount),
           h(r.totalBytes),
           h(r.catalogedAt),
         ]),

@@ -25,6 +25,7 @@ import {
   type ManifestLanded,
 } from '../../src/services/landings';
 import { parseManifest } from '../../src/domain/manifest';
+import { parseScope } from '../../src/domain/scope';
 import {
   collect,
   content,
@@ -340,7 +341,7 @@ describe('every fixture shape', () => {
     expect(rows).toEqual([expect.objectContaining({ runId, scope: '', exportName: 'orphan-export' })]);
   });
 
-  test('no counts (2023-07-01-preview): row count unknown (0), bytes from the manifest', async () => {
+  test('no counts (2023-07-01-preview): row count unknown, not 0; bytes from the manifest', async () => {
     const { text, runId } = fixture('no-counts-2023-07-01-preview.json');
     const outcome = await catalogueLanded(text);
     expect(outcome).toMatchObject({ state: 'complete', fileRows: 2 });
@@ -349,6 +350,14 @@ describe('every fixture shape', () => {
       [52428800, 0],
       [1024, 0],
     ]);
+    // The landing keeps "unknown" (no rowCount), so the ledger does not take the month for NoData.
+    const scope = parseScope(text.match(/"resourceId": "(.*)\/providers\/Microsoft\.CostManagement/)![1]!);
+    const landings = (
+      await landingsOf(world.catalog, exportKey(scope.canonical, 'northwind-amortized'))
+    ).filter((l) => l.runId === runId);
+    expect(landings).toHaveLength(1);
+    expect(landings[0]).toMatchObject({ state: 'complete', blobCount: 2 });
+    expect(landings[0]).not.toHaveProperty('rowCount');
   });
 
   test('zero rows: a complete landing with no files and no listing', async () => {

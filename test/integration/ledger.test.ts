@@ -13,6 +13,7 @@ import { loadConfig, type AppConfig } from '../../src/config';
 import { LEDGER_FUNCTION, runLedgerSweep, useLedgerRuntime } from '../../src/functions/ledger';
 import type { StartBackfill } from '../../src/services/healing';
 import { LedgerService } from '../../src/services/ledger';
+import { readHeatmap } from '../../src/services/statusHeatmap';
 import { testStorageConnection, uniqueName } from '../support/storage';
 
 const SUB = '/subscriptions/00000000-0000-0000-0000-0000000000ab';
@@ -66,7 +67,8 @@ function landing(
   exportName: string,
   period: string,
   submittedTime: string,
-  rowCount = 42,
+  /** null: the manifest gave no count (rows unknown). */
+  rowCount: number | null = 42,
 ): LandingRecord {
   return {
     scope,
@@ -76,7 +78,7 @@ function landing(
     manifestPath: `msexports/cm/${exportName}/${period}/x/manifest.json`,
     submittedTime,
     blobCount: 1,
-    rowCount,
+    ...(rowCount !== null ? { rowCount } : {}),
     totalBytes: 1234,
     state: 'complete',
     missingBlobs: [],
@@ -196,6 +198,33 @@ describe('the ledger', () => {
       ['2026-11', 'Missing'],
       ['2026-12', 'Stale'],
     ]);
+  });
+});
+
+describe('rows unknown and NoData', () => {
+  it('keeps a month without a row count apart from a header-only month, in the cell and the heatmap', async () => {
+    clock = new Date('2026-12-04T12:00:00Z');
+    const catalog = await freshCatalog();
+    const ledger = new LedgerService({ catalog, now });
+    await catalog.upsertExport(exportRecord(SUB, 'daily-actual'));
+    // October: the closing run's manifest said `dataRowCount: null`. November: one header-only file.
+    await ledger.recordLanding(
+      landing(SUB, 'daily-actual', '20261001-20261031', '2026-11-05T09:42:00Z', null),
+    );
+    await ledger.recordLanding(landing(SUB, 'daily-actual', '20261101-20261130', '2026-12-03T09:42:00Z', 0));
+    const october = (await ledger.cell(SUB, 'daily-actual', '2026-10'))!;
+    expect(october.state).toBe('Final');
+    expect(october.current).toBeDefined();
+    expect(october.current).not.toHaveProperty('rows');
+    expect(october.current!.noData).toBe(false);
+    const november = (await ledger.cell(SUB, 'daily-actual', '2026-11'))!;
+    expect(november).toMatchObject({ state: 'NoData', current: { rows: 0, noData: true } });
+
+    const heatmap = await readHeatmap(catalog, clock, 13);
+    const cells = heatmap.rows.find((r) => r.exportName === 'daily-actual')!.cells;
+    expect(cells['2026-10']).toMatchObject({ state: 'Final', runId: october.current!.runId });
+    expect(cells['2026-10']).not.toHaveProperty('rows');
+    expect(cells['2026-11']).toMatchObject({ state: 'NoData', rows: 0 });
   });
 });
 

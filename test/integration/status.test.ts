@@ -340,6 +340,12 @@ describe('GET /api/status from settings', () => {
   });
 });
 
+/** `YYYY-MM` of the month `n` months before the one `at` falls in (UTC). */
+function monthsBefore(at: number, n: number): string {
+  const d = new Date(at);
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - n, 1)).toISOString().slice(0, 7);
+}
+
 describe('GET /api/status: configuration and catalog', () => {
   const account = 'acctstatus01';
   const now = Date.now();
@@ -538,6 +544,10 @@ describe('GET /api/status: configuration and catalog', () => {
 
   it('is degraded with three problems and their fixes: a SAS-failing export, an expiring token, a Failed month', async () => {
     const runtime = await runtimeFor(appEnv({ MANAGED_SCOPES: SUB_OK }));
+    // Months relative to the clock, so the cells stay inside the page's 13-month horizon.
+    const failedMonth = monthsBefore(now, 3);
+    const finalMonth = monthsBefore(now, 4);
+    const missingMonth = monthsBefore(now, 5);
     const catalog = runtime.catalog;
     await catalog.upsertExport({
       scope: SUB_OK,
@@ -573,10 +583,10 @@ describe('GET /api/status: configuration and catalog', () => {
       ...(status === 'failed' ? { error: 'Failed: run failed 3 times' } : {}),
       updatedAt,
     });
-    await catalog.upsertBackfillRun(month('2026-09', 'failed', 'bf-a', iso(-DAY)));
+    await catalog.upsertBackfillRun(month(failedMonth, 'failed', 'bf-a', iso(-DAY)));
     // A month that failed once but landed in a later backfill is not a problem any more.
-    await catalog.upsertBackfillRun(month('2026-08', 'failed', 'bf-a', iso(-DAY)));
-    await catalog.upsertBackfillRun(month('2026-08', 'landed', 'bf-b', iso(-60_000)));
+    await catalog.upsertBackfillRun(month(finalMonth, 'failed', 'bf-a', iso(-DAY)));
+    await catalog.upsertBackfillRun(month(finalMonth, 'landed', 'bf-b', iso(-60_000)));
     useAppServices({ status: runtime });
 
     // The ledger: September Failed (the status reports it from the backfill run), August Final.
@@ -594,18 +604,25 @@ describe('GET /api/status: configuration and catalog', () => {
         ? {
             current: {
               runId: 'run-aug',
-              runTime: '2026-09-05T09:42:00Z',
+              runTime: `${failedMonth}-05T09:42:00Z`,
               rows: 2525,
               bytes: 1,
               noData: false,
-              catalogedAt: '2026-09-05T09:50:00Z',
+              catalogedAt: `${failedMonth}-05T09:50:00Z`,
             },
           }
         : {}),
       updatedAt: iso(0),
     });
-    await catalog.upsert('ledger', cell('2026-09', 'Failed', 'backfill bf-a failed after 3 attempt(s)'));
-    await catalog.upsert('ledger', cell('2026-08', 'Final', 'run run-aug landed after the close window'));
+    await catalog.upsert('ledger', cell(failedMonth, 'Failed', 'backfill bf-a failed after 3 attempt(s)'));
+    await catalog.upsert('ledger', cell(finalMonth, 'Final', 'run run-aug landed after the close window'));
+    // Another export's closing run had no row count in its manifest: rows unknown, not 0.
+    const noCount = cell(finalMonth, 'Final', 'run run-nc landed after the close window');
+    await catalog.upsert('ledger', {
+      ...noCount,
+      exportName: 'daily-amortized',
+      current: { ...noCount.current!, runId: 'run-nc', rows: undefined },
+    });
     const report = await getStatusJson();
     expect(report.status).toBe('degraded');
     expect(report.problems.map((p) => p.kind).sort()).toEqual([
@@ -620,15 +637,15 @@ describe('GET /api/status: configuration and catalog', () => {
     expect(byKind.tokenExpiring!.message).toContain('4 day(s) left');
     expect(byKind.tokenExpiring!.message).toContain('1 export(s) deliver with it');
     expect(byKind.tokenExpiring!.fix).toContain(`/api/tokens/${account}/rotate`);
-    expect(byKind.monthFailed!.subject).toBe(`${SUB_OK} · backfill-2026-09 · 2026-09`);
+    expect(byKind.monthFailed!.subject).toBe(`${SUB_OK} · backfill-${failedMonth} · ${failedMonth}`);
     expect(byKind.monthFailed!.message).toContain('after 3 attempt(s)');
     // The fix is a request the backfill endpoint accepts, aimed at the export's own destination.
     const body = JSON.parse(/-d '(.*)'$/.exec(byKind.monthFailed!.fix)![1]!);
     expect(body).toEqual({
       scope: SUB_OK,
       datasets: ['ActualCost'],
-      from: '2026-09',
-      to: '2026-09',
+      from: failedMonth,
+      to: failedMonth,
       destination: { storageAccount: account, container: 'msexports', rootFolderPath: 'cm' },
       force: true,
     });
@@ -642,20 +659,23 @@ describe('GET /api/status: configuration and catalog', () => {
     const html = await (await getStatus('?format=html')).text();
     expect(html).toContain('<span class="badge warn">degraded</span>');
     expect(html.match(/<li class="problem"/g)).toHaveLength(3);
-    expect(html).toMatch(
-      /<td class="cell s-Failed" data-month="2026-09" data-state="Failed" title="2026-09 Failed: backfill bf-a failed after 3 attempt\(s\)"/,
+    expect(html).toContain(
+      `<td class="cell s-Failed" data-month="${failedMonth}" data-state="Failed" title="${failedMonth} Failed: backfill bf-a failed after 3 attempt(s)"`,
     );
     expect(html).toContain(
-      'title="2026-08 Final: run run-aug landed after the close window · run run-aug (2525 rows) submitted 2026-09-05T09:42:00Z"',
+      `title="${finalMonth} Final: run run-aug landed after the close window · run run-aug (2525 rows) submitted ${failedMonth}-05T09:42:00Z"`,
     );
-    expect(report.heatmap).toMatchObject({ ok: true, byState: { Failed: 1, Final: 1 } });
+    expect(html).toContain(
+      `data-state="Final" data-rows="unknown" title="${finalMonth} Final: run run-nc landed after the close window · run run-nc (rows unknown) submitted`,
+    );
+    expect(report.heatmap).toMatchObject({ ok: true, byState: { Failed: 1, Final: 2 } });
 
     // A Missing month is a problem too, with the backfill that fills it; not under HEALING_POLICY=off.
-    await catalog.upsert('ledger', cell('2026-07', 'Missing', 'no run of 2026-07 landed'));
+    await catalog.upsert('ledger', cell(missingMonth, 'Missing', `no run of ${missingMonth} landed`));
     const withMissing = await getStatusJson();
     expect(withMissing.problems.find((p) => p.kind === 'monthMissing')).toMatchObject({
-      subject: `${SUB_OK} · daily-actual · 2026-07`,
-      fix: expect.stringContaining('"from":"2026-07","to":"2026-07"'),
+      subject: `${SUB_OK} · daily-actual · ${missingMonth}`,
+      fix: expect.stringContaining(`"from":"${missingMonth}","to":"${missingMonth}"`),
     });
     useAppServices({
       status: {
