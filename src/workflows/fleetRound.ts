@@ -208,7 +208,9 @@ function tallyScope(round: Round, r: ScopeSummary, attempt: number): ItemVerdict
   totals.calls.list += r.calls.list;
   totals.calls.put += r.calls.put;
   if (r.status === 'throttled' && attempt < (input.maxScopeAttempts ?? 10)) {
-    return { throttledMs: r.retryAfterMs ?? Number.MAX_SAFE_INTEGER, retry: true };
+    // At least the Retry-After, longer with each try: a scope needs a List and a PUT in a row, and
+    // waiting for exactly one call's worth again and again can starve it while others take it.
+    return { throttledMs: (r.retryAfterMs ?? Number.MAX_SAFE_INTEGER) * attempt, retry: true };
   }
   const cursor = current(round);
   const assignmentId = input.assignmentIds[cursor.index]!;

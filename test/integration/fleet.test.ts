@@ -68,6 +68,7 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
   let costExports: CostExportsClient;
   let token = { fingerprint: 'token-1' };
   let store: FleetStore;
+  let runtime: FleetRuntime;
   const now = new Date('2026-12-04T06:00:00Z');
 
   const call = async (
@@ -121,7 +122,7 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
       }),
       uniqueName('fleet'),
     );
-    const runtime: FleetRuntime = {
+    runtime = {
       store,
       costExports,
       customers: new BillingCustomersClient({
@@ -472,5 +473,36 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
     expect((refused.json.error as { fields: { field: string }[] }).fields[0]!.field).toBe(
       'profile.exports[0].dataset',
     );
+  });
+
+  it('a throttled round pauses per Retry-After on durable timers and resumes, losing no scope', async () => {
+    const assignmentId = ((await call('GET', 'assignments')).json.assignments as { id: string }[])[0]!.id;
+    // Waits as long as each 429 asks (whole seconds), not the short cap the other cases use.
+    // Every scope of a page at once against a burst of 2 calls and one a second after: a scope
+    // needs a List and a PUT in a row, so most of them wait several times.
+    runtime.maxThrottlePauseMs = 60_000;
+    runtime.concurrency = 4;
+    await emulator.admin.setThrottle({ otherPerPrincipal: { limit: 2, windowSeconds: 2 } });
+    await emulator.admin.resetCounters();
+    try {
+      const round = await call('POST', 'reconcile', { assignmentId });
+      const id = round.json.id as string;
+      const totals = await finish(id);
+      const counters = await emulator.admin.counters();
+      expect(counters.byStatus['429']).toBeGreaterThan(4);
+      // Every customer reconciled, none left throttled: 4 scopes, 8 exports, no problem.
+      expect(totals).toMatchObject({ scopes: 4, throttled: 0, failed: 0, forbidden: 0, problems: [] });
+      expect(Object.values(totals.outcomes).reduce((a, b) => a + b, 0)).toBe(8);
+      // The pauses are whole multiples of the waits the 429s asked for (whole seconds), on durable timers.
+      expect(totals.pausedMs).toBeGreaterThanOrEqual(1000);
+      expect(totals.pausedMs % 1000).toBe(0);
+      const status = await fleetStatus(store);
+      expect(status).toMatchObject({ exports: 8, byOutcome: expect.not.objectContaining({ throttled: 1 }) });
+      expect(status.byOutcome.throttled).toBeUndefined();
+    } finally {
+      await emulator.admin.setThrottle({ otherPerPrincipal: null });
+      runtime.maxThrottlePauseMs = 50;
+      runtime.concurrency = 2;
+    }
   });
 });
