@@ -9,7 +9,9 @@
 // | `profile` | profile name | ExportProfile (custom ones only) |
 // | `outcome|{scopeKey}` | export name | ExportOutcomeRecord |
 // | `member|{assignment id}` | scope key | the last round that saw the scope |
-// | `onboarding` | onboarding id | OnboardingRecord |
+// | `summary` | assignment id | AssignmentSummary: counts by outcome of its last round (status) |
+// | `onboarding` | onboarding id | OnboardingRecord (backfillMonths, token check) |
+// | `onboardingBackfill|{onboarding id}` | scope key | the scope's backfill id or why none |
 import type { TableClient } from '@azure/data-tables';
 import { mapWithConcurrency } from './catalog';
 
