@@ -14,6 +14,7 @@ import { appService } from '../services/appServices';
 import { collectStatus, type StatusRuntime } from '../services/status';
 import { checkHealth } from '../services/statusConfig';
 import { renderStatusHtml } from '../services/statusHtml';
+import { parseHeatmapPageKey } from '../services/statusHeatmap';
 import { badRequest, httpHandler } from './http';
 
 export const HEALTH_FUNCTION = 'health';
@@ -84,9 +85,10 @@ export async function statusHandler(
   }
 
   // The heatmap's "next exports" link: a continuation token the ledger page handed out.
-  const ledgerPage = request.query.get('ledgerPage') ?? undefined;
-  if (ledgerPage !== undefined && !/^[A-Za-z0-9+/=_-]{1,2048}$/.test(ledgerPage)) {
-    return badRequest([{ field: 'ledgerPage', message: 'expected the token a previous page linked' }]);
+  const pageText = request.query.get('ledgerPage');
+  const ledgerPage = pageText === null ? undefined : parseHeatmapPageKey(pageText);
+  if (pageText !== null && !ledgerPage) {
+    return badRequest([{ field: 'ledgerPage', message: 'expected the key a previous page linked' }]);
   }
   const report = await collectStatus(
     {

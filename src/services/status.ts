@@ -36,7 +36,7 @@ import {
   type Section,
   type StatusCatalog,
 } from './statusCounts';
-import { readHeatmap, type Heatmap } from './statusHeatmap';
+import { readHeatmap, type Heatmap, type HeatmapPageKey } from './statusHeatmap';
 
 export interface CatalogReachability {
   reachable: boolean;
@@ -95,7 +95,7 @@ export interface StatusDependencies {
   /** The export fleet's recorded outcomes (services/fleetSummary.ts fleetStatus). */
   fleet?: () => Promise<FleetStatus>;
   /** Continuation token of the heatmap page to show (the page's "next exports" link). */
-  ledgerPage?: string;
+  ledgerPage?: HeatmapPageKey;
 }
 
 /** How long the status page waits for the catalog's first answer before it reports it unreachable. */

@@ -1,9 +1,11 @@
 // The status page's ledger heatmap: one page of ledger cells (months × exports, grouped by scope as
 // the table lists them), read with one query, so the page stays one request however many exports
-// there are; a continuation token leads to the next page of exports.
+// there are. A page ends on an export boundary: the table's own continuation would cut an export's
+// months in two (exports have 1 to 13 cells), so the page drops its last, possibly partial, export
+// and the "next exports" key is where that export's cells start (scope partition and RowKey).
 import { odata } from '@azure/data-tables';
 import { isRestError } from '@azure/core-rest-pipeline';
-import type { Catalog } from '../azure/catalog';
+import type { Catalog, LedgerCellRecord, Stored } from '../azure/catalog';
 import { expectedMonths, LEDGER_STATES, type LedgerState } from '../domain/ledger';
 
 export interface HeatCell {
@@ -27,7 +29,7 @@ export interface Heatmap {
   rows: HeatRow[];
   /** Cells of this page by state. */
   byState: Record<LedgerState, number>;
-  /** Hand back as `?ledgerPage=` for the next exports. */
+  /** Hand back as `?ledgerPage=` for the next exports (see heatmapPageKey). */
   continuationToken?: string;
   tableMissing?: boolean;
 }
@@ -35,11 +37,44 @@ export interface Heatmap {
 /** Cells read per page: 50 exports × 13 months. */
 export const HEATMAP_PAGE_CELLS = 650;
 
+/** Where a heatmap page starts: the first cell of an export (its scope partition and RowKey), or,
+ * after table pages that matched nothing, where the table's scan stopped. */
+export type HeatmapPageKey = { partitionKey: string; rowKey: string } | { tableToken: string };
+
+/** The `?ledgerPage=` value of a page key: base64url of its JSON, opaque to the reader. */
+export function formatHeatmapPageKey(key: HeatmapPageKey): string {
+  const value = 'tableToken' in key ? [key.tableToken] : [key.partitionKey, key.rowKey];
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+}
+
+/** The page key a "next exports" link carries; undefined when it is not one this page wrote. */
+export function parseHeatmapPageKey(text: string): HeatmapPageKey | undefined {
+  if (!/^[A-Za-z0-9_-]{1,2048}$/.test(text)) return undefined;
+  try {
+    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(value) &&
+      (value.length === 1 || value.length === 2) &&
+      value.every((v) => typeof v === 'string' && v.length > 0 && v.length <= 1024)
+    ) {
+      const [first, second] = value as string[];
+      return second === undefined ? { tableToken: first! } : { partitionKey: first!, rowKey: second };
+    }
+  } catch {
+    // not JSON: not ours
+  }
+  return undefined;
+}
+
+/** Table pages read at most per heatmap page: a filtered query may answer empty pages with a
+ * continuation (Azure Tables stops a scan after 5 s or at a partition boundary). */
+const MAX_TABLE_PAGES = 10;
+
 export async function readHeatmap(
   catalog: Pick<Catalog, 'page'>,
   now: Date,
   horizonMonths: number,
-  continuationToken?: string,
+  start?: HeatmapPageKey,
 ): Promise<Heatmap> {
   const months = expectedMonths({ recurrence: 'Daily', active: true }, now, {
     horizonMonths,
@@ -48,18 +83,52 @@ export async function readHeatmap(
   }).reverse();
   const byState = Object.fromEntries(LEDGER_STATES.map((s) => [s, 0])) as Record<LedgerState, number>;
   const heatmap: Heatmap = { months, rows: [], byState };
-  let page;
+  let filter = odata`month ge ${months[0]!}`;
+  if (start && !('tableToken' in start)) {
+    filter += odata` and (PartitionKey gt ${start.partitionKey} or (PartitionKey eq ${start.partitionKey} and RowKey ge ${start.rowKey}))`;
+  }
+  const items: Stored<LedgerCellRecord>[] = [];
+  let more = start && 'tableToken' in start ? start.tableToken : undefined;
   try {
-    page = await catalog.page('ledger', odata`month ge ${months[0]!}`, {
-      maxPageSize: HEATMAP_PAGE_CELLS,
-      ...(continuationToken ? { continuationToken } : {}),
-    });
+    for (let pages = 0; pages < MAX_TABLE_PAGES; pages++) {
+      const page = await catalog.page('ledger', filter, {
+        maxPageSize: HEATMAP_PAGE_CELLS - items.length,
+        ...(more ? { continuationToken: more } : {}),
+      });
+      items.push(...page.items);
+      more = page.continuationToken;
+      if (!more || items.length >= HEATMAP_PAGE_CELLS) break;
+    }
   } catch (error) {
     if (isRestError(error) && error.statusCode === 404) return { ...heatmap, tableMissing: true };
     throw error;
   }
+  if (more && items.length > 0) {
+    // More cells follow: the last export may go on in them, so it starts the next page instead.
+    const last = items[items.length - 1]!;
+    let cut = items.length;
+    while (cut > 0 && sameExport(items[cut - 1]!, last)) cut -= 1;
+    if (cut === 0) {
+      // One export filled the page (not with 13 months a row): go on after its cells, whose RowKeys
+      // are `{export key}|{month}` and sort before `{export key}}` (ledgerExportRange).
+      cut = items.length;
+      heatmap.continuationToken = formatHeatmapPageKey({
+        partitionKey: last.partitionKey,
+        rowKey: `${last.rowKey.slice(0, last.rowKey.lastIndexOf('|'))}}`,
+      });
+    } else {
+      heatmap.continuationToken = formatHeatmapPageKey({
+        partitionKey: last.partitionKey,
+        rowKey: items[cut]!.rowKey,
+      });
+    }
+    items.length = cut;
+  } else if (more) {
+    // Only empty table pages so far: the next page goes on where the table's scan stopped.
+    heatmap.continuationToken = formatHeatmapPageKey({ tableToken: more });
+  }
   let row: HeatRow | undefined;
-  for (const c of page.items) {
+  for (const c of items) {
     if (!row || row.scope !== c.scope || row.exportName !== c.exportName) {
       row = { scope: c.scope, exportName: c.exportName, cells: {} };
       heatmap.rows.push(row);
@@ -80,6 +149,9 @@ export async function readHeatmap(
         : {}),
     };
   }
-  if (page.continuationToken) heatmap.continuationToken = page.continuationToken;
   return heatmap;
+}
+
+function sameExport(a: Stored<LedgerCellRecord>, b: Stored<LedgerCellRecord>): boolean {
+  return a.partitionKey === b.partitionKey && a.scope === b.scope && a.exportName === b.exportName;
 }

@@ -733,6 +733,61 @@ describe('GET /api/status: configuration and catalog', () => {
   });
 });
 
+describe('the heatmap pages', () => {
+  it('follows "next exports" to the rest, each export on one page with all its months', async () => {
+    const runtime = await runtimeFor(appEnv({ MANAGED_SCOPES: SUB_OK }));
+    const now = Date.now();
+    const months = Array.from({ length: 13 }, (_, n) => monthsBefore(now, n));
+    // 61 exports of 11 to 13 months (younger exports have fewer): more than one page of cells.
+    const names = Array.from({ length: 61 }, (_, i) => `export-${String(i).padStart(2, '0')}`);
+    const monthsOf = (i: number) => months.slice(0, 13 - (i % 3));
+    await runtime.catalog.upsertMany(
+      'ledger',
+      names.flatMap((exportName, i) =>
+        monthsOf(i).map((month) => ({
+          scope: SUB_OK,
+          exportName,
+          dataset: 'ActualCost' as const,
+          month,
+          state: 'Missing' as const,
+          reason: `no run of ${month} landed`,
+          stateSince: new Date(now).toISOString(),
+          runs: 0,
+          supersededRuns: 0,
+          updatedAt: new Date(now).toISOString(),
+        })),
+      ),
+    );
+    useAppServices({ status: runtime });
+
+    const seen = new Map<string, number>();
+    let url: URL | undefined = new URL(`${host.baseUrl}/status?format=html`);
+    let pages = 0;
+    while (url) {
+      pages += 1;
+      expect(pages).toBeLessThan(5);
+      const response = await fetch(url, { headers: { 'x-functions-key': host.functionKey } });
+      expect(response.status).toBe(200);
+      const html = await response.text();
+      for (const row of html.matchAll(/<tr data-export="([^"]+)">(.*?)<\/tr>/g)) {
+        expect(seen.has(row[1]!)).toBe(false); // an export is never split over two pages
+        seen.set(row[1]!, [...row[2]!.matchAll(/data-state="Missing"/g)].length);
+      }
+      const next = /<a href="([^"]+)">next exports/.exec(html)?.[1];
+      url = next ? new URL(next.replace(/&amp;/g, '&'), url) : undefined;
+    }
+    expect(pages).toBeGreaterThan(1);
+    expect([...seen.keys()].sort()).toEqual(names);
+    // A key the page did not write is refused, naming the parameter.
+    for (const bad of ['not*base64', Buffer.from('"x"').toString('base64url')]) {
+      const refused = await getStatus(`?format=html&ledgerPage=${encodeURIComponent(bad)}`);
+      expect(refused.status).toBe(400);
+      expect(await refused.text()).toContain('ledgerPage');
+    }
+    expect(names.map((n) => seen.get(n))).toEqual(names.map((_, i) => monthsOf(i).length));
+  });
+});
+
 describe('GET /api/status as HTML', () => {
   it('escapes and redacts every value, and chooses HTML by Accept or ?format', async () => {
     const runtime = await runtimeFor(appEnv({ MANAGED_SCOPES: SUB_OK }));
