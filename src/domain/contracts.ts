@@ -160,7 +160,12 @@ export interface RunExportInput {
   task: MonthTask;
   instanceId: string;
   attempt: number;
+  /** Read the export's run history before submitting and answer its run ids: the export was not
+   * created by this month (a left-over of an interrupted backfill), so runs it already has are not
+   * this month's and must never complete it. */
+  readPriorRuns?: boolean;
 }
+export type RunExportResult = CallResult<{ priorRunIds?: string[] }>;
 export interface ReadRunInput {
   task: MonthTask;
   /** Runs of earlier attempts, never to be taken for this attempt's. */
@@ -172,6 +177,27 @@ export interface ObservedRun {
   error?: string;
 }
 export type ReadRunResult = CallResult<{ run?: ObservedRun }>;
+
+/** A landing event names a run: before it completes the month, its run is checked against the
+ * export's run history (a manifest anyone can write; the history only Cost Management can). */
+export interface ConfirmLandingInput {
+  task: MonthTask;
+  instanceId: string;
+  runId: string;
+  /** Where the catalog filed the landing: marked rejected when the run is refused. */
+  landingKey?: LandingKey;
+}
+/** `confirmed`: a run of this export that is running or done. `pending`: listed but still Queued
+ * (its files cannot be there yet; the history poll decides). `refused`: not a run of this export in
+ * its history, or one that failed: the landing is marked rejected and the month keeps waiting. */
+export type LandingVerdict = 'confirmed' | 'pending' | 'refused';
+export type ConfirmLandingResult = CallResult<{
+  verdict: LandingVerdict;
+  reason?: string;
+  /** For a refused run: whether its catalog row was marked rejected (`refused`), already was, or
+   * was not found. */
+  landingRow?: 'refused' | 'alreadyRejected' | 'notFound';
+}>;
 export interface FinishMonthInput {
   task: MonthTask;
   instanceId: string;

@@ -27,7 +27,8 @@ export type LogEventName =
   | 'token.rotation.failed'
   | 'sasWatch.finished'
   | 'durable.purged'
-  | 'ledger.sweep';
+  | 'ledger.sweep'
+  | 'backfill.landing.refused';
 
 export type LogFieldValue = string | number | boolean | null;
 

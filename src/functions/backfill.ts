@@ -14,6 +14,8 @@ import type { AppConfig } from '../config';
 import {
   monthInstanceId,
   type BackfillInput,
+  type ConfirmLandingInput,
+  type ConfirmLandingResult,
   type FinishMonthInput,
   type RunExportInput,
 } from '../domain/contracts';
@@ -81,6 +83,7 @@ function registerActivity<K extends keyof BackfillActivities>(name: string, key:
 registerActivity(BACKFILL_ACTIVITIES.putExport, 'putExport');
 registerActivity(BACKFILL_ACTIVITIES.runExport, 'runExport');
 registerActivity(BACKFILL_ACTIVITIES.readRun, 'readRun');
+registerActivity(BACKFILL_ACTIVITIES.confirmLanding, 'confirmLanding');
 registerActivity(BACKFILL_ACTIVITIES.finishMonth, 'finishMonth');
 
 app.http(BACKFILL_START_FUNCTION, {
@@ -121,6 +124,23 @@ function logActivity(
     });
     if (kind === 'ok') context.log(line);
     else context.warn(line);
+  } else if (key === 'confirmLanding' && kind === 'ok') {
+    const refused = result as Extract<ConfirmLandingResult, { kind: 'ok' }>;
+    if (refused.verdict !== 'refused') return;
+    const { task, runId, landingKey } = input as ConfirmLandingInput;
+    context.warn(
+      logEventLine('backfill.landing.refused', {
+        backfillId: task.backfillId,
+        scope: task.scope,
+        exportName: task.exportName,
+        dataset: task.dataset,
+        month: task.month,
+        runId,
+        landing: landingKey ? `${landingKey.partitionKey}/${landingKey.rowKey}` : undefined,
+        landingRow: refused.landingRow,
+        reason: refused.reason,
+      }),
+    );
   } else if (key === 'finishMonth') {
     const { task, result: month } = input as FinishMonthInput;
     const line = logEventLine('backfill.month.finished', {

@@ -19,6 +19,7 @@ import { appBaseUrl } from '../domain/alertPolicy';
 import { parseBackfillExportName } from '../domain/backfillPlan';
 import { alertStateTableName, TableAlertStateStore, type SasWatchRuntime } from './alerts';
 import type { BackfillDeps } from './backfills';
+import { LandingRefusals } from './landingRefusals';
 import type { ExportSyncRuntime } from './exportRegistry';
 import { registeredTokens, type FleetRuntime } from './fleet';
 import { fleetStatus } from './fleetSummary';
@@ -71,7 +72,7 @@ export function createAppServices(config: AppConfig): AppServices {
     costExports,
     secrets,
     fleetStore,
-    backfills: { catalog, costExports, secrets, now, ledger },
+    backfills: { catalog, costExports, secrets, now, ledger, refusals: new LandingRefusals(catalog, now) },
     ledger,
     landings: {
       catalog,

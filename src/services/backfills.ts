@@ -33,6 +33,8 @@ import {
   type BackfillInput,
   type BackfillTiming,
   type CallResult,
+  type ConfirmLandingInput,
+  type ConfirmLandingResult,
   type FinishMonthInput,
   type MonthResult,
   type MonthTask,
@@ -40,7 +42,10 @@ import {
   type ReadRunInput,
   type ReadRunResult,
   type RunExportInput,
+  type RunExportResult,
 } from '../domain/contracts';
+import { judgeLandedRun } from '../domain/landingTrust';
+import type { LandingRefusals } from './landingRefusals';
 import type { FieldError } from '../domain/fieldError';
 import { isRecord } from '../domain/json';
 
@@ -454,6 +459,8 @@ export interface BackfillDeps {
   /** The completeness ledger: a month that ended without data is written into its cell at once
    * (landed months reach it through the landing path). */
   ledger?: Pick<LedgerService, 'recordBackfillMonth'>;
+  /** Marks a landing whose run the month refused as rejected in the catalog. */
+  refusals?: Pick<LandingRefusals, 'refuse'>;
 }
 
 /** Anything an adapter threw → a result the orchestrator can act on, secrets redacted. */
@@ -558,15 +565,21 @@ export function createBackfillActivities(deps: BackfillDeps) {
     },
 
     /** POST …/run for the month's period. */
-    async runExport({ task, instanceId, attempt }: RunExportInput): Promise<CallResult> {
+    async runExport({ task, instanceId, attempt, readPriorRuns }: RunExportInput): Promise<RunExportResult> {
       try {
+        // Read before submitting: every run listed now is older than this month's own.
+        const prior = readPriorRuns
+          ? (await deps.costExports.runHistory(task.scope, task.exportName)).flatMap((r) =>
+              r.runId ? [r.runId] : [],
+            )
+          : undefined;
         await deps.catalog.upsertBackfillRun(
           runRecord(task, instanceId, 'submitted', now(), { attempts: attempt }),
         );
         await deps.costExports.run(task.scope, task.exportName, {
           timePeriod: { from: task.from, to: task.to },
         });
-        return { kind: 'ok' };
+        return { kind: 'ok', ...(prior ? { priorRunIds: prior } : {}) };
       } catch (error) {
         return toCallResult(error);
       }
@@ -596,6 +609,21 @@ export function createBackfillActivities(deps: BackfillDeps) {
               : {}),
           },
         };
+      } catch (error) {
+        return toCallResult(error);
+      }
+    },
+
+    /** Checks a landed run against the export's run history before it may complete the month. A
+     * refused landing is marked rejected in the catalog (the trigger logs it); the month keeps waiting. */
+    async confirmLanding({ task, runId, landingKey }: ConfirmLandingInput): Promise<ConfirmLandingResult> {
+      try {
+        const history = await deps.costExports.runHistory(task.scope, task.exportName);
+        const judged = judgeLandedRun(history, runId);
+        if (judged.verdict !== 'refused') return { kind: 'ok', ...judged };
+        const reason = `refused for backfill ${task.backfillId} (${task.dataset} ${task.month}): ${judged.reason ?? 'not a submitted run'}`;
+        const marked = landingKey ? await deps.refusals?.refuse(landingKey, reason) : undefined;
+        return { kind: 'ok', verdict: 'refused', reason, ...(marked ? { landingRow: marked } : {}) };
       } catch (error) {
         return toCallResult(error);
       }

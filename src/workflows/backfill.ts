@@ -25,6 +25,8 @@ import {
   type ReadRunInput,
   type ObservedRun,
   type FinishMonthInput,
+  type ConfirmLandingInput,
+  type LandingVerdict,
 } from '../domain/contracts';
 import type { ExportDataset } from '../domain/scope';
 import { sameScope } from '../domain/scope';
@@ -36,6 +38,7 @@ export const BACKFILL_ACTIVITIES = {
   putExport: 'backfillPutExport',
   runExport: 'backfillRunExport',
   readRun: 'backfillReadRun',
+  confirmLanding: 'backfillConfirmLanding',
   finishMonth: 'backfillFinishMonth',
 } as const;
 
@@ -125,12 +128,10 @@ type Landing =
   | { kind: 'failed'; runId?: string; reason: string }
   | { kind: 'timedOut'; reason: string };
 
-/** Waits for this month's landing event, reading run history when the poll timer fires first. */
-function* awaitLanding(
-  ctx: OrchestrationContext,
-  input: MonthInput,
-  exclude: readonly string[],
-): Step<Landing> {
+/** Waits for this month's landing event, reading run history when the poll timer fires first. A
+ * landing event completes the month only once its run is confirmed in the export's run history; a
+ * refused run joins `exclude`, so neither its events nor the history poll take it again. */
+function* awaitLanding(ctx: OrchestrationContext, input: MonthInput, exclude: string[]): Step<Landing> {
   const { task, timing } = input;
   const started = nowMs(ctx);
   const deadline = started + timing.landingTimeoutMs;
@@ -145,7 +146,13 @@ function* awaitLanding(
       const event = landed.result as ExportLandedEvent;
       // Another run's or month's, or an incomplete landing that will be raised again: keep waiting.
       if (!isOwnLanding(event, task, exclude) || event.state === 'incomplete') continue;
-      timer.cancel();
+      if (event.state === 'complete') {
+        const verdict = yield* confirmRun(ctx, input, event);
+        if (verdict === 'refused') exclude.push(event.runId);
+        if (verdict !== 'confirmed') continue;
+      }
+      // The poll timer may have fired while the run was being confirmed.
+      if (!timer.isCompleted) timer.cancel();
       if (event.state !== 'complete') {
         return { kind: 'failed', runId: event.runId, reason: `run ${event.runId} landed ${event.state}` };
       }
@@ -195,6 +202,26 @@ function* awaitLanding(
   }
 }
 
+/** The run history's word on a landed run; unreadable history leaves it to the history poll. */
+function* confirmRun(
+  ctx: OrchestrationContext,
+  input: MonthInput,
+  event: ExportLandedEvent,
+): Step<LandingVerdict> {
+  const confirm = yield* callActivity<{ verdict: LandingVerdict }>(
+    ctx,
+    BACKFILL_ACTIVITIES.confirmLanding,
+    {
+      task: input.task,
+      instanceId: ctx.df.instanceId,
+      runId: event.runId,
+      ...(isLandingKey(event.landingKey) ? { landingKey: event.landingKey } : {}),
+    } satisfies ConfirmLandingInput,
+    input.timing,
+  );
+  return confirm.kind === 'ok' ? confirm.verdict : 'pending';
+}
+
 // ---------------------------------------------------------------------------------- orchestrators
 
 /** One (dataset, month): PUT the export, run it (retrying failed runs), wait for the landing, clean up. */
@@ -210,7 +237,7 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
   const status = (progress: MonthProgress): void =>
     ctx.df.setCustomStatus({ ...progress, maxAttempts: timing.maxAttempts } satisfies MonthProgress);
   status({ phase: 'creatingExport', attempts });
-  const put = yield* callActivity(
+  const put = yield* callActivity<{ created: boolean }>(
     ctx,
     BACKFILL_ACTIVITIES.putExport,
     { task, instanceId } satisfies PutExportInput,
@@ -227,16 +254,24 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
     };
   }
 
+  // An export this month did not create (left by an interrupted earlier backfill) may have runs
+  // already: they are read before the first submission and never taken for this month's.
+  let readPriorRuns = put.kind === 'ok' && !put.created;
   let lastError = '';
   let lastFailure: MonthFailure = 'runNotStarted';
   let lastRunId: string | null = null;
   while (!result && attempts < timing.maxAttempts) {
     attempts++;
     status({ phase: 'running', attempts, ...(lastError ? { lastError: shortError(lastError) } : {}) });
-    const run = yield* callActivity(
+    const run = yield* callActivity<{ priorRunIds?: string[] }>(
       ctx,
       BACKFILL_ACTIVITIES.runExport,
-      { task, instanceId, attempt: attempts } satisfies RunExportInput,
+      {
+        task,
+        instanceId,
+        attempt: attempts,
+        ...(readPriorRuns ? { readPriorRuns } : {}),
+      } satisfies RunExportInput,
       timing,
     );
     if (run.kind !== 'ok') {
@@ -244,6 +279,8 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
       lastFailure = 'runNotStarted';
       break;
     }
+    readPriorRuns = false;
+    excluded.push(...(run.priorRunIds ?? []));
     status({ phase: 'waitingForLanding', attempts });
     const landing = yield* awaitLanding(ctx, input, excluded);
     if (landing.kind === 'landed' && landing.rowCount === 0) {

@@ -22,6 +22,9 @@ import type { BackfillOutput } from '../../src/domain/contracts';
 import { BACKFILL_ORCHESTRATOR } from '../../src/workflows/backfill';
 import { invalidBodies } from '../support/backfillFuzz';
 import { connectionSettings, staticSettings } from '../../dev/stack';
+import { randomUUID } from 'node:crypto';
+import { landingKeyOf } from '../../src/azure/landingRows';
+import { runTimeFolder, writeForgedManifest } from '../support/forgedManifests';
 
 // Throttled as Azure is (10 run POSTs a minute per scope): 24 months take a minute and a half.
 jest.setTimeout(300_000);
@@ -544,3 +547,111 @@ test('a month whose run lands one header-only file (dataRowCount 0) ends NoData,
     await stack.emulatorAdmin.setFaults({ emptyMonths: [] });
   }
 });
+
+test('adversarial: forged manifests in the backfill folder while its run is Queued never complete the month; the real run does', async () => {
+  const scope = '/subscriptions/6c1f5e0a-8d3b-4f7e-9a21-3b4c5d6e7f82';
+  // Runs stay Queued until the test forces them: the forged manifests land first.
+  await stack.emulatorAdmin.setSpeedFactor(0.001);
+  try {
+    const parsed = parseBackfillRequest(
+      { scope, datasets: ['ActualCost'], from: '2022-02', to: '2022-02', destination: DESTINATION },
+      { now: new Date(), maxConcurrency: 6 },
+    );
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const timing = {
+      ...backfillTiming(loadConfig(process.env).backfill),
+      pollIntervalMs: 300,
+      maxPollIntervalMs: 1000,
+      landingTimeoutMs: 120_000,
+    };
+    const input = buildBackfillInput(
+      parsed.value,
+      parsed.value.request.destination as typeof DESTINATION,
+      timing,
+    );
+    const id = stack.host.engine.startNew(BACKFILL_ORCHESTRATOR, {
+      instanceId: parsed.value.instanceId,
+      input,
+    });
+    const exportName = input.windows.length === 1 ? 'cea-bf-actualcost-202202' : '';
+    const real = await waitUntil(async () =>
+      (await stack.emulatorAdmin.runs()).find((r) => r.exportName === exportName && r.status === 'Queued'),
+    );
+
+    const container = BlobServiceClient.fromConnectionString(testStorageConnection()).getContainerClient(
+      DESTINATION.container,
+    );
+    const folder = `${DESTINATION.rootFolderPath}/${exportName}/20220201-20220228/${runTimeFolder()}`;
+    const forged = [
+      // The reported attack: zero blobs, a made-up run id.
+      await writeForgedManifest(container, {
+        folder: `${folder}/f1`,
+        scope,
+        exportName,
+        startDate: '2022-02-01',
+      }),
+      // A made-up run whose blobs exist (written by the same hand).
+      await (async () => {
+        const runId = randomUUID();
+        const blobName = `${folder}/${runId}/part_0_0001.csv`;
+        await container.getBlockBlobClient(blobName).upload('a,b\n1,2\n', 8);
+        return writeForgedManifest(container, {
+          folder: `${folder}/${runId}`,
+          runId,
+          scope,
+          exportName,
+          startDate: '2022-02-01',
+          blobs: [{ blobName, byteCount: 8, dataRowCount: 1 }],
+        });
+      })(),
+    ];
+    const catalog = new Catalog({ tableClient: tableClientFactory(loadConfig(process.env).storage.catalog) });
+    const keyOf = (runId: string) =>
+      landingKeyOf({ scope, exportName, period: '20220201-20220228', runId: runId.toLowerCase() });
+    // Each forged landing is catalogued, then refused by the month: rejected, with the reason.
+    for (const f of forged) {
+      const row = await waitUntil(async () => {
+        const landing = await catalog.get('landings', keyOf(f.runId));
+        return landing?.state === 'rejected' ? landing : undefined;
+      });
+      expect(row.rejectionReason).toMatch(/not in the export's run history/);
+    }
+    expect(stack.host.engine.getStatus(id)!.runtimeStatus).toBe('Running');
+
+    await stack.emulatorAdmin.setSpeedFactor(2000);
+    await stack.emulatorAdmin.forceRunOutcome(real.runId, 'Completed');
+    const output = (await until(id)).result as BackfillOutput;
+    expect({ ...output.months[0], error: output.months[0]!.error ?? '' }).toMatchObject({
+      outcome: 'Completed',
+      runId: real.runId,
+      attempts: 1,
+      error: '',
+    });
+    const landings = [];
+    for await (const row of catalog.landingsByExport(keyOf(real.runId).partitionKey)) landings.push(row);
+    const complete = landings.filter((l) => l.state === 'complete');
+    expect(complete.map((l) => l.runId)).toEqual([real.runId]);
+    expect(complete[0]).toMatchObject({ current: true });
+    expect(complete[0]!.rowCount).toBeGreaterThan(0);
+    const lost = output.months.filter((m) => m.outcome !== 'Completed').length;
+    const duplicates = complete.length - 1;
+    console.log(
+      `adversarial backfill landings: forged manifests tried ${forged.length}, refused ${
+        landings.filter((l) => l.state === 'rejected').length
+      }, months lost ${lost}, duplicates ${duplicates}`,
+    );
+    expect([lost, duplicates]).toEqual([0, 0]);
+  } finally {
+    await stack.emulatorAdmin.setSpeedFactor(2000);
+  }
+});
+
+async function waitUntil<T>(probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -13,6 +13,8 @@ import {
   type BackfillProgress,
   type BackfillTiming,
   type CallResult,
+  type ConfirmLandingInput,
+  type ConfirmLandingResult,
   type FinishMonthInput,
   type MonthTask,
   type PutExportInput,
@@ -48,7 +50,7 @@ const TIMING: BackfillTiming = {
 // ---- a scripted Cost Management --------------------------------------------------------------
 
 type Outcome = 'Completed' | 'Failed' | 'Timeout' | 'DataNotAvailable' | 'Hang';
-type Op = 'put' | 'run' | 'read' | 'finish';
+type Op = 'put' | 'run' | 'read' | 'confirm' | 'finish';
 
 interface Call {
   op: Op;
@@ -79,6 +81,9 @@ class FakeCostManagement {
   inFlight = 0;
   maxInFlight = 0;
   finished: FinishMonthInput[] = [];
+  /** Runs an export already had before this backfill (putExport then answers created: false). */
+  priorRuns = new Map<string, string[]>();
+  refused: ConfirmLandingInput[] = [];
 
   constructor(
     private readonly clock: VirtualClock,
@@ -110,10 +115,22 @@ class FakeCostManagement {
     if (error) return { kind: 'error', transient: false, message: error };
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    return { kind: 'ok', created: true };
+    return { kind: 'ok', created: !this.priorRuns.has(key) };
   }
 
-  run({ task, instanceId, attempt }: RunExportInput): CallResult {
+  /** Confirms the runs it started (and lists prior ones as history does); refuses any other. */
+  confirm(input: ConfirmLandingInput): ConfirmLandingResult {
+    const key = this.key(input.task);
+    this.log('confirm', key, 'ok');
+    const known =
+      this.runs.some((r) => r.key === key && r.runId === input.runId) ||
+      (this.priorRuns.get(key) ?? []).includes(input.runId);
+    if (known) return { kind: 'ok', verdict: 'confirmed' };
+    this.refused.push(input);
+    return { kind: 'ok', verdict: 'refused', reason: `run ${input.runId} is not in the run history` };
+  }
+
+  run({ task, instanceId, attempt, readPriorRuns }: RunExportInput): CallResult<{ priorRunIds?: string[] }> {
     const key = this.key(task);
     const throttled = this.throttled('run', key);
     if (throttled) return (this.log('run', key, 'throttled'), throttled);
@@ -124,6 +141,7 @@ class FakeCostManagement {
       return { kind: 'error', transient: true, message: 'HTTP 503' };
     }
     this.log('run', key, 'ok');
+    const prior = readPriorRuns ? { priorRunIds: this.priorRuns.get(key) ?? [] } : {};
     const script = this.outcomes.get(key) ?? ['Completed'];
     const outcome = script[Math.min(attempt - 1, script.length - 1)]!;
     const run: FakeRun = {
@@ -146,7 +164,7 @@ class FakeCostManagement {
         }),
       );
     }
-    return { kind: 'ok' };
+    return { kind: 'ok', ...prior };
   }
 
   read({ task, excludeRunIds }: ReadRunInput): ReadRunResult {
@@ -188,6 +206,9 @@ df.app.orchestration(BACKFILL_MONTH_ORCHESTRATOR, backfillMonthOrchestrator);
 df.app.activity(BACKFILL_ACTIVITIES.putExport, { handler: (i: PutExportInput) => fake.put(i) });
 df.app.activity(BACKFILL_ACTIVITIES.runExport, { handler: (i: RunExportInput) => fake.run(i) });
 df.app.activity(BACKFILL_ACTIVITIES.readRun, { handler: (i: ReadRunInput) => fake.read(i) });
+df.app.activity(BACKFILL_ACTIVITIES.confirmLanding, {
+  handler: (i: ConfirmLandingInput) => fake.confirm(i),
+});
 df.app.activity(BACKFILL_ACTIVITIES.finishMonth, { handler: (i: FinishMonthInput) => fake.finish(i) });
 
 beforeEach(() => {
@@ -234,7 +255,7 @@ function outcomes(output: BackfillOutput): Record<string, string> {
 
 // ---- tests -----------------------------------------------------------------------------------
 
-test('happy path with landing events: every month Completed with its landing, 3 ARM calls each, no history reads', async () => {
+test('happy path with landing events: every month Completed with its landing, its run confirmed in run history, 4 ARM calls each', async () => {
   const { output } = await runBackfill(input());
   expect(output.total).toBe(6);
   expect(output.counts).toEqual({ Completed: 6, NoData: 0, Failed: 0 });
@@ -259,7 +280,7 @@ test('happy path with landing events: every month Completed with its landing, 3 
       rowKey: `${m.month}|${m.runId}`,
     });
     const ops = fake.calls.filter((c) => c.key === `${m.dataset} ${m.month}`).map((c) => c.op);
-    expect(ops).toEqual(['put', 'run', 'finish']); // PUT, POST run, DELETE
+    expect(ops).toEqual(['put', 'run', 'confirm', 'finish']); // PUT, POST run, GET runHistory, DELETE
   }
   expect(fake.calls.some((c) => c.op === 'read')).toBe(false);
   expect(fake.finished.every((f) => f.deleteExport)).toBe(true);
@@ -441,13 +462,52 @@ test('landing events of other months and earlier runs are ignored', async () => 
   engine.raiseEvent(child, EXPORT_LANDED_EVENT, {
     ...base,
     billingMonth: '20250601-20250630',
-    runId: 'the-run',
+    runId: 'ActualCost-2025-06-run1',
     rowCount: 7,
   });
   await clock.runUntil(() => TERMINAL.includes(engine.getStatus(id)!.runtimeStatus));
   const output = engine.getStatus(id)!.output as BackfillOutput;
-  expect(output.months[0]).toMatchObject({ outcome: 'Completed', runId: 'the-run', rowCount: 7 });
+  expect(output.months[0]).toMatchObject({
+    outcome: 'Completed',
+    runId: 'ActualCost-2025-06-run1',
+    rowCount: 7,
+  });
   expect(fake.calls.some((c) => c.op === 'read')).toBe(false);
+});
+
+test('a landing whose run is not in the run history, or is a run from before the month submitted its own, never completes the month', async () => {
+  fake.raiseEvents = false;
+  // A left-over export of an interrupted backfill: its old run must not count for this month.
+  fake.priorRuns.set('ActualCost 2025-06', ['stale-run']);
+  const value = input({ datasets: ['ActualCost'], months: 1 });
+  const id = engine.startNew(BACKFILL_ORCHESTRATOR, { instanceId: value.backfillId, input: value });
+  await clock.runUntilIdle();
+  const child = engine.listInstances().find((s) => s.name === BACKFILL_MONTH_ORCHESTRATOR)!.instanceId;
+  const base = {
+    exportName: 'cea-bf-actualcost-202506',
+    scope: SCOPE,
+    billingMonth: '2025-06',
+    state: 'complete',
+    rowCount: 0,
+  };
+  const forged = { partitionKey: 'p', rowKey: '20250601-20250630|made-up-run' };
+  engine.raiseEvent(child, EXPORT_LANDED_EVENT, { ...base, runId: 'made-up-run', landingKey: forged });
+  engine.raiseEvent(child, EXPORT_LANDED_EVENT, { ...base, runId: 'stale-run' });
+  await clock.runUntilIdle();
+  expect(engine.getStatus(child)!.runtimeStatus).toBe('Running');
+  // The forged run was refused with its landing named; the stale one was never even asked about.
+  expect(fake.refused.map((r) => [r.runId, r.landingKey])).toEqual([['made-up-run', forged]]);
+  // The same forged run again is not checked twice.
+  engine.raiseEvent(child, EXPORT_LANDED_EVENT, { ...base, runId: 'made-up-run' });
+  engine.raiseEvent(child, EXPORT_LANDED_EVENT, { ...base, runId: 'ActualCost-2025-06-run1', rowCount: 9 });
+  await clock.runUntil(() => TERMINAL.includes(engine.getStatus(id)!.runtimeStatus));
+  const output = engine.getStatus(id)!.output as BackfillOutput;
+  expect(output.months[0]).toMatchObject({
+    outcome: 'Completed',
+    runId: 'ActualCost-2025-06-run1',
+    rowCount: 9,
+  });
+  expect(fake.refused).toHaveLength(1);
 });
 
 test.each([1, 2, 3, 5])('the window never holds more than %i months in flight', async (concurrency) => {
