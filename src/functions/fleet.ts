@@ -39,7 +39,7 @@ import {
   saveProfile,
   targetsPage,
 } from '../services/fleet';
-import { finishAssignment, scopeTally } from '../services/fleetSummary';
+import { assignmentSummary, finishAssignment, scopeTally } from '../services/fleetSummary';
 import {
   beginOnboarding,
   getOnboarding,
@@ -131,7 +131,11 @@ async function assignmentView(
 ): Promise<Record<string, unknown>> {
   const assignment = await getAssignment(rt.store, id);
   const profile = await findProfile(rt.store, assignment.profile);
-  const outcomes = await outcomesOf(rt.store, id, 500);
+  // The summary counts every export (one row); the per-export list stops at 500.
+  const [outcomes, summary] = await Promise.all([
+    outcomesOf(rt.store, id, 500),
+    assignmentSummary(rt.store, id),
+  ]);
   const scopes = [...new Set(outcomes.map((o) => o.scope))];
   if ('scope' in assignment.target && !scopes.includes(assignment.target.scope))
     scopes.unshift(assignment.target.scope);
@@ -140,6 +144,7 @@ async function assignmentView(
     url: appUrl(request, `assignments/${id}`),
     planUrl: appUrl(request, `assignments/${id}/plan`),
     handOff: profile ? scopes.slice(0, 500).map((s) => handOffFor(profile, assignment, s)) : [],
+    summary: summary ?? null,
     outcomes,
   };
 }

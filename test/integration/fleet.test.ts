@@ -434,6 +434,8 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
       byOutcome: { forbidden: 2, created: 2, updated: 4 },
       notReconciled: 0,
     });
+    const view = await call('GET', `assignments/${assignmentId}`);
+    expect(view.json.summary).toMatchObject({ assignmentId, scopes: 4, exports: 8, departed: 0 });
     expect(status.attention.map((o) => [o.scope, o.outcome])).toEqual([
       [customers[0], 'forbidden'],
       [customers[0], 'forbidden'],
