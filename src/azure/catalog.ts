@@ -1,8 +1,11 @@
 // The catalog in Azure Table Storage: registered exports, SAS token metadata, landed runs and their
 // files, and which backfill waits for which export. Writes are idempotent upserts (a redelivered event
 // changes nothing); reads stream page by page; read-modify-write goes through ETags.
-import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { isRestError } from '@azure/core-rest-pipeline';
+import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
+
+import type { LandingFlagChange } from '../domain/landingPlan';
+import type { Scope } from '../domain/scope';
 import { assertNoSecrets, compact } from './catalog/guards';
 import {
   LANDING_ROWS_END,
@@ -14,60 +17,58 @@ import {
 } from './catalog/keys';
 import {
   backfillKeys,
+  type BackfillLookup,
   backfillLookupFromRow,
   backfillLookupKeys,
-  exportKeys,
-  landingFileFromRow,
-  landingFileToRow,
-  landingKeys,
-  lastRunProperties,
-  outOfBandAttemptProperties,
-  MAPPINGS,
-  periodFromRow,
-  periodKeys,
-  periodToRow,
-  TABLE_KINDS,
-  tokenKeys,
-  type BackfillLookup,
   type BackfillRunRecord,
+  exportKeys,
   type ExportLastRun,
   type ExportRecord,
+  landingFileFromRow,
   type LandingFileRecord,
+  landingFileToRow,
+  landingKeys,
   type LandingRecord,
+  lastRunProperties,
+  MAPPINGS,
   type OutOfBandAttempt,
+  outOfBandAttemptProperties,
+  periodFromRow,
+  periodKeys,
   type PeriodRecord,
+  periodToRow,
   type RecordTypes,
   type Stored,
+  TABLE_KINDS,
   type TableKind,
+  tokenKeys,
   type TokenRecord,
 } from './catalog/records';
 import {
   MAX_TRANSACTION_ACTIONS,
-  upsertRowsInTransactions,
   type Row,
   type UpsertManyResult,
+  upsertRowsInTransactions,
 } from './catalog/transactions';
-import type { LandingFlagChange } from '../domain/landingPlan';
-import type { Scope } from '../domain/scope';
 
 export type { LandingFlagChange };
-export * from './catalog/keys';
-export * from './catalog/records';
-export * from './catalog/ledgerRecords';
 export {
   CatalogDataError,
   CatalogSecretError,
   looksLikeSecret,
   MAX_STRING_PROPERTY_LENGTH,
 } from './catalog/guards';
+export * from './catalog/keys';
+export * from './catalog/ledgerRecords';
+export * from './catalog/records';
 export {
   mapWithConcurrency,
   MAX_TRANSACTION_ACTIONS,
   planTransactions,
-  upsertRowsInTransactions,
   type Row,
   type UpsertManyOptions,
   type UpsertManyResult,
+  upsertRowsInTransactions,
 } from './catalog/transactions';
 
 /** The part of TableClient the catalog uses, so tests and tools can hand in their own. */
@@ -259,7 +260,7 @@ export class Catalog {
     if (result.done) return { items: [] };
     const page = result.value;
     return {
-      items: page.map((row) => this.stored(table, row)),
+      items: page.filter((row) => !isHeadRow(table, row)).map((row) => this.stored(table, row)),
       ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
     };
   }
@@ -273,7 +274,7 @@ export class Catalog {
       .listEntities({ queryOptions: filter ? { filter } : {} })
       .byPage({ maxPageSize: this.pageSize });
     for await (const page of pages) {
-      for (const row of page) yield this.stored(table, row);
+      for (const row of page) if (!isHeadRow(table, row)) yield this.stored(table, row);
     }
   }
 
@@ -351,6 +352,51 @@ export class Catalog {
         ? undefined
         : odata`PartitionKey eq ${tokenKeys(storageAccount, 'x').partitionKey}`,
     );
+  }
+
+  /**
+   * Makes `record` the account's one active token and marks every other active token `rotated`, in
+   * one transaction guarded by ETags: the account's head row (If-Match, or insert when it has none)
+   * and each superseded row. Two registrations racing for one account cannot both commit on the same
+   * head ETag, so the loser re-reads and supersedes the winner: one active token whatever the
+   * concurrency, across instances. Returns the id of the token it replaced (the same id when the
+   * same token is registered again).
+   */
+  async activateToken(
+    record: TokenRecord,
+    rotatedAt: string,
+    options: ModifyOptions = {},
+  ): Promise<{ replacedTokenId?: string }> {
+    const maxAttempts = options.maxAttempts ?? 10;
+    const [row] = this.rowsOf('tokens', record);
+    const head = { partitionKey: row!.partitionKey, rowKey: TOKEN_HEAD_ROW };
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.pointRead('tokens', head);
+      const actions: TransactionAction[] = [
+        current === undefined
+          ? ['create', { ...head, activeTokenId: record.tokenId }]
+          : ['update', { ...head, activeTokenId: record.tokenId }, 'Replace', { etag: current.etag }],
+        ['upsert', row!, 'Replace'],
+      ];
+      let replacedTokenId: string | undefined;
+      for await (const old of this.listTokens(record.storageAccount)) {
+        if (old.status !== 'active') continue;
+        replacedTokenId = old.tokenId === record.tokenId ? (replacedTokenId ?? old.tokenId) : old.tokenId;
+        if (old.tokenId === record.tokenId) continue;
+        const { partitionKey: _p, rowKey: _r, etag, ...oldRecord } = old;
+        const [rotated] = this.rowsOf('tokens', { ...oldRecord, status: 'rotated', rotatedAt });
+        actions.push(['update', rotated!, 'Replace', { etag }]);
+      }
+      if (actions.length > MAX_TRANSACTION_ACTIONS) {
+        throw new RangeError(`activateToken: ${actions.length} active tokens to supersede at once`);
+      }
+      if (await wonRace(this.client('tokens').submitTransaction(actions))) {
+        return replacedTokenId === undefined ? {} : { replacedTokenId };
+      }
+      if (attempt >= maxAttempts) {
+        throw new CatalogConflictError(this.tableName('tokens'), head.partitionKey, head.rowKey, 'changed');
+      }
+    }
   }
 
   modifyToken(
@@ -605,6 +651,14 @@ async function wonRace(write: Promise<unknown>): Promise<boolean> {
     if (isRestError(error) && [404, 409, 412].includes(error.statusCode ?? 0)) return false;
     throw error;
   }
+}
+
+/** The tokens table's per-account head row (RowKey sorts after every token id, 12 hex digits): its
+ * ETag serialises activations. Not a token: queries skip it. */
+export const TOKEN_HEAD_ROW = '~head';
+
+function isHeadRow(table: TableKind, row: { rowKey?: unknown }): boolean {
+  return table === 'tokens' && row.rowKey === TOKEN_HEAD_ROW;
 }
 
 function scopeText(scope: Scope | string): string {

@@ -6,8 +6,8 @@
 // The fingerprint is the token's id in the `tokens` table and is written to each export row's
 // `destination.tokenRef` when that export is given the token, so after a partial rotation the exports
 // table says exactly which exports still carry an older token.
+import { ConflictError, isCostManagementError,ThrottledError } from '../azure/armErrors';
 import type { Catalog, ExportRecord, Stored, TokenRecord } from '../azure/catalog';
-import { ConflictError, ThrottledError, isCostManagementError } from '../azure/armErrors';
 import type { CostExportsApi } from '../azure/costExports';
 import type {
   CompressionMode,
@@ -19,18 +19,18 @@ import type {
   FormatType,
 } from '../azure/exportModels';
 import type { SasProbe, SasProbeResult } from '../azure/sasProbe';
-import { SAS_CONTENT_TYPE, SecretStoreError, sasSecretName, type SecretStore } from '../azure/secrets';
+import { SAS_CONTENT_TYPE, sasSecretName, type SecretStore,SecretStoreError } from '../azure/secrets';
+import type { FieldError } from '../domain/fieldError';
 import { redactError } from '../domain/redact';
 import {
-  SasTokenError,
   exportTokenProblems,
   normalizeSasToken,
   parseSasToken,
-  sasTokenFingerprint,
   type SasProblem,
   type SasToken,
+  SasTokenError,
+  sasTokenFingerprint,
 } from '../domain/sasToken';
-import type { FieldError } from '../domain/fieldError';
 
 // ------------------------------------------------------------------------------------ request parsing
 
@@ -141,7 +141,7 @@ export function parseTokenField(sasToken: string): SasToken {
 
 export type TokensCatalog = Pick<
   Catalog,
-  'upsertToken' | 'listTokens' | 'modifyToken' | 'listExports' | 'modifyExport'
+  'activateToken' | 'listTokens' | 'listExports' | 'modifyExport'
 >;
 
 export interface RotationLimits {
@@ -284,22 +284,9 @@ async function acceptToken(
     fingerprint,
     status: 'active',
   };
-  // Older active tokens of the account are superseded (the secret's newest version is this one).
-  let replacedTokenId: string | undefined;
-  for await (const old of deps.catalog.listTokens(storageAccount)) {
-    if (old.status !== 'active') continue;
-    if (old.tokenId === fingerprint) {
-      replacedTokenId ??= old.tokenId; // the same token again: exports not reached still carry it
-      continue;
-    }
-    replacedTokenId = old.tokenId;
-    await deps.catalog.modifyToken(storageAccount, old.tokenId, (current) =>
-      current.status === 'active'
-        ? { ...current, status: 'rotated', rotatedAt: now.toISOString() }
-        : undefined,
-    );
-  }
-  await deps.catalog.upsertToken(record);
+  // Older active tokens of the account are superseded (the secret's newest version is this one), in
+  // one ETag-guarded transaction, so parallel registrations leave exactly one active token.
+  const { replacedTokenId } = await deps.catalog.activateToken(record, now.toISOString());
   return { record, ...(replacedTokenId !== undefined ? { replacedTokenId } : {}) };
 }
 

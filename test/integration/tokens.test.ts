@@ -3,51 +3,54 @@
 // cannot serve the probe), values stored in a Key Vault fake through the real SDK and its challenge
 // flow, metadata in the jest Azurite's tables, and rotation PUTs sent to the Exports emulator.
 // The last test scans every table, response and log line for the tokens' signatures.
-import { useAppServices } from '../../src/services/appServices';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess,spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { rootCertificates } from 'node:tls';
+
 import { TableClient } from '@azure/data-tables';
+import type { TokenCredential } from '@azure/identity';
 import {
   AccountSASPermissions,
   AccountSASResourceTypes,
   AccountSASServices,
   BlobServiceClient,
-  SASProtocol,
-  StorageSharedKeyCredential,
   generateAccountSASQueryParameters,
+  SASProtocol,
   type StoragePipelineOptions,
+  StorageSharedKeyCredential,
 } from '@azure/storage-blob';
-import type { TokenCredential } from '@azure/identity';
+
 import { AZURITE_ACCOUNT, AZURITE_KEY, stopProcess } from '../../dev/azurite';
-import { startEmulator, type RunningEmulator } from '../../dev/emulator/server';
+import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
 import { findRegistration } from '../../dev/host/functionsCoreStub';
-import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
+import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
 import { createLoopbackCertificate } from '../../dev/tls';
 import { Catalog, TABLE_KINDS } from '../../src/azure/catalog';
 import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
 import { buildExportBody } from '../../src/azure/exportModels';
-import { PROBE_PREFIX, createSasProbe } from '../../src/azure/sasProbe';
+import { createSasProbe,PROBE_PREFIX } from '../../src/azure/sasProbe';
 import {
   KeyVaultSecretStore,
   SAS_CONTENT_TYPE,
-  TableSecretStore,
   sasSecretName,
+  TableSecretStore,
 } from '../../src/azure/secrets';
 import { tableClientFactory } from '../../src/azure/storageClients';
-import { sasTokenFingerprint } from '../../src/domain/sasToken';
 import { carriesStaleToken } from '../../src/domain/alertPolicy';
+import { sasTokenFingerprint } from '../../src/domain/sasToken';
 import {
   LIST_TOKENS_FUNCTION,
   REGISTER_TOKEN_FUNCTION,
   ROTATE_TOKEN_FUNCTION,
 } from '../../src/functions/tokens';
+import { useAppServices } from '../../src/services/appServices';
 import { syncExports } from '../../src/services/exportRegistry';
 import { registerToken, type RotationOutcome, type TokenView } from '../../src/services/tokens';
-import { startKeyVaultFake, type KeyVaultFake } from '../support/keyVaultFake';
+import { inspect, newTally, printTally, send } from '../support/hostileAnswers';
+import { type KeyVaultFake,startKeyVaultFake } from '../support/keyVaultFake';
 import { testStorageConnection, uniqueName } from '../support/storage';
 
 const DAY = 86_400_000;
@@ -651,6 +654,86 @@ describe('registration against the jest Azurite (plain http, SECRET_STORE=table)
       failedStep: 'create',
       steps: [{ status: 403, code: 'AuthorizationProtocolMismatch' }],
     });
+  });
+});
+
+describe('parallel registrations for one account (real registrations over HTTP, jest Azurite)', () => {
+  let host: LocalHost;
+  let catalog: Catalog;
+  let container: string;
+  const tally = newTally();
+
+  beforeAll(async () => {
+    const blobEndpoint = process.env.TEST_STORAGE_BLOB_ENDPOINT!;
+    container = uniqueName('race');
+    await BlobServiceClient.fromConnectionString(testStorageConnection())
+      .getContainerClient(container)
+      .create();
+    const connection = {
+      kind: 'connectionString' as const,
+      name: 'AzureWebJobsStorage',
+      connectionString: testStorageConnection(),
+    };
+    catalog = new Catalog({ tableClient: tableClientFactory(connection), tablePrefix: uniqueName('race') });
+    await catalog.ensureTables();
+    useAppServices({
+      tokens: {
+        catalog,
+        secrets: new TableSecretStore(
+          TableClient.fromConnectionString(testStorageConnection(), uniqueName('devsecrets'), {
+            allowInsecureConnection: true,
+          }),
+        ),
+        probe: createSasProbe({ blobEndpointTemplate: `${new URL(blobEndpoint).origin}/{account}` }),
+        costExports: {
+          get: () => Promise.reject(new Error('unused')),
+          createOrUpdate: () => Promise.reject(new Error('unused')),
+        },
+        allowHttpTokens: true,
+        now: () => new Date(),
+        sleep: () => Promise.resolve(),
+      },
+    });
+    host = await startLocalHost({
+      registrations: [REGISTER_TOKEN_FUNCTION, LIST_TOKENS_FUNCTION].map(findRegistration),
+      startTimers: false,
+      startBlobWatchers: false,
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    printTally('parallel token registrations', tally);
+    useAppServices(undefined);
+    await host?.stop();
+  });
+
+  it.each([4, 8])('%i parallel POST /api/tokens leave exactly one active token', async (parallel) => {
+    // Distinct tokens (different expiries), sent at once, twice over for the same-token case.
+    const tokens = Array.from({ length: parallel }, (_, i) =>
+      makeToken({ days: 30 + i + parallel * 10, protocol: SASProtocol.HttpsAndHttp }),
+    );
+    const answers = await Promise.all(
+      [...tokens, tokens[0]!].map((sasToken) =>
+        send(`${host.baseUrl}/tokens`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ storageAccount: AZURITE_ACCOUNT, container, sasToken }),
+        }),
+      ),
+    );
+    for (const [i, answer] of answers.entries()) {
+      expect(inspect(tally, `register ${i}`, answer)).toEqual([]);
+      expect(answer.status).toBe(201);
+    }
+    const listed = JSON.parse((await send(`${host.baseUrl}/tokens`)).text) as { tokens: TokenView[] };
+    const mine = listed.tokens.filter((t) => tokens.some((x) => sasTokenFingerprint(x) === t.tokenId));
+    expect(mine).toHaveLength(parallel);
+    const active = listed.tokens.filter((t) => t.status === 'active');
+    expect(active).toHaveLength(1);
+    // Every other token of the account is superseded, with the time it was.
+    for (const t of listed.tokens.filter((x) => x.status !== 'active')) {
+      expect(t).toMatchObject({ status: 'rotated', rotatedAt: expect.any(String) });
+    }
   });
 });
 
