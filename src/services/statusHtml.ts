@@ -166,7 +166,7 @@ function heatmapHtml(section: Section<Heatmap> | undefined): string {
     .map(([state, letter]) => `<span class="cell s-${h(state)}">${h(letter)}</span> ${h(state)}`)
     .join(' ');
   const next = section.continuationToken
-    ? `<p><a href="?format=html&amp;ledgerPage=${encodeURIComponent(section.continuationToken)}">next exports →</a> <span class="muted">(the page never repeats a key: one given as <code>?code=</code> goes on this link again)</span></p>`
+    ? `<p><a href="?format=html&amp;ledgerPage=${encodeURIComponent(section.continuationToken)}">next exports →</a> <span class="muted">(the page never repeats a function key: one given in the address goes on this link again)</span></p>`
     : '';
   return `<p class="legend">${legend} · <sup>?</sup> rows unknown (the manifest gave no count) · <sup>h</sup> healing tried · hover a cell for its run</p>
 <table class="heatmap" id="heatmap"><thead><tr><th>export</th>${head}</tr></thead><tbody>
