@@ -77,6 +77,8 @@ export interface BackfillDestination {
   storageAccount: string;
   container: string;
   rootFolderPath?: string;
+  /** A managed-identity destination: the backfill names the account by its ARM id, no token. */
+  resourceId?: string;
 }
 
 /** The call that backfills `months` of one dataset at a scope (`force` re-runs a finished one). */
@@ -87,7 +89,9 @@ export function backfillCommand(
   const base = appBaseUrl.replace(/\/+$/, '');
   const destination = request.destination
     ? {
-        storageAccount: request.destination.storageAccount,
+        ...(request.destination.resourceId
+          ? { resourceId: request.destination.resourceId }
+          : { storageAccount: request.destination.storageAccount }),
         container: request.destination.container,
         ...(request.destination.rootFolderPath ? { rootFolderPath: request.destination.rootFolderPath } : {}),
       }

@@ -99,6 +99,7 @@ export function exportRecordFrom(
       rootFolderPath: d.rootFolderPath ?? '',
       // A SAS-delivered (cross-tenant) destination names the account instead of a resource id.
       sasDelivered: Boolean(d.storageAccount),
+      ...(!d.storageAccount && d.resourceId ? { resourceId: d.resourceId } : {}),
       // The token an export carries is only known to this app (set by rotation); a new account voids it.
       ...(sameAccount && existing.destination.tokenRef ? { tokenRef: existing.destination.tokenRef } : {}),
     },

@@ -87,27 +87,33 @@ export async function healLedger(deps: HealingDependencies): Promise<HealingResu
         lastAt: now.toISOString(),
         outcome: 'refused: no registered export to take the destination from',
       };
-    } else if (!registered.destination.sasDelivered) {
-      // A managed-identity destination needs the storage account's resource id, which the registry
-      // does not keep: a person starts that backfill (the status names the command).
+    } else if (!registered.destination.sasDelivered && !registered.destination.resourceId) {
+      // A managed-identity destination is named by the account's ARM id, which export syncs before
+      // this field existed did not record; the next sync does.
       record = {
         attempts: attempt,
         lastAt: now.toISOString(),
-        outcome: 'refused: the export delivers with a managed identity; start the backfill by hand',
+        outcome:
+          "refused: the export delivers with a managed identity and its storage account's resource id is not recorded yet; the next export sync records it, or start the backfill the status problem names",
       };
     } else {
       const d = registered.destination;
+      const root = d.rootFolderPath ? { rootFolderPath: d.rootFolderPath } : {};
       const body = {
         scope: cell.scope,
         datasets: [registered.dataset],
         from: cell.month,
         to: cell.month,
-        destination: {
-          storageAccount: d.storageAccount,
-          container: d.container,
-          ...(d.rootFolderPath ? { rootFolderPath: d.rootFolderPath } : {}),
-          ...(d.tokenRef ? { tokenId: d.tokenRef } : {}),
-        },
+        // The backfill delivers the way the export does: the same managed identity, or its token.
+        destination:
+          !d.sasDelivered && d.resourceId
+            ? { resourceId: d.resourceId, container: d.container, ...root }
+            : {
+                storageAccount: d.storageAccount,
+                container: d.container,
+                ...root,
+                ...(d.tokenRef ? { tokenId: d.tokenRef } : {}),
+              },
         force: true,
       };
       const begun = await deps.start(body, now);

@@ -44,6 +44,9 @@ export class ProblemFacts {
         storageAccount: e.destination.storageAccount,
         container: e.destination.container,
         rootFolderPath: e.destination.rootFolderPath,
+        ...(!e.destination.sasDelivered && e.destination.resourceId
+          ? { resourceId: e.destination.resourceId }
+          : {}),
       });
     }
     if (e.destination.sasDelivered) {

@@ -188,6 +188,8 @@ describe('export sync through the local host (Exports emulator, Azurite)', () =>
         container: 'msexports',
         rootFolderPath: 'focus',
         sasDelivered: false,
+        // What a backfill (or healing) to this managed-identity destination names it by.
+        resourceId: STORAGE_ID,
       },
     });
     expect(own.lastRun).toBeUndefined();

@@ -201,6 +201,47 @@ describe('the ledger', () => {
   });
 });
 
+describe('healing a managed-identity export', () => {
+  it('backfills to the account by its resource id, and says what to do when the id is not recorded', async () => {
+    clock = new Date('2026-12-04T12:00:00Z');
+    const catalog = await freshCatalog();
+    const resourceId = `/subscriptions/00000000-0000-0000-0000-0000000000ab/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/${ACCOUNT}`;
+    const mi = (name: string, withId: boolean): ExportRecord => {
+      const e = exportRecord(SUB, name, false);
+      const { tokenRef: _t, ...destination } = e.destination;
+      return {
+        ...e,
+        destination: { ...destination, ...(withId ? { resourceId } : {}) },
+        schedule: { recurrence: 'Daily', status: 'Active', from: '2026-11-01T00:00:00Z' },
+      };
+    };
+    await catalog.upsertExport(mi('mi-actual', true));
+    await catalog.upsertExport(mi('mi-legacy', false));
+    expect((await catalog.getExport(SUB, 'mi-actual'))!.destination.resourceId).toBe(resourceId);
+    const starts: unknown[] = [];
+    const start: StartBackfill = async (body) => {
+      starts.push(body);
+      return { kind: 'started', id: 'bf-202611-202611-0123456789abcdef0123456789abcdef' };
+    };
+    const result = await runLedgerSweep({ config: configFor(), catalog, now }, start, () => undefined);
+    // November never landed (Missing) and December is overdue (Stale), for both exports.
+    expect(result.healing).toMatchObject({ started: 2, refused: 2 });
+    expect(starts).toContainEqual({
+      scope: SUB,
+      datasets: ['ActualCost'],
+      from: '2026-11',
+      to: '2026-11',
+      destination: { resourceId, container: 'msexports', rootFolderPath: 'cm' },
+      force: true,
+    });
+    const ledger = new LedgerService({ catalog, now });
+    expect((await ledger.cell(SUB, 'mi-actual', '2026-11'))!.healing).toMatchObject({ outcome: 'started' });
+    expect((await ledger.cell(SUB, 'mi-legacy', '2026-11'))!.healing!.outcome).toMatch(
+      /^refused: .*managed identity.*the next export sync records it/,
+    );
+  });
+});
+
 describe('rows unknown and NoData', () => {
   it('keeps a month without a row count apart from a header-only month, in the cell and the heatmap', async () => {
     clock = new Date('2026-12-04T12:00:00Z');

@@ -76,6 +76,19 @@ describe('backfillCommand', () => {
     });
   });
 
+  it('names a managed-identity destination by its resource id, with no token', () => {
+    const resourceId =
+      '/subscriptions/00000000-0000-0000-0000-0000000000ab/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct';
+    const command = backfillCommand(BASE, {
+      scope: SCOPE,
+      dataset: 'ActualCost',
+      from: '2026-09',
+      to: '2026-09',
+      destination: { storageAccount: 'acct', container: 'c', resourceId },
+    });
+    expect(JSON.parse(/-d '(.*)'$/.exec(command)![1]!).destination).toEqual({ resourceId, container: 'c' });
+  });
+
   it("closes and reopens the shell quote around a ' in a folder name", () => {
     const command = backfillCommand(BASE, {
       scope: SCOPE,

@@ -55,6 +55,8 @@ export interface ExportDestination {
   sasDelivered: boolean;
   /** Token id in the tokens table, under `storageAccount`. */
   tokenRef?: string;
+  /** The storage account's ARM id, for a managed-identity destination (what a backfill to it needs). */
+  resourceId?: string;
 }
 
 export interface ExportSchedule {
@@ -148,6 +150,7 @@ export function exportToRow(r: ExportRecord): Row {
     destinationRootFolderPath: d.rootFolderPath,
     sasDelivered: Boolean(d.sasDelivered),
     tokenRef: optional(d.tokenRef, (v) => nonEmpty('destination.tokenRef', v, 256)),
+    destinationResourceId: optional(d.resourceId, (v) => nonEmpty('destination.resourceId', v, 1024)),
     scheduleRecurrence: optional(r.schedule?.recurrence, (v) => nonEmpty('schedule.recurrence', v, 32)),
     scheduleStatus: r.schedule?.status,
     scheduleFrom: optional(r.schedule?.from, (v) => isoTimestamp('schedule.from', v)),
@@ -213,6 +216,7 @@ export function exportFromRow(row: Record<string, unknown>): ExportRecord {
       rootFolderPath: r.string('destinationRootFolderPath'),
       sasDelivered: r.boolean('sasDelivered', false),
       tokenRef,
+      resourceId: r.optionalString('destinationResourceId'),
     }),
     schedule:
       recurrence === undefined
