@@ -631,6 +631,13 @@ describe('GET /api/status: configuration and catalog', () => {
       'tokenExpiring',
     ]);
     const byKind = Object.fromEntries(report.problems.map((p) => [p.kind, p]));
+    // Every fix is a command to run, the key in a header placeholder, never in the URL.
+    for (const p of report.problems) {
+      expect(p.fix).toMatch(
+        /curl -X POST "[^"]+\/api\/(tokens|backfills)[^"]*" -H "x-functions-key: <FUNCTION_KEY>"/,
+      );
+      expect(p.fix).not.toMatch(/[?&]code=/);
+    }
     expect(byKind.exportFailing!.message).toContain('AuthorizationResourceTypeMismatch');
     expect(byKind.exportFailing!.fix).toContain(`/api/tokens/${account}/rotate`);
     expect(byKind.tokenExpiring).toMatchObject({ subject: `${account}/soon` });
