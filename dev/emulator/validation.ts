@@ -5,7 +5,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import { isDatasetAllowed, isGranularityAllowed, type ScopeKind } from '../../src/domain/scope';
+import {
+  datasetsForScope,
+  isDatasetAllowed,
+  isGranularityAllowed,
+  type ScopeKind,
+} from '../../src/domain/scope';
 import { SAS_AUTHORIZATION_MESSAGE } from './delivery';
 
 export const SPEC_DIR = path.join(__dirname, 'spec', '2025-03-01');
@@ -304,7 +309,15 @@ export function checkExportRules(input: ExportInput, scopeKind: ScopeKind): void
   if (!EXPORT_TYPES.has(lower(def.type) ?? '')) throw bad(`'properties.definition.type' is not valid`);
   const typeName: string = EXPORT_TYPES_CANONICAL.find((t) => t.toLowerCase() === lower(def.type))!;
   if (!isDatasetAllowed(scopeKind, typeName)) {
-    throw bad(`'properties.definition.type' ${typeName} is not supported at ${scopeKind} scope.`);
+    // The service's wording and code "400" (azure-powershell#19453, a management group).
+    const allowed = datasetsForScope(scopeKind)
+      .map((d) => `'${d}'`)
+      .join(', ');
+    throw new ArmError(
+      400,
+      '400',
+      `Request properties validation failed: Invalid definition type '${typeName}'; valid values: ${allowed}.`,
+    );
   }
   const custom = lower(def.timeframe) === 'custom';
   if (custom && !def.timePeriod) {

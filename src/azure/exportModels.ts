@@ -4,7 +4,13 @@
 // models drop half of these fields, so nothing here goes through its serializer.
 import type { FieldError } from '../domain/fieldError';
 import type { ExportDataset, Scope } from '../domain/scope';
-import { EXPORT_DATASETS, datasetsForScope, isGranularityAllowed, parseScope } from '../domain/scope';
+import {
+  EXPORT_DATASETS,
+  datasetsForScope,
+  isGranularityAllowed,
+  isUncompressedCsvOnly,
+  parseScope,
+} from '../domain/scope';
 import { isRecord } from '../domain/json';
 import { rootFolderPathProblem, toRootFolderPath } from '../domain/rootFolderPath';
 
@@ -598,6 +604,20 @@ export function buildExportBody(input: ExportBodyInput): ExportPutBody {
     problems.add('compression', 'snappy is for Parquet; use gzip or none with Csv');
   if (format === 'Parquet' && compression === 'gzip')
     problems.add('compression', 'gzip is for Csv; use snappy or none with Parquet');
+  if (dataset && format && compression) {
+    let scope: Scope | undefined;
+    try {
+      scope = typeof input.scope === 'string' ? parseScope(input.scope) : input.scope;
+    } catch {
+      scope = undefined; // reported above
+    }
+    if (isUncompressedCsvOnly(scope, dataset)) {
+      const what = scope?.kind === 'managementGroup' ? 'at management group scope' : dataset;
+      if (format !== 'Csv') problems.add('format', `${what} is delivered as Csv only, not ${format}`);
+      else if (compression !== 'none')
+        problems.add('compression', `${what} is delivered uncompressed: use none, not ${compression}`);
+    }
+  }
 
   const partitionData = input.partitionData ?? true;
   if (typeof partitionData !== 'boolean') problems.add('partitionData', 'expected true or false');

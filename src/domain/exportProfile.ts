@@ -3,7 +3,14 @@
 // not-owned. Everything that PUTs goes through planExport, so plan mode and reconcile never disagree.
 // Pure: no I/O, no clock but the one passed in.
 import { isRecord } from './json';
-import { EXPORT_DATASETS, datasetsForScope, type ExportDataset, type Scope, type ScopeKind } from './scope';
+import {
+  EXPORT_DATASETS,
+  datasetsForScope,
+  isUncompressedCsvOnly,
+  type ExportDataset,
+  type Scope,
+  type ScopeKind,
+} from './scope';
 
 export type ProfileFormat = 'Csv' | 'Parquet';
 export type ProfileCompression = 'none' | 'gzip' | 'snappy';
@@ -217,6 +224,15 @@ function parseProfileExport(problems: FieldProblem[], at: string, item: unknown)
       field: `${at}.compression`,
       message: `${compression} cannot be used with ${format} (gzip is for Csv, snappy for Parquet)`,
     });
+  }
+  if (dataset && isUncompressedCsvOnly(undefined, dataset)) {
+    if (format && format !== 'Csv')
+      problems.push({ field: `${at}.format`, message: `${dataset} is delivered as Csv only` });
+    else if (compression && compression !== 'none')
+      problems.push({
+        field: `${at}.compression`,
+        message: `${dataset} is delivered uncompressed: use none`,
+      });
   }
   const overwrite = pick(problems, `${at}.overwrite`, item.overwrite, OVERWRITES, 'OverwritePreviousReport');
   const timeframe = pick(problems, `${at}.timeframe`, item.timeframe, TIMEFRAMES, 'MonthToDate');

@@ -68,14 +68,16 @@ export const EXPORT_DATASETS: readonly ExportDataset[] = [
 const COST_DATASETS: readonly ExportDataset[] = ['ActualCost', 'AmortizedCost', 'FocusCost', 'Usage'];
 const BILLING_DATASETS: readonly ExportDataset[] = EXPORT_DATASETS;
 
-/** Which datasets an export may use at each scope kind (Microsoft Learn, "improved exports"):
- * FOCUS is not offered at management-group scope; price sheet and reservation datasets only at
- * EA billing account or MCA billing profile scope (an MCA billing account is narrowed further by
- * `datasetsForScope(scope)`). */
+/** Which datasets an export may use at each scope kind (Microsoft Learn, "Tutorial: Create and
+ * manage Cost Management exports"): a management group exports only `Usage` ("Exports at the
+ * management group scope support only usage charges … choose ExportType as Usage"; the service's
+ * answer otherwise: "Invalid definition type 'AmortizedCost'; valid values: 'Usage'",
+ * azure-powershell#19453); price sheet and reservation datasets only at EA billing account or MCA
+ * billing profile scope (an MCA billing account is narrowed further by `datasetsForScope(scope)`). */
 const DATASETS_BY_KIND: Record<ScopeKind, readonly ExportDataset[]> = {
   subscription: COST_DATASETS,
   resourceGroup: COST_DATASETS,
-  managementGroup: ['ActualCost', 'AmortizedCost', 'Usage'],
+  managementGroup: ['Usage'],
   billingAccount: BILLING_DATASETS,
   department: COST_DATASETS,
   enrollmentAccount: COST_DATASETS,
@@ -353,6 +355,23 @@ export function isGranularityAllowed(
     kind === 'billingProfile' &&
     granularity.toLowerCase() === 'daily'
   );
+}
+
+const CSV_ONLY_DATASETS: readonly string[] = [
+  'reservationdetails',
+  'reservationrecommendations',
+  'reservationtransactions',
+];
+
+/** Whether a dataset at a scope is delivered only as uncompressed CSV: the reservation datasets (Learn,
+ * same tutorial, FAQ "Which datasets support Parquet format and compression?": CSV, None) and
+ * anything at a management group (its Limitations: "available in CSV format without any
+ * compression"). The page describes the portal's choices; what the API answers to another format is
+ * not documented, so the app never asks for one and the emulator accepts it. `scope` undefined
+ * checks the dataset alone. */
+export function isUncompressedCsvOnly(scope: ScopeKind | Scope | undefined, dataset: string): boolean {
+  const kind = typeof scope === 'string' ? scope : scope?.kind;
+  return kind === 'managementGroup' || CSV_ONLY_DATASETS.includes(dataset.toLowerCase());
 }
 
 /** A key safe for Table Storage PartitionKey/RowKey (which forbid / \ # ? and control characters):

@@ -14,6 +14,7 @@ import {
   EXPORT_DATASETS,
   ScopeError,
   datasetsForScope,
+  isUncompressedCsvOnly,
   parseScope,
   scopeKey,
   type ExportDataset,
@@ -234,8 +235,22 @@ export function parseBackfillRequest(
   // format, compression, dataVersion: checked by the same builder the activity uses
   // Absent fields take defaults; an explicit null is a wrong value, not an absent one.
   const format = body.format === undefined ? 'Csv' : body.format;
+  // Reservation datasets (and anything at a management group) come only as uncompressed CSV.
+  const csvOnly = datasets.filter((dataset) => isUncompressedCsvOnly(scope, dataset));
   const compression =
-    body.compression === undefined ? (format === 'Parquet' ? 'snappy' : 'gzip') : body.compression;
+    body.compression === undefined
+      ? format === 'Parquet'
+        ? 'snappy'
+        : csvOnly.length > 0
+          ? 'none'
+          : 'gzip'
+      : body.compression;
+  if (csvOnly.length > 0) {
+    const what = scope?.kind === 'managementGroup' ? 'at management group scope' : csvOnly.join(', ');
+    if (format === 'Parquet') add('format', `${what}: delivered as Csv only`);
+    else if (compression === 'gzip' || compression === 'snappy')
+      add('compression', `${what}: delivered uncompressed, use none`);
+  }
   const probe: ExportBodyInput = {
     dataset: datasets[0] ?? 'ActualCost',
     timeframe: 'Custom',

@@ -43,6 +43,20 @@ function errorsOf(body: unknown): { field: string; message: string }[] {
 }
 
 describe('parseBackfillRequest', () => {
+  test('reservation datasets and management groups default to uncompressed CSV', () => {
+    const reservations = parse(
+      validBody({
+        scope: '/providers/Microsoft.Billing/billingAccounts/1234567',
+        datasets: ['ActualCost', 'ReservationTransactions'],
+      }),
+    );
+    expect([reservations.request.format, reservations.request.compression]).toEqual(['Csv', 'none']);
+    const mg = parse(
+      validBody({ scope: '/providers/Microsoft.Management/managementGroups/mg1', datasets: ['Usage'] }),
+    );
+    expect([mg.request.format, mg.request.compression]).toEqual(['Csv', 'none']);
+  });
+
   test('a minimal request gets the defaults and a deterministic id', () => {
     const { request, windows, instanceId } = parse(validBody());
     expect(request).toMatchObject({
@@ -119,6 +133,32 @@ describe('parseBackfillRequest', () => {
       'management group with FocusCost',
       validBody({ scope: '/providers/Microsoft.Management/managementGroups/mg1', datasets: ['FocusCost'] }),
       ['datasets[0]'],
+    ],
+    [
+      'management group with AmortizedCost (only Usage there)',
+      validBody({
+        scope: '/providers/Microsoft.Management/managementGroups/mg1',
+        datasets: ['AmortizedCost'],
+      }),
+      ['datasets[0]'],
+    ],
+    [
+      'reservation details gzipped (uncompressed CSV only)',
+      validBody({
+        scope: '/providers/Microsoft.Billing/billingAccounts/1234567',
+        datasets: ['ReservationDetails'],
+        compression: 'gzip',
+      }),
+      ['compression'],
+    ],
+    [
+      'Usage at a management group as Parquet',
+      validBody({
+        scope: '/providers/Microsoft.Management/managementGroups/mg1',
+        datasets: ['Usage'],
+        format: 'Parquet',
+      }),
+      ['format'],
     ],
     [
       'price sheet beyond its 13-month history',

@@ -130,6 +130,7 @@ describe('parseProfile', () => {
           { key: 'a', dataset: 'Costs', format: 'Csv' },
           { key: 'b', dataset: 'FocusCost', format: 'Csv', compression: 'snappy', dataVersion: '1.0 r2' },
           { key: 'b', dataset: 'PriceSheet', granularity: 'Daily', timeframe: 'Custom' },
+          { key: 'r', dataset: 'ReservationDetails', format: 'Parquet', compression: 'snappy' },
         ],
       });
     } catch (e) {
@@ -144,6 +145,7 @@ describe('parseProfile', () => {
       'exports[2].timeframe',
       'exports[2].granularity',
       'exports[2].key',
+      'exports[3].format',
     ]);
   });
 

@@ -23,7 +23,7 @@ import {
   parseExportList,
   parseRunList,
 } from '../../src/azure/exportModels';
-import { EXPORT_DATASETS } from '../../src/domain/scope';
+import { EXPORT_DATASETS, isUncompressedCsvOnly } from '../../src/domain/scope';
 
 const SPEC_DIR = join(__dirname, '../../dev/emulator/spec/2025-03-01');
 const BASE =
@@ -263,6 +263,13 @@ describe('buildExportBody: valid bodies for many combinations', () => {
         for (const destination of destinations) {
           for (const { format, compression } of formatCompression) {
             const i = count++;
+            // Reservation datasets come only as uncompressed CSV: refused below, naming the field.
+            if (isUncompressedCsvOnly(undefined, dataset) && (format !== 'Csv' || compression !== 'none')) {
+              expect(() =>
+                buildExportBody({ dataset, timeframe: 'MonthToDate', destination, format, compression }),
+              ).toThrow(format !== 'Csv' ? /format/ : /compression/);
+              continue;
+            }
             const input: ExportBodyInput = {
               dataset,
               timeframe,
@@ -468,6 +475,31 @@ describe('buildExportBody: invalid inputs name the field', () => {
       'FocusCost at management group scope',
       { dataset: 'FocusCost', scope: '/providers/Microsoft.Management/managementGroups/mg' },
       ['dataset'],
+    ],
+    [
+      'AmortizedCost at management group scope (only Usage: Learn, azure-powershell#19453)',
+      { dataset: 'AmortizedCost', scope: '/providers/Microsoft.Management/managementGroups/mg' },
+      ['dataset'],
+    ],
+    [
+      'Usage at management group scope as Parquet (Csv only there)',
+      {
+        dataset: 'Usage',
+        scope: '/providers/Microsoft.Management/managementGroups/mg',
+        format: 'Parquet',
+        compression: 'snappy',
+      },
+      ['format'],
+    ],
+    [
+      'ReservationDetails gzipped (uncompressed CSV only)',
+      { dataset: 'ReservationDetails', compression: 'gzip' },
+      ['compression'],
+    ],
+    [
+      'ReservationTransactions as Parquet',
+      { dataset: 'ReservationTransactions', format: 'Parquet' },
+      ['format'],
     ],
     ['an invalid scope', { scope: '/subscriptions/nope' }, ['scope']],
     ['resourceId and SAS together', { destination: { ...sas, resourceId: STORAGE_ID } }, ['destination']],

@@ -7,6 +7,7 @@ import {
   datasetsForScope,
   isDatasetAllowed,
   isScope,
+  isUncompressedCsvOnly,
   parseExportResourceId,
   parseScope,
   sameScope,
@@ -428,7 +429,7 @@ describe('datasets per scope', () => {
   it.each<[ScopeKind, string[]]>([
     ['subscription', COST],
     ['resourceGroup', COST],
-    ['managementGroup', ['ActualCost', 'AmortizedCost', 'Usage']],
+    ['managementGroup', ['Usage']],
     ['billingAccount', ALL],
     ['department', COST],
     ['enrollmentAccount', COST],
@@ -438,6 +439,17 @@ describe('datasets per scope', () => {
   ])('%s allows %j', (kind, datasets) => {
     expect([...datasetsForScope(kind)].sort()).toEqual([...datasets].sort());
     for (const d of EXPORT_DATASETS) expect(isDatasetAllowed(kind, d)).toBe(datasets.includes(d));
+  });
+
+  it('reservation datasets and every dataset at a management group are uncompressed CSV only', () => {
+    for (const d of EXPORT_DATASETS) {
+      expect(isUncompressedCsvOnly('billingAccount', d)).toBe(d.startsWith('Reservation'));
+      expect(isUncompressedCsvOnly(undefined, d)).toBe(d.startsWith('Reservation'));
+      expect(isUncompressedCsvOnly('managementGroup', d)).toBe(true);
+    }
+    expect(
+      isUncompressedCsvOnly(parseScope('/providers/Microsoft.Management/managementGroups/mg'), 'Usage'),
+    ).toBe(true);
   });
 
   it('narrows an MCA billing account to cost datasets, keeps EA billing accounts whole', () => {
