@@ -97,7 +97,7 @@ const TABLE_PIPELINE = {
 
 /** Pipeline options of every blob client. `tryTimeoutInMs` only sends the service a `timeout=`
  * parameter (storage-common's StorageRetryPolicyV2): the client never abandons a try, so callers
- * set PipelineRequest.timeout (blobListing.ts) or an abortSignal per operation (sasProbe.ts). */
+ * set an abortSignal per operation (blobListing.ts, sasProbe.ts). */
 const BLOB_PIPELINE = {
   retryOptions: {
     maxTries: STORAGE_MAX_RETRIES + 1,
