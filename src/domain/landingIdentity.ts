@@ -29,6 +29,9 @@ export function rejectionIdentities(
   content: Buffer | string,
   manifestPath: string,
   parsed?: LandingIdentity,
+  /** False when the manifest's claims contradict its folder: it is filed by its path alone, never
+   * under the scope or export it names. */
+  trustContent = true,
 ): LandingIdentity[] {
   const facts = pathFacts(manifestPath);
   const runId =
@@ -36,7 +39,7 @@ export function rejectionIdentities(
   const period = facts.period ?? UNKNOWN_PERIOD;
   const candidates: LandingIdentity[] = [];
   if (parsed) candidates.push(parsed);
-  const fromJson = lenientExportIdentity(content);
+  const fromJson = trustContent ? lenientExportIdentity(content) : undefined;
   if (fromJson) candidates.push({ ...fromJson, period, runId });
   const exportName = facts.exportName ?? fromJson?.exportName ?? UNKNOWN_EXPORT;
   candidates.push({ exportName, period, runId });

@@ -15,6 +15,7 @@ import {
 } from '../azure/landingRows';
 import { EXPORT_LANDED_EVENT, type ExportLandedEvent, type LandingKey } from '../domain/contracts';
 import { rejectedRecord, rejectionIdentities, type LandingIdentity } from '../domain/landingIdentity';
+import { placementProblem, type PlacementKind } from '../domain/landingTrust';
 import {
   landingPeriod,
   listingPrefixes,
@@ -127,6 +128,8 @@ export type LandingOutcome =
       missingBlobs: string[];
       fileRows: number;
       rejectionReason?: string;
+      /** For a manifest whose claims its folder contradicts: which claim (domain/landingTrust.ts). */
+      rejectionKind?: PlacementKind;
       /** Instance the exportLanded event was raised on. */
       raisedOn?: string;
     };
@@ -209,6 +212,14 @@ export class LandingService {
       record = parseManifest(event.content, { blobPath: manifestPath });
     } catch (error) {
       return this.reject(event, manifestPath, error);
+    }
+    // Claims its folder contradicts (another export's or run's folder, blobs outside its own run
+    // folder) are not filed under the export it names: rejected by its path alone.
+    const misplaced = placementProblem(manifestPath, record);
+    if (misplaced) {
+      const error = new LandingInputError(new Error(`${misplaced.kind}: ${misplaced.reason}`));
+      const outcome = await this.reject(event, manifestPath, error, undefined, false);
+      return outcome.kind === 'rejected' ? { ...outcome, rejectionKind: misplaced.kind } : outcome;
     }
     const identity = await this.identityOf(record, event.container, manifestPath);
     try {
@@ -395,26 +406,23 @@ export class LandingService {
       ...(landing.rejectionReason ? { rejectionReason: landing.rejectionReason } : {}),
       ...(raisedOn ? { raisedOn } : {}),
     };
-    const line = logEventLine(
-      landing.state === 'rejected' ? 'landing.rejected' : 'landing.catalogued',
-      {
-        landing: `${key.partitionKey}/${key.rowKey}`,
-        exportName: landing.exportName,
-        scope: identity.scope ?? landing.scope,
-        period: landing.period,
-        runId: landing.runId,
-        state: landing.state,
-        write: extra.created ? 'new' : extra.changed ? 'updated' : 'unchanged',
-        current: landing.current ?? false,
-        supersededBy: landing.superseded ? (landing.supersededBy ?? null) : undefined,
-        blobs: landing.blobCount,
-        rows: landing.rowCount,
-        bytes: landing.totalBytes,
-        reason: landing.rejectionReason,
-        backfillId: lookup?.backfillId,
-        wokeBackfill: raisedOn !== undefined,
-      },
-    );
+    const line = logEventLine(landing.state === 'rejected' ? 'landing.rejected' : 'landing.catalogued', {
+      landing: `${key.partitionKey}/${key.rowKey}`,
+      exportName: landing.exportName,
+      scope: identity.scope ?? landing.scope,
+      period: landing.period,
+      runId: landing.runId,
+      state: landing.state,
+      write: extra.created ? 'new' : extra.changed ? 'updated' : 'unchanged',
+      current: landing.current ?? false,
+      supersededBy: landing.superseded ? (landing.supersededBy ?? null) : undefined,
+      blobs: landing.blobCount,
+      rows: landing.rowCount,
+      bytes: landing.totalBytes,
+      reason: landing.rejectionReason,
+      backfillId: lookup?.backfillId,
+      wokeBackfill: raisedOn !== undefined,
+    });
     if (landing.state === 'rejected') this.log.warn(line);
     else this.log.info(line);
     return outcome;
@@ -463,6 +471,7 @@ export class LandingService {
     manifestPath: string,
     error: unknown,
     parsed?: LandingIdentity,
+    trustContent = true,
   ): Promise<LandingOutcome> {
     if (!isInputError(error)) throw error;
     const reason = errorText(error instanceof LandingInputError ? error.cause : error);
@@ -470,7 +479,7 @@ export class LandingService {
       logEventLine('landing.rejected', { container: event.container, manifest: manifestPath, reason }),
     );
     const catalogedAt = this.now().toISOString();
-    for (const identity of rejectionIdentities(event.content, manifestPath, parsed)) {
+    for (const identity of rejectionIdentities(event.content, manifestPath, parsed, trustContent)) {
       let record: LandingRecord;
       let key: LandingKey;
       try {

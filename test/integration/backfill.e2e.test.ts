@@ -655,3 +655,66 @@ async function waitUntil<T>(probe: () => Promise<T | undefined>, timeoutMs = 60_
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+test('adversarial: manifests whose claims their folder contradicts are rejected by path, never filed under the export they name', async () => {
+  const scope = '/subscriptions/6c1f5e0a-8d3b-4f7e-9a21-3b4c5d6e7f83';
+  const container = BlobServiceClient.fromConnectionString(testStorageConnection()).getContainerClient(
+    DESTINATION.container,
+  );
+  const period = '20220301-20220331';
+  const stamp = runTimeFolder();
+  const base = `${DESTINATION.rootFolderPath}/victim-export/${period}/${stamp}`;
+  const elsewhere = `${DESTINATION.rootFolderPath}/other-export/${period}/${stamp}/${randomUUID()}/part_0_0001.csv`;
+  await container.getBlockBlobClient(elsewhere).upload('a,b\n1,2\n', 8);
+  const [r1, r2, r3, folder3] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  const cases = [
+    // Lists a blob of another export's folder.
+    {
+      kind: 'blobOutsideRunFolder',
+      runFolder: r1,
+      manifest: {
+        folder: `${base}/${r1}`,
+        runId: r1,
+        exportName: 'victim-export',
+        blobs: [{ blobName: elsewhere, byteCount: 8, dataRowCount: 1 }],
+      },
+    },
+    // Names another export than the folder it was written in.
+    {
+      kind: 'exportNameMismatch',
+      runFolder: r2,
+      manifest: { folder: `${base}/${r2}`, runId: r2, exportName: 'other-export' },
+    },
+    // Names another run than its run folder.
+    {
+      kind: 'runIdMismatch',
+      runFolder: folder3,
+      manifest: { folder: `${base}/${folder3}`, runId: r3, exportName: 'victim-export' },
+    },
+  ];
+  for (const c of cases) {
+    await writeForgedManifest(container, { ...c.manifest, scope, startDate: '2022-03-01' });
+  }
+  const catalog = new Catalog({ tableClient: tableClientFactory(loadConfig(process.env).storage.catalog) });
+  let rejected = 0;
+  let filedUnderScope = 0;
+  for (const c of cases) {
+    // Filed by its path alone, in the unresolved partition of the folder's export.
+    const row = await waitUntil(() =>
+      catalog.get('landings', landingKeyOf({ exportName: 'victim-export', period, runId: c.runFolder })),
+    );
+    expect(row).toMatchObject({ state: 'rejected', scope: '' });
+    expect(row.rejectionReason).toContain(c.kind);
+    rejected++;
+    for (const exportName of ['victim-export', 'other-export']) {
+      for (const runId of [c.manifest.runId, c.runFolder]) {
+        if (await catalog.get('landings', landingKeyOf({ scope, exportName, period, runId })))
+          filedUnderScope++;
+      }
+    }
+  }
+  console.log(
+    `adversarial misplaced manifests: tried ${cases.length}, rejected ${rejected}, filed under the scope they name ${filedUnderScope}`,
+  );
+  expect([rejected, filedUnderScope]).toEqual([cases.length, 0]);
+});

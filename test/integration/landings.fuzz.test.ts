@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { fromTableKey, mapWithConcurrency, type LandingRecord, type Stored } from '../../src/azure/catalog';
 import { LandingIncompleteError, type LandingOutcome } from '../../src/services/landings';
+import { runFolderOf } from '../../src/domain/manifest';
 import { filesOf, fixture, landingWorld, rawRows, type LandingWorld } from '../support/landings';
 import { mulberry32 } from '../../dev/emulator/data/prng';
 
@@ -69,10 +70,18 @@ function setAt(doc: Json, path: (string | number)[], value: Json | undefined): v
 }
 
 /** One broken manifest: a fixture with a fresh run id, then 1-3 mutations of its JSON, or of its text. */
-function mutate(random: () => number, index: number): { text: string | Buffer; name: string } {
+function mutate(
+  random: () => number,
+  index: number,
+): { text: string | Buffer; name: string; folder: string } {
   const base = BASES[index % BASES.length]!;
   const { text } = fixture(base, randomUUID());
   const doc = JSON.parse(text) as Json;
+  // Written where Azure writes it: the run folder its (unmutated) blobs are in.
+  const first = (doc as { blobs?: { blobName?: string }[] }).blobs?.[0]?.blobName;
+  const folder = first
+    ? runFolderOf(first)
+    : `fuzz/case-${index}/20250701-20250731/202508010943/${randomUUID()}`;
   const mutations = 1 + Math.floor(random() * 3);
   for (let m = 0; m < mutations; m++) {
     const all = paths(doc);
@@ -93,7 +102,7 @@ function mutate(random: () => number, index: number): { text: string | Buffer; n
   else if (textual < 0.12)
     out = Buffer.from([0xff, 0xfe, ...Buffer.from(out).subarray(0, 40)]); // not UTF-8
   else if (textual < 0.14) out = `\uFEFF${out.replace(/\n/g, '\r\n')}`; // BOM + CRLF: still valid
-  return { text: out, name: base };
+  return { text: out, name: base, folder };
 }
 
 let world: LandingWorld;
@@ -107,8 +116,7 @@ test(`${CASES} fuzzed manifests: a rejected row, an incomplete row or a complete
   const tally = { rejected: 0, incomplete: 0, complete: 0 };
   const service = world.service();
 
-  await mapWithConcurrency(cases, 8, async ({ i, text, name }) => {
-    const folder = `fuzz/case-${i}/20250701-20250731/202508010943/${randomUUID()}`;
+  await mapWithConcurrency(cases, 8, async ({ i, text, name, folder }) => {
     const blobName = name.startsWith('legacy') ? `${folder}/_manifest.json` : `${folder}/manifest.json`;
     let outcome: LandingOutcome;
     try {

@@ -284,11 +284,14 @@ describe('every fixture shape', () => {
     });
   });
 
-  test('minimal hand-made manifest: blobs outside any run folder, no byte counts', async () => {
+  test('minimal hand-made manifest: no Azure folder layout, no byte counts; its blobs must be beside it', async () => {
     const { text, runId } = fixture('minimal-hand-made.json');
-    // Hand-made uploads put the manifest wherever they like; the one blob gets a known size.
+    // Hand-made uploads choose their own folders; the one blob gets a known size.
     await world.container.getBlockBlobClient('manual/2024-11/focus-costs.csv').upload('12345', 5);
-    const outcome = await world.service().catalogue(event(text, `manual/2024-11/${runId}/manifest.json`));
+    // Listing a blob of a folder above its own is refused, whoever wrote it.
+    const above = await world.service().catalogue(event(text, `manual/2024-11/${runId}/manifest.json`));
+    expect(above).toMatchObject({ kind: 'rejected', rejectionKind: 'blobOutsideRunFolder' });
+    const outcome = await world.service().catalogue(event(text, `manual/2024-11/manifest.json`));
     expect(outcome).toMatchObject({ state: 'complete', fileRows: 1 });
     const rows = await landingsOf(world.catalog, exportKey(EA_SCOPE, 'manual-upload'));
     expect(rows.find((r) => r.runId === runId)).toMatchObject({
