@@ -2,6 +2,8 @@
 // its functions with the host. test/unit/index.test.ts checks that every file in src/functions/ is here.
 import './functions/backfill';
 import './functions/durableCleanup';
+// The event-line writer the triggers share (registers nothing; here so every file of the folder is).
+import './functions/eventLog';
 import './functions/exportLanded';
 import './functions/exportSync';
 import './functions/fleet';
