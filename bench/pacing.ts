@@ -111,7 +111,12 @@ async function main(): Promise<void> {
     const body = buildExportBody({
       dataset: 'ActualCost',
       timeframe: 'MonthToDate',
-      destination: { storageAccount: 'benchdest', sasToken: 'sv=2022-11-02&ss=b&srt=sco&sp=rwdlac&se=2030-01-01T00:00:00Z&spr=https&sig=Zm9vYmFyYmF6cXV4c2VjcmV0c2lnbmF0dXJl', container: 'exports' },
+      destination: {
+        storageAccount: 'benchdest',
+        sasToken:
+          'sv=2022-11-02&ss=b&srt=sco&sp=rwdlac&se=2030-01-01T00:00:00Z&spr=https&sig=Zm9vYmFyYmF6cXV4c2VjcmV0c2lnbmF0dXJl',
+        container: 'exports',
+      },
       schedule: { status: 'Inactive' },
     });
     for (let s = 0; s < SCOPES; s++) await setup.createOrUpdate(scopeOf(s), 'daily', body);
@@ -141,7 +146,7 @@ async function main(): Promise<void> {
         `${paced.admitted} runs at ${paced.pctOfLimit.toFixed(1)}% of the limit (target ≥ 90%), ` +
         `${paced.throttled} 429s = ${(paced.throttled / paced.admitted).toFixed(3)} per admitted run (target ≤ 0.05), ` +
         `${paced.seconds.toFixed(0)} s, table ${s.reads} reads ${s.writes} writes ${s.conflicts} lost races, ` +
-        `${s.deferred} deferrals; without it ${unpaced.pctOfLimit.toFixed(1)}% and ` +
+        `${s.deferred} deferrals, ${s.synced} synced from remaining counts; without it ${unpaced.pctOfLimit.toFixed(1)}% and ` +
         `${(unpaced.throttled / unpaced.admitted).toFixed(3)} 429s per admitted run ` +
         `(${(unpaced.throttled / unpaced.admitted / Math.max(paced.throttled / paced.admitted, 1e-9)).toFixed(0)}× the budget's)`,
     );

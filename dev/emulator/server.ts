@@ -32,7 +32,13 @@ import {
   type RunRecord,
   type StoreSnapshot,
 } from './state';
-import { rateLimitHeaderName, Throttle, validateThrottleLimits, type ThrottleLimits } from './throttle';
+import {
+  rateLimitHeaderName,
+  remainingHeader,
+  Throttle,
+  validateThrottleLimits,
+  type ThrottleLimits,
+} from './throttle';
 import {
   ArmError,
   checkApiVersion,
@@ -298,6 +304,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
           'retry-after': seconds,
           [rateLimitHeaderName(decision.rule!)]: seconds,
         });
+      }
+      for (const { rule, remaining } of decision.remaining ?? []) {
+        const [name, value] = remainingHeader(rule, remaining);
+        headers[name] = value;
       }
       if (store.faults.serverErrorRate > 0 && store.draw() < store.faults.serverErrorRate) {
         throw new ArmError(

@@ -32,6 +32,9 @@ export interface ThrottleDecision {
   /** Which bucket refused: principal buckets are reported as "client", scope ones as "entity"
    * (the names Cost Management uses in its x-ms-ratelimit-microsoft.costmanagement-*-retry-after headers). */
   rule?: ThrottleRule;
+  /** For an admitted call: whole tokens each applicable bucket holds after it (what Cost Management
+   * reports in x-ms-ratelimit-remaining-microsoft.costmanagement-*-requests). */
+  remaining?: { rule: ThrottleRule; remaining: number }[];
 }
 
 export function validateBucketLimit(name: string, value: unknown): BucketLimit | null | undefined {
@@ -90,6 +93,12 @@ export class TokenBucket {
   take(now: number): void {
     this.refill(now);
     this.tokens -= 1;
+  }
+
+  /** Whole tokens left (after refilling to `now`). */
+  remaining(now: number): number {
+    this.refill(now);
+    return Math.max(0, Math.floor(this.tokens));
   }
 }
 
@@ -162,7 +171,10 @@ export class Throttle {
       };
     }
     for (const [, bucket] of applicable) bucket.take(now);
-    return { allowed: true };
+    return {
+      allowed: true,
+      remaining: applicable.map(([rule, bucket]) => ({ rule, remaining: bucket.remaining(now) })),
+    };
   }
 }
 
@@ -170,4 +182,15 @@ export class Throttle {
 export function rateLimitHeaderName(rule: ThrottleRule): string {
   const entity = rule.endsWith('PerScope') ? 'entity' : 'client';
   return `x-ms-ratelimit-microsoft.costmanagement-${entity}-retry-after`;
+}
+
+/** The header Cost Management reports a bucket's remaining calls in, and its value's form
+ * ("DefaultQuota:7", microsoft/AzureTRE#2835; the ClientType bucket's name from
+ * electrolux-oss/azure-cost-exporter#8). Scope buckets are "entity", principal ones "clienttype". */
+export function remainingHeader(rule: ThrottleRule, remaining: number): [string, string] {
+  const bucket = rule.endsWith('PerScope') ? 'entity' : 'clienttype';
+  return [
+    `x-ms-ratelimit-remaining-microsoft.costmanagement-${bucket}-requests`,
+    `DefaultQuota:${remaining}`,
+  ];
 }

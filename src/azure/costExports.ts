@@ -38,7 +38,7 @@ import {
   retryAfterFromHeaders,
 } from './armErrors';
 import { ARM_TOKEN_SCOPE, costManagementAccess } from './credentials';
-import type { BudgetKey, BudgetLevel, ThrottleBudget } from './throttleBudget';
+import type { BudgetKey, BudgetLevel, BudgetTickets, ThrottleBudget } from './throttleBudget';
 import type { Export, ExportPutBody, ExportRun } from './exportModels';
 import {
   EXPORTS_API_VERSION,
@@ -311,6 +311,7 @@ export class CostExportsClient implements CostExportsApi {
       kind: target.operation === 'run' ? 'run' : 'other',
       scope: target.scope.canonical,
     };
+    let tickets: BudgetTickets | undefined;
     if (this.budget) {
       const decision = await this.budget.acquire(budgetKey, options.abortSignal);
       if (decision.kind === 'defer') {
@@ -322,6 +323,7 @@ export class CostExportsClient implements CostExportsApi {
           'budget',
         );
       }
+      tickets = decision.tickets;
     }
     // Our own deadline rather than the request's `timeout`: the SDK's http client leaves that timer
     // running after a connection error (keeping a process alive for its full length), while
@@ -342,7 +344,11 @@ export class CostExportsClient implements CostExportsApi {
     }
     if (response.status === 429 && this.budget) {
       const wait = retryAfterFromHeaders(response.headers, this.now(), this.defaultThrottleWaitMs);
-      await this.budget.observeThrottle(budgetKey, throttledBucket(response), wait.retryAfterMs);
+      await this.budget.observeThrottle(budgetKey, throttledBucket(response), wait.retryAfterMs, tickets);
+    } else if (this.budget) {
+      for (const [level, remaining] of remainingCounts(response)) {
+        await this.budget.observeRemaining(budgetKey, level, remaining, tickets);
+      }
     }
     return response;
   }
@@ -449,6 +455,29 @@ function throttledBucket(response: PipelineResponse): BudgetLevel {
     }
   }
   return 'entity';
+}
+
+/** The remaining-call counts an answer reports, per bucket level: "DefaultQuota:7" in
+ * x-ms-ratelimit-remaining-microsoft.costmanagement-{entity,tenant,clienttype,client}-requests
+ * (microsoft/AzureTRE#2835, electrolux-oss/azure-cost-exporter#8). Several quotas in one value or
+ * several headers for one level: the smallest counts. Anything unreadable is ignored. */
+export function remainingCounts(response: Pick<PipelineResponse, 'headers'>): Map<BudgetLevel, number> {
+  const counts = new Map<BudgetLevel, number>();
+  for (const [name, value] of response.headers) {
+    const bucket =
+      /^x-ms-ratelimit-remaining-microsoft\.costmanagement-(entity|tenant|clienttype|client)-requests$/i.exec(
+        name,
+      )?.[1];
+    if (!bucket) continue;
+    const level: BudgetLevel = bucket.toLowerCase() === 'entity' ? 'entity' : 'client';
+    for (const part of value.split(',')) {
+      const match = /^\s*[A-Za-z0-9]+:(\d{1,9})\s*$/.exec(part);
+      if (!match) continue;
+      const n = Number(match[1]);
+      counts.set(level, Math.min(n, counts.get(level) ?? n));
+    }
+  }
+  return counts;
 }
 
 /** Exact forms of a SAS token to blank out of echoed messages, including its bare signature. */

@@ -3,6 +3,12 @@
 // the same one. One row per bucket, updated with ETag conditions (read, decide, write-if-unchanged;
 // a lost race re-reads), so two instances never hand out the same token.
 //
+// Every answer teaches the budget: a 429 blocks and re-measures its bucket, and the remaining-call
+// counts Cost Management reports on answers (x-ms-ratelimit-remaining-microsoft.costmanagement-
+// {entity,tenant,clienttype}-requests: DefaultQuota:N; microsoft/AzureTRE#2835,
+// electrolux-oss/azure-cost-exporter#8) set its tokens to where the service stands, so calls slow
+// down before a 429 rather than after. Answers are placed by the ticket acquire handed out.
+//
 // Buckets, as Cost Management names them in its 429 headers
 // (x-ms-ratelimit-microsoft.costmanagement-{entity,client,tenant,qpu}-retry-after; Azure/azqr#745):
 //   entity: one scope and ClientType (a 429 with only Retry-After or the entity header lands here);
@@ -12,7 +18,7 @@
 // lets it through unpaced, and the service's own 429 still protects us.
 import { RestError, type TableClient } from '@azure/data-tables';
 import type { PaceOptions, PaceSeed, PaceState } from '../domain/pacing';
-import { DEFAULT_PACE_OPTIONS, admit, learnThrottle } from '../domain/pacing';
+import { DEFAULT_PACE_OPTIONS, admit, learnRemaining, learnThrottle } from '../domain/pacing';
 
 export type BudgetKind = 'run' | 'other';
 export type BudgetLevel = 'entity' | 'client';
@@ -26,13 +32,29 @@ export interface BudgetKey {
   scope: string;
 }
 
-export type BudgetDecision = { kind: 'go' } | { kind: 'defer'; retryAfterMs: number };
+/** The numbers of the tokens a call took, per bucket (absent where the bucket is not paced). */
+export type BudgetTickets = Partial<Record<BudgetLevel, number>>;
+
+export type BudgetDecision =
+  { kind: 'go'; tickets?: BudgetTickets } | { kind: 'defer'; retryAfterMs: number };
 
 export interface ThrottleBudget {
   /** Waits (briefly) for this call's slot, or says how long to come back after. */
   acquire(key: BudgetKey, signal?: AbortSignal): Promise<BudgetDecision>;
   /** The service answered 429 for `level`'s bucket, asking for `retryAfterMs`. */
-  observeThrottle(key: BudgetKey, level: BudgetLevel, retryAfterMs: number): Promise<void>;
+  observeThrottle(
+    key: BudgetKey,
+    level: BudgetLevel,
+    retryAfterMs: number,
+    tickets?: BudgetTickets,
+  ): Promise<void>;
+  /** The service answered and said `level`'s bucket has `remaining` calls left. */
+  observeRemaining(
+    key: BudgetKey,
+    level: BudgetLevel,
+    remaining: number,
+    tickets?: BudgetTickets,
+  ): Promise<void>;
 }
 
 export type BudgetSeeds = Record<BudgetLevel, Record<BudgetKind, PaceSeed>>;
@@ -54,6 +76,8 @@ export interface BudgetStats {
   deferred: number;
   slept: number;
   storageErrors: number;
+  /** Answers whose remaining count moved a bucket's tokens. */
+  synced: number;
 }
 
 export interface TableThrottleBudgetOptions {
@@ -92,6 +116,7 @@ export class TableThrottleBudget implements ThrottleBudget {
     deferred: 0,
     slept: 0,
     storageErrors: 0,
+    synced: 0,
   };
   private readonly seeds: BudgetSeeds;
   private readonly pace: PaceOptions;
@@ -106,6 +131,10 @@ export class TableThrottleBudget implements ThrottleBudget {
   /** Callers of this process take their turn per scope bucket, so the table sees one writer per
    * instance and bucket instead of a crowd losing ETag races to each other. */
   private readonly turns = new Map<string, Promise<unknown>>();
+  /** The last state this process read or wrote per bucket: an answer's remaining count is first
+   * compared with it, and the table is only touched when that moves the tokens. Other instances'
+   * tickets shift both sides of that comparison alike, so a stale copy decides the same. */
+  private readonly lastSeen = new Map<string, PaceState>();
 
   constructor(
     private readonly table: TableClient,
@@ -121,8 +150,9 @@ export class TableThrottleBudget implements ThrottleBudget {
 
   async acquire(key: BudgetKey, signal?: AbortSignal): Promise<BudgetDecision> {
     let sleepMs = 0;
+    let tickets: BudgetTickets = {};
     try {
-      sleepMs = await this.inTurn(keyId('entity', key), () => this.reserve(key));
+      ({ sleepMs, tickets } = await this.inTurn(keyId('entity', key), () => this.reserve(key)));
     } catch (error) {
       if (error instanceof Deferred) {
         this.stats.deferred++;
@@ -143,10 +173,44 @@ export class TableThrottleBudget implements ThrottleBudget {
         return { kind: 'defer', retryAfterMs: Math.ceil(blocked - now + this.random() * 1_000) };
       }
     }
-    return { kind: 'go' };
+    return { kind: 'go', tickets };
   }
 
-  async observeThrottle(key: BudgetKey, level: BudgetLevel, retryAfterMs: number): Promise<void> {
+  async observeRemaining(
+    key: BudgetKey,
+    level: BudgetLevel,
+    remaining: number,
+    tickets: BudgetTickets = {},
+  ): Promise<void> {
+    const ticket = tickets[level];
+    const id = keyId(level, key);
+    const seen = this.lastSeen.get(id);
+    if (ticket === undefined || seen === undefined || !Number.isInteger(remaining) || remaining < 0) return;
+    const seed = this.seeds[level][key.kind];
+    if (!learnRemaining(seen, seed, this.now(), remaining, ticket, this.pace)) return;
+    try {
+      await this.inTurn(id, async () => {
+        for (let attempt = 0; attempt <= this.maxConflicts; attempt++) {
+          const read = await this.read(level, key);
+          const next = learnRemaining(read.state, seed, this.now(), remaining, ticket, this.pace);
+          if (!next) return;
+          if (await this.write(level, key, read, next)) {
+            this.stats.synced++;
+            return;
+          }
+        }
+      });
+    } catch {
+      this.stats.storageErrors++;
+    }
+  }
+
+  async observeThrottle(
+    key: BudgetKey,
+    level: BudgetLevel,
+    retryAfterMs: number,
+    tickets: BudgetTickets = {},
+  ): Promise<void> {
     const now = this.now();
     const id = keyId(level, key);
     this.localBlocks.set(id, Math.max(this.localBlocks.get(id) ?? 0, now + retryAfterMs));
@@ -159,6 +223,7 @@ export class TableThrottleBudget implements ThrottleBudget {
           this.now(),
           retryAfterMs,
           this.pace,
+          tickets[level],
         );
         if (await this.write(level, key, read, next)) return;
       }
@@ -178,8 +243,9 @@ export class TableThrottleBudget implements ThrottleBudget {
     return mine;
   }
 
-  /** Takes a token from both buckets (or throws Deferred); resolves to the time to sleep. */
-  private async reserve(key: BudgetKey): Promise<number> {
+  /** Takes a token from both buckets (or throws Deferred); resolves to the time to sleep and the
+   * tokens' numbers. */
+  private async reserve(key: BudgetKey): Promise<{ sleepMs: number; tickets: BudgetTickets }> {
     for (let attempt = 0; attempt <= this.maxConflicts; attempt++) {
       const [entity, client] = await Promise.all([this.read('entity', key), this.read('client', key)]);
       const now = this.now();
@@ -200,7 +266,10 @@ export class TableThrottleBudget implements ThrottleBudget {
         await this.sleep(Math.floor(this.random() * 20 * (attempt + 1)));
         continue;
       }
-      return Math.max(a.sleepMs, b.sleepMs);
+      const tickets: BudgetTickets = {};
+      if (a.ticket !== undefined) tickets.entity = a.ticket;
+      if (b.ticket !== undefined) tickets.client = b.ticket;
+      return { sleepMs: Math.max(a.sleepMs, b.sleepMs), tickets };
     }
     // Contention beyond reason: come back shortly rather than send unpaced into a crowd.
     throw new Deferred(1_000 + Math.floor(this.random() * 1_000));
@@ -214,7 +283,9 @@ export class TableThrottleBudget implements ThrottleBudget {
         partitionKey(level, key),
         rowKey(level, key),
       );
-      return { state: toState(entity), etag: entity.etag };
+      const state = toState(entity);
+      if (state) this.lastSeen.set(keyId(level, key), state);
+      return { state, etag: entity.etag };
     } catch (error) {
       if (error instanceof RestError && error.statusCode === 404)
         return { state: undefined, etag: undefined };
@@ -234,6 +305,7 @@ export class TableThrottleBudget implements ThrottleBudget {
     try {
       if (read.etag === undefined) await this.table.createEntity(row);
       else await this.table.updateEntity(row, 'Replace', { etag: read.etag });
+      this.lastSeen.set(keyId(level, key), state);
       return true;
     } catch (error) {
       if (error instanceof RestError && (error.statusCode === 409 || error.statusCode === 412)) {
@@ -287,6 +359,8 @@ function toState(row: Record<string, unknown>): PaceState | undefined {
     admitted: r.admitted,
     sampleSince: r.sampleSince,
     measured: r.measured === true,
+    // Rows written before tickets existed start counting from 0.
+    issued: typeof r.issued === 'number' && Number.isInteger(r.issued) && r.issued >= 0 ? r.issued : 0,
   };
 }
 

@@ -9,6 +9,13 @@
 // at both ends). Between 429s every admitted call raises the rate a little (probing), fast while
 // the rate is only a guess and slowly once it was measured, so a raised limit is found and a 429
 // stays rare. A bucket left alone for `quietMs` goes back to its seed.
+//
+// Every token handed out is numbered (`issued`), and the caller keeps its number (a ticket). That
+// lets an answer be placed in the bucket's history: a 429 for a call issued before the last 429 was
+// learnt is an echo of it (the call was already on its way) and teaches nothing new; a measurement
+// counts only the calls issued before the refused one (the later ones are still in flight); and a
+// service that reports its remaining calls (x-ms-ratelimit-remaining-…-requests) tells the bucket
+// exactly where it stands: the remaining count less the tickets issued after the answered call.
 
 export interface PaceState {
   /** Calls per millisecond; 0 = not paced (nothing learned, no seed). */
@@ -26,6 +33,8 @@ export interface PaceState {
   sampleSince: number;
   /** True once the rate came from a measurement rather than a seed or a guess. */
   measured: boolean;
+  /** Tokens handed out over the bucket's life: the last ticket number. */
+  issued: number;
 }
 
 export interface PaceSeed {
@@ -61,8 +70,9 @@ export const DEFAULT_PACE_OPTIONS: PaceOptions = {
 };
 
 export type Admission =
-  /** Send after sleeping `sleepMs`; `state` must be stored (undefined: nothing changed). */
-  | { kind: 'go'; sleepMs: number; state: PaceState | undefined }
+  /** Send after sleeping `sleepMs`; `state` must be stored (undefined: nothing changed). `ticket`
+   * numbers the token taken (undefined when unpaced). */
+  | { kind: 'go'; sleepMs: number; state: PaceState | undefined; ticket?: number }
   /** Do not send; come back in `retryAfterMs`. Nothing to store. */
   | { kind: 'defer'; retryAfterMs: number };
 
@@ -87,12 +97,15 @@ export function seededState(seed: PaceSeed, now: number): PaceState {
     sampleSince: 0,
     // A seed is a limit someone wrote down: probe above it slowly, as above a measured one.
     measured: rate > 0,
+    issued: 0,
   };
 }
 
 /** The state after idling: back to the seed when quiet for `quietMs`, else the tokens refilled. */
 function current(state: PaceState, seed: PaceSeed, now: number, options: PaceOptions): PaceState {
-  if (now - state.updatedAt >= options.quietMs && now >= state.blockedUntil) return seededState(seed, now);
+  // Back to the seed, but tickets keep counting: answers to calls issued before still place.
+  if (now - state.updatedAt >= options.quietMs && now >= state.blockedUntil)
+    return { ...seededState(seed, now), issued: state.issued };
   const elapsed = Math.max(0, now - state.updatedAt);
   return {
     ...state,
@@ -125,11 +138,13 @@ export function admit(
   return {
     kind: 'go',
     sleepMs: waitMs,
+    ticket: state.issued + 1,
     state: {
       ...state,
       tokens: state.tokens - 1,
       rate: state.rate * (1 + probe),
       admitted: state.admitted + 1,
+      issued: state.issued + 1,
     },
   };
 }
@@ -139,18 +154,33 @@ function deferral(waitMs: number, jitter: number, options: PaceOptions): number 
   return Math.ceil(Math.max(1_000, waitMs - options.maxSleepMs + jitter * options.maxSleepMs));
 }
 
-/** A 429 for this bucket, asking to wait `retryAfterMs`. */
+/** A 429 for this bucket, asking to wait `retryAfterMs`, for the call holding `ticket` (undefined:
+ * not known, e.g. the bucket was unpaced when the call went). */
 export function learnThrottle(
   stored: PaceState | undefined,
   seed: PaceSeed,
   now: number,
   retryAfterMs: number,
   options: PaceOptions = DEFAULT_PACE_OPTIONS,
+  ticket?: number,
 ): PaceState {
   const state = current(stored ?? seededState(seed, now), seed, now, options);
+  const sampleStart = state.issued - state.admitted;
+  if (ticket !== undefined && state.sampleSince > 0 && ticket <= sampleStart) {
+    // Issued before the last 429 was learnt: an echo of it. Keep the block, learn nothing more.
+    return {
+      ...state,
+      tokens: Math.min(0, state.tokens),
+      blockedUntil: Math.max(state.blockedUntil, now + retryAfterMs),
+    };
+  }
   const elapsed = now - state.sampleSince;
-  // The call that drew this 429 was counted when it was admitted; the service did not take it.
-  const taken = state.admitted - 1;
+  // The service took the calls issued before this one since the last 429; not this one, and the
+  // ones issued after it are still on their way (or sleeping towards their slots).
+  const taken =
+    ticket !== undefined && ticket > sampleStart && ticket <= state.issued
+      ? ticket - sampleStart - 1
+      : state.admitted - 1;
   let rate: number;
   let measured = state.measured;
   if (state.sampleSince > 0 && taken >= options.minSample && elapsed <= options.sampleHorizonMs) {
@@ -175,5 +205,28 @@ export function learnThrottle(
     admitted: 0,
     sampleSince: now,
     measured,
+    issued: state.issued,
   };
+}
+
+/** The service answered the call holding `ticket` and said its bucket has `remaining` calls left.
+ * Tickets issued after that call are already counted against our tokens but not yet against its
+ * count, so the bucket stands at `remaining` less those; the tokens follow it (up or down, never
+ * above the capacity, which grows to what the service shows it holds). Undefined: nothing to change
+ * (less than a token apart, or an answer from before the bucket's last reset). */
+export function learnRemaining(
+  stored: PaceState | undefined,
+  seed: PaceSeed,
+  now: number,
+  remaining: number,
+  ticket: number,
+  options: PaceOptions = DEFAULT_PACE_OPTIONS,
+): PaceState | undefined {
+  if (stored === undefined || stored.rate === 0 || ticket > stored.issued) return undefined;
+  const state = current(stored, seed, now, options);
+  if (state.blockedUntil > now) return undefined; // a 429's block says more than an earlier answer
+  const capacity = Math.max(state.capacity, remaining + 1);
+  const tokens = Math.min(capacity, remaining - (state.issued - ticket));
+  if (Math.abs(tokens - state.tokens) < 1 && capacity === state.capacity) return undefined;
+  return { ...state, capacity, tokens };
 }

@@ -577,8 +577,16 @@ describe('Exports emulator API', () => {
     test('per-principal limit: 429 with Retry-After, the client header and an ARM body; other principals unaffected', async () => {
       await emu.admin.setThrottle({ otherPerPrincipal: { limit: 2, windowSeconds: 60 } });
       const ada = jwt({ oid: 'ada' });
-      expect((await call(emu, 'GET', exportsPath(scope), { token: ada })).status).toBe(200);
-      expect((await call(emu, 'GET', exportsPath(scope), { token: ada })).status).toBe(200);
+      const first = await call(emu, 'GET', exportsPath(scope), { token: ada });
+      expect(first.status).toBe(200);
+      // Admitted answers report what the bucket has left, as Cost Management does (AzureTRE#2835).
+      expect(first.headers['x-ms-ratelimit-remaining-microsoft.costmanagement-clienttype-requests']).toBe(
+        'DefaultQuota:1',
+      );
+      const second = await call(emu, 'GET', exportsPath(scope), { token: ada });
+      expect(second.headers['x-ms-ratelimit-remaining-microsoft.costmanagement-clienttype-requests']).toBe(
+        'DefaultQuota:0',
+      );
       const third = await call(emu, 'GET', exportsPath(scope), { token: ada });
       expect(third.status).toBe(429);
       expect(third.body.error.code).toBe('TooManyRequests');
@@ -597,7 +605,11 @@ describe('Exports emulator API', () => {
     test('run limit per scope is separate from other calls and reports the entity header', async () => {
       await emu.admin.setThrottle({ runPerScope: { limit: 1, windowSeconds: 10 } });
       await call(emu, 'PUT', exportsPath(scope, 't'), { body: exportBody() });
-      expect((await call(emu, 'POST', exportsPath(scope, 't', '/run'))).status).toBe(200);
+      const first = await call(emu, 'POST', exportsPath(scope, 't', '/run'));
+      expect(first.status).toBe(200);
+      expect(first.headers['x-ms-ratelimit-remaining-microsoft.costmanagement-entity-requests']).toBe(
+        'DefaultQuota:0',
+      );
       const second = await call(emu, 'POST', exportsPath(scope, 't', '/run'), { token: 'someone-else' });
       expect(second.status).toBe(429);
       expect(second.headers['x-ms-ratelimit-microsoft.costmanagement-entity-retry-after']).toBe('10');

@@ -103,6 +103,33 @@ describe('shared pacing budget', () => {
     expect(await runOutcome(other.api, MCA_SCOPE)).not.toBe('deferred');
   });
 
+  it('follows the remaining count the service reports, so a bucket another user drained is paced before any 429', async () => {
+    await createExport(SCOPE);
+    await emulator.admin.setThrottle({ runPerScope: { limit: 10, windowSeconds: 600 } });
+    // Another user of the same ClientType (no budget of ours) takes 8 of the service's 10.
+    const other = new CostExportsClient({
+      endpoint: emulator.url,
+      credential: new LoopbackTokenCredential(emulator.url),
+      clientType: 'autopilot',
+      caPem: emulator.caPem,
+    });
+    for (let i = 0; i < 8; i++) await other.run(SCOPE, 'daily');
+    await emulator.admin.resetCounters();
+    const seeds = {
+      entity: { run: { perMinute: 1, burst: 10 }, other: { perMinute: 0, burst: 1 } },
+      client: { run: { perMinute: 0, burst: 1 }, other: { perMinute: 0, burst: 1 } },
+    };
+    const a = instance(uniqueName('budget'), 'autopilot', { seeds });
+    // The seed alone would let 8 go; the answers say 1, then 0 left.
+    const outcomes = [];
+    for (let i = 0; i < 4; i++) outcomes.push(await runOutcome(a.api, SCOPE));
+    expect(outcomes).toEqual(['ok', 'ok', 'deferred', 'deferred']);
+    expect(a.budget.stats.synced).toBeGreaterThanOrEqual(1);
+    const runs = (await emulator.admin.requests()).filter((e) => e.operation === 'Exports_Execute');
+    expect(runs.slice(-2).map((e) => e.status)).toEqual([200, 200]);
+    expect(runs.filter((e) => e.status === 429)).toHaveLength(0);
+  });
+
   it('lets calls through unpaced when its table cannot be reached', async () => {
     await createExport(SCOPE);
     const broken = new TableThrottleBudget(

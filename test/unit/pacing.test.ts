@@ -1,6 +1,7 @@
 import {
   DEFAULT_PACE_OPTIONS,
   admit,
+  learnRemaining,
   learnThrottle,
   type PaceSeed,
   type PaceState,
@@ -95,5 +96,66 @@ describe('pacing rules', () => {
     const r = simulate(limit, capacity, seed, 60);
     expect(r.admitted / r.allowed).toBeGreaterThanOrEqual(0.9);
     expect(r.throttled / r.admitted).toBeLessThanOrEqual(0.05);
+  });
+
+  /** Takes `n` tokens at `now`, returning the state and the tickets handed out. */
+  function take(state: PaceState | undefined, seed: PaceSeed, now: number, n: number) {
+    const tickets: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const a = admit(state, seed, now, 0);
+      if (a.kind !== 'go' || !a.state || a.ticket === undefined) throw new Error('expected a token');
+      state = a.state;
+      tickets.push(a.ticket);
+    }
+    return { state: state!, tickets };
+  }
+
+  it('numbers the tokens it hands out, and keeps counting across a quiet reset', () => {
+    const { state, tickets } = take(undefined, TEN_A_MINUTE, 0, 3);
+    expect(tickets).toEqual([1, 2, 3]);
+    const later = admit(state, TEN_A_MINUTE, DEFAULT_PACE_OPTIONS.quietMs, 0);
+    expect(later).toMatchObject({ kind: 'go', ticket: 4 });
+  });
+
+  it('takes a 429 for a call issued before the last 429 as an echo: the block holds, the rate stays', () => {
+    const first = take(undefined, TEN_A_MINUTE, 0, 8);
+    const blocked = learnThrottle(first.state, TEN_A_MINUTE, 1_000, 6_000, DEFAULT_PACE_OPTIONS, 5);
+    // Ticket 6 was already on its way when ticket 5's 429 was learnt.
+    const echo = learnThrottle(blocked, TEN_A_MINUTE, 1_200, 7_000, DEFAULT_PACE_OPTIONS, 6);
+    expect(echo.rate).toBe(blocked.rate);
+    expect(echo.blockedUntil).toBe(8_200);
+    // Without its ticket the same 429 cuts the rate again.
+    expect(learnThrottle(blocked, TEN_A_MINUTE, 1_200, 7_000).rate).toBeLessThan(blocked.rate);
+  });
+
+  it('measures only the calls issued before the refused one: later ones were still on their way', () => {
+    let state = learnThrottle(undefined, UNPACED, 10_000, 1_000);
+    const tickets: number[] = [];
+    for (let i = 0; i < 33; i++) {
+      const a = admit(state, UNPACED, 11_000 + i * 1_800, 0);
+      if (a.kind === 'go' && a.state) state = a.state;
+      if (a.kind === 'go' && a.ticket !== undefined) tickets.push(a.ticket);
+    }
+    // The 30th call since the 429 is refused at 70 s; three more were issued after it.
+    const measured = learnThrottle(state, UNPACED, 70_000, 1_000, DEFAULT_PACE_OPTIONS, tickets[29]);
+    expect(measured.rate * 60_000).toBeCloseTo(29 / (1 + DEFAULT_PACE_OPTIONS.margin), 5);
+  });
+
+  it('sets its tokens to the remaining count the service reports, less the tickets issued after the answered call', () => {
+    const { state } = take(undefined, TEN_A_MINUTE, 0, 5); // tickets 1-5, 3 of the usable 8 left
+    // Ticket 2's answer: the service holds 9 (its bucket of 10, less ticket 1 and 2)... and 3 more
+    // tickets (3-5) are on their way: 6 left, more than the 3 we kept back, up to what it holds.
+    const up = learnRemaining(state, TEN_A_MINUTE, 100, 8, 2)!;
+    expect(up.tokens).toBeCloseTo(5, 5);
+    expect(up.capacity).toBe(9);
+    // Another service user drained it: ticket 5's answer says 0 left, so the next call waits a slot.
+    const down = learnRemaining(up, TEN_A_MINUTE, 200, 0, 5)!;
+    expect(down.tokens).toBeCloseTo(0, 1);
+    expect(admit(down, TEN_A_MINUTE, 200, 0)).toMatchObject({ kind: 'go' });
+    expect((admit(down, TEN_A_MINUTE, 200, 0) as { sleepMs: number }).sleepMs).toBeGreaterThan(5_000);
+    // Less than a token apart, an unknown ticket, or an unpaced bucket: nothing to write.
+    expect(learnRemaining(down, TEN_A_MINUTE, 200, 0, 5)).toBeUndefined();
+    expect(learnRemaining(down, TEN_A_MINUTE, 200, 3, 99)).toBeUndefined();
+    expect(learnRemaining(undefined, UNPACED, 200, 3, 1)).toBeUndefined();
   });
 });
