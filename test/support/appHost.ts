@@ -9,6 +9,7 @@ import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { EmulatorAdmin } from '../../dev/emulator/admin';
 import { startEmulator } from '../../dev/emulator/server';
+import { REALISTIC_THROTTLE } from '../../dev/emulator/throttle';
 import { RealClock } from '../../dev/host/clock';
 import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
 import { connectionSettings, staticSettings } from '../../dev/stack';
@@ -43,8 +44,10 @@ export async function startAppHost(options: AppHostOptions = {}): Promise<AppHos
   await BlobServiceClient.fromConnectionString(azurite).getContainerClient(container).create();
   const tempDir = mkdtempSync(path.join(os.tmpdir(), 'app-host-'));
   const caFile = path.join(tempDir, 'ca.pem');
+  // Throttled as Azure is (about 10 run POSTs a minute per scope, issue #12 item 9), as `npm run dev` is.
   const emulator = await startEmulator({
     speedFactor: 2000,
+    throttle: { ...REALISTIC_THROTTLE },
     storage: { blobEndpoint: /BlobEndpoint=([^;]+)/.exec(azurite)![1]!, connectionString: azurite },
     caFile,
   });
