@@ -6,7 +6,8 @@
 // account answers 400 like the service ("supported only for ... Microsoft Partner Agreement").
 // Also here: scopes the caller has no rights at, so a round meets a 403 AuthorizationFailed.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseScope, scopeKey, billingAgreement, ScopeError } from '../../src/domain/scope';
+
+import { billingAgreement, parseScope, ScopeError,scopeKey } from '../../src/domain/scope';
 
 export const BILLING_API_VERSION = '2024-04-01';
 const CUSTOMERS_ROUTE = /^\/*providers\/microsoft\.billing\/billingaccounts\/([^/]+)\/customers\/*$/i;
@@ -31,6 +32,13 @@ export interface BillingView {
 export function customerGuid(account: number, index: number): string {
   const hex = (n: number, width: number) => n.toString(16).padStart(width, '0').slice(-width);
   return `${hex(account, 8)}-0000-4000-8000-${hex(index, 12)}`;
+}
+
+export interface BillingSnapshot {
+  accounts: Record<string, EmulatedCustomer[]>;
+  ordinals: Record<string, number>;
+  forbiddenScopes: string[];
+  pageSize: number;
 }
 
 export class BillingState {
@@ -76,6 +84,24 @@ export class BillingState {
       forbiddenScopes: [...this.forbidden],
       listCalls: this.listCalls,
     };
+  }
+
+  /** What a restart must keep (--data-dir): customers, their GUID ordinals, refusals, page size. */
+  snapshot(): BillingSnapshot {
+    return {
+      accounts: Object.fromEntries(this.accounts),
+      ordinals: Object.fromEntries(this.ordinals),
+      forbiddenScopes: [...this.forbidden],
+      pageSize: this.pageSize,
+    };
+  }
+
+  restore(snapshot: BillingSnapshot): void {
+    this.reset();
+    for (const [id, customers] of Object.entries(snapshot.accounts)) this.accounts.set(id, customers);
+    for (const [id, ordinal] of Object.entries(snapshot.ordinals)) this.ordinals.set(id, ordinal);
+    for (const s of snapshot.forbiddenScopes) this.forbidden.add(s);
+    this.pageSize = snapshot.pageSize;
   }
 
   reset(): void {

@@ -19,7 +19,7 @@ import {
   type EmulatorControl,
   type RequestLogEntry,
 } from './admin';
-import { BillingState } from './billing';
+import { BillingState, type BillingSnapshot } from './billing';
 import type { EmulatorStorage } from './delivery';
 import { exportId, exportResponse, runResponse } from './responses';
 import {
@@ -200,7 +200,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     ...(options.maxConcurrentDeliveries ? { maxConcurrentDeliveries: options.maxConcurrentDeliveries } : {}),
   });
   const billing = new BillingState();
-  const stateWriter = options.stateFile ? keepStoreInFile(store, options.stateFile) : undefined;
+  const stateWriter = options.stateFile ? keepStateInFile(store, billing, options.stateFile) : undefined;
   let counters = emptyCounters();
   const log: RequestLogEntry[] = [];
   const logLimit = options.requestLogLimit ?? 5000;
@@ -570,22 +570,27 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   };
 }
 
-function keepStoreInFile(store: ExportStore, file: string): { stop(): void } {
+/** The exports and the billing accounts' customers, kept across restarts (the billing key is
+ * optional, so a file written before it existed still loads). */
+type StateFile = StoreSnapshot & { billing?: BillingSnapshot };
+
+function keepStateInFile(store: ExportStore, billing: BillingState, file: string): { stop(): void } {
   if (existsSync(file)) {
-    let snapshot: StoreSnapshot;
+    let snapshot: StateFile;
     try {
-      snapshot = JSON.parse(readFileSync(file, 'utf8')) as StoreSnapshot;
+      snapshot = JSON.parse(readFileSync(file, 'utf8')) as StateFile;
     } catch (error) {
       throw new Error(
         `emulator state file ${file} is not valid JSON (${error instanceof Error ? error.message : String(error)})`,
       );
     }
     store.restore(snapshot);
+    if (snapshot.billing) billing.restore(snapshot.billing);
   }
   mkdirSync(path.dirname(file), { recursive: true });
   let last = '';
   const flush = () => {
-    const text = JSON.stringify(store.snapshot());
+    const text = JSON.stringify({ ...store.snapshot(), billing: billing.snapshot() } satisfies StateFile);
     if (text === last) return;
     writeFileSync(`${file}.tmp`, text);
     renameSync(`${file}.tmp`, file);

@@ -1,8 +1,12 @@
 // The Billing API customer list against the emulator over HTTPS: pages like Azure (absolute
 // nextLink), MPA-style account ids, a page failing mid-list, EA accounts refused, 403 scopes.
-import { startEmulator, type RunningEmulator } from '../../dev/emulator/server';
-import { AuthorizationError, ArmRequestError, ArmServiceError } from '../../src/azure/armErrors';
-import { BillingCustomersClient, type BillingCustomer } from '../../src/azure/billingCustomers';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
+import { ArmRequestError, ArmServiceError,AuthorizationError } from '../../src/azure/armErrors';
+import { type BillingCustomer,BillingCustomersClient } from '../../src/azure/billingCustomers';
 import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
 
@@ -77,5 +81,55 @@ describe('billing customers (emulator)', () => {
       retry: { maxRetries: 0 },
     });
     await expect(exportsClient.list(scope)).rejects.toBeInstanceOf(AuthorizationError);
+  });
+});
+
+describe('billing customers across an emulator restart (--data-dir)', () => {
+  it('the same customers, with the same GUIDs, after a restart on the same state file', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'emu-billing-'));
+    const stateFile = path.join(dir, 'emulator.json');
+    const list = async (emulator: RunningEmulator): Promise<BillingCustomer[]> => {
+      const client = new BillingCustomersClient({
+        endpoint: emulator.url,
+        credential: new LoopbackTokenCredential(emulator.url),
+        clientType: 'billingTest',
+        caPem: emulator.caPem,
+        retry: { maxRetries: 0 },
+      });
+      const all: BillingCustomer[] = [];
+      let next: string | undefined;
+      do {
+        const page = await client.listPage(MPA, next);
+        all.push(...page.customers);
+        next = page.nextLink;
+      } while (next);
+      return all;
+    };
+    try {
+      const first = await startEmulator({ speedFactor: Infinity, stateFile });
+      let before: BillingCustomer[];
+      try {
+        await first.admin.setBilling({
+          customers: { billingAccountId: MPA, count: 5 },
+          pageSize: 2,
+          forbiddenScopes: ['/subscriptions/00000000-0000-0000-0000-0000000000ff'],
+        });
+        before = await list(first);
+      } finally {
+        await first.stop();
+      }
+      const second = await startEmulator({ speedFactor: Infinity, stateFile });
+      try {
+        expect(await list(second)).toEqual(before);
+        expect(await second.admin.billing()).toMatchObject({
+          pageSize: 2,
+          forbiddenScopes: [expect.stringContaining('0000000000ff')],
+        });
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
