@@ -8,13 +8,14 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { startAzurite } from '../dev/azurite';
 import { startEmulator } from '../dev/emulator/server';
+import { alertStateTableName, TableAlertStateStore } from '../src/azure/alertState';
 import { Catalog, mapWithConcurrency, type ExportRecord, type TokenRecord } from '../src/azure/catalog';
 import { CostExportsClient } from '../src/azure/costExports';
 import { LoopbackTokenCredential } from '../src/azure/credentials';
 import { buildExportBody } from '../src/azure/exportModels';
 import { LogMailer } from '../src/azure/mailer';
 import { createTableClient, tableClientFactory } from '../src/azure/storageClients';
-import { alertStateTableName, runSasWatch, TableAlertStateStore } from '../src/services/alerts';
+import { runSasWatch } from '../src/services/alerts';
 
 const SCOPES = 100;
 const EXPORTS_PER_SCOPE = 100;

@@ -1,20 +1,22 @@
 // The catalog in Azure Table Storage: registered exports, SAS token metadata, landed runs and their
 // files, and which backfill waits for which export. Writes are idempotent upserts (a redelivered event
 // changes nothing); reads stream page by page; read-modify-write goes through ETags.
-import { isRestError } from '@azure/core-rest-pipeline';
-import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
+import type { TableClient, TransactionAction } from '@azure/data-tables';
 
 import type { LandingFlagChange } from '../domain/landingPlan';
 import type { Scope } from '../domain/scope';
+import { alertStateTableName } from './alertState';
 import { assertNoSecrets, compact } from './catalog/guards';
+import { landingFilesPrefix, landingRowKey } from './catalog/keys';
 import {
-  LANDING_ROWS_END,
-  landingFilesPrefix,
-  landingRowKey,
-  prefixRange,
-  scopePartitionKey,
-  tableKey,
-} from './catalog/keys';
+  allRows,
+  backfillRunsOf,
+  type CatalogQuery,
+  exportsOfScope,
+  landingFilesFilter,
+  landingsOfExport,
+  tokensOfAccount,
+} from './catalog/queries';
 import {
   backfillKeys,
   type BackfillLookup,
@@ -50,6 +52,7 @@ import {
   type UpsertManyResult,
   upsertRowsInTransactions,
 } from './catalog/transactions';
+import { storageRefusal, unlessMissing, wentThrough } from './storageRefusal';
 
 export type { LandingFlagChange };
 export {
@@ -60,6 +63,7 @@ export {
 } from './catalog/guards';
 export * from './catalog/keys';
 export * from './catalog/ledgerRecords';
+export * from './catalog/queries';
 export * from './catalog/records';
 export {
   mapWithConcurrency,
@@ -175,9 +179,13 @@ export class Catalog {
     return `${this.prefix}${table}`;
   }
 
-  /** Creates every catalog table (TABLE_KINDS) if it does not exist (safe to call at every start). */
+  /** Creates every catalog table (TABLE_KINDS) and the SAS watch's alertState table if it does not
+   * exist (safe to call at every start). */
   async ensureTables(): Promise<void> {
-    await Promise.all(TABLE_KINDS.map((t) => this.client(t).createTable()));
+    await Promise.all([
+      ...TABLE_KINDS.map((t) => this.client(t).createTable()),
+      this.options.tableClient(alertStateTableName(this)).createTable(),
+    ]);
   }
 
   // ------------------------------------------------------------------------------------ generic writes
@@ -246,8 +254,7 @@ export class Catalog {
 
   /** One page of a query, for callers that hand a continuation token to their own caller. */
   async page<K extends TableKind>(
-    table: K,
-    filter: string | undefined,
+    { table, filter }: CatalogQuery<K>,
     options: PageOptions = {},
   ): Promise<Page<Stored<RecordTypes[K]>>> {
     const pages = this.client(table)
@@ -266,10 +273,10 @@ export class Catalog {
   }
 
   /** Streams every matching row, one page in memory at a time. */
-  async *query<K extends TableKind>(
-    table: K,
-    filter: string | undefined,
-  ): AsyncGenerator<Stored<RecordTypes[K]>, void, undefined> {
+  async *query<K extends TableKind>({
+    table,
+    filter,
+  }: CatalogQuery<K>): AsyncGenerator<Stored<RecordTypes[K]>, void, undefined> {
     const pages = this.client(table)
       .listEntities({ queryOptions: filter ? { filter } : {} })
       .byPage({ maxPageSize: this.pageSize });
@@ -290,19 +297,12 @@ export class Catalog {
 
   /** Every registered export, or those of one scope (one partition). */
   listExports(scope?: Scope | string): AsyncGenerator<Stored<ExportRecord>, void, undefined> {
-    return this.query(
-      'exports',
-      scope === undefined ? undefined : odata`PartitionKey eq ${scopePartitionKey(scopeText(scope))}`,
-    );
+    return this.query(scope === undefined ? allRows('exports') : exportsOfScope(scopeText(scope)));
   }
 
   exportsPage(options: PageOptions & { scope?: Scope | string } = {}): Promise<Page<Stored<ExportRecord>>> {
     const { scope, ...paging } = options;
-    return this.page(
-      'exports',
-      scope === undefined ? undefined : odata`PartitionKey eq ${scopePartitionKey(scopeText(scope))}`,
-      paging,
-    );
+    return this.page(scope === undefined ? allRows('exports') : exportsOfScope(scopeText(scope)), paging);
   }
 
   /** Records a run on an export without reading it (Merge). False when the export is not registered. */
@@ -346,12 +346,7 @@ export class Catalog {
 
   /** Every token's metadata, or one storage account's. */
   listTokens(storageAccount?: string): AsyncGenerator<Stored<TokenRecord>, void, undefined> {
-    return this.query(
-      'tokens',
-      storageAccount === undefined
-        ? undefined
-        : odata`PartitionKey eq ${tokenKeys(storageAccount, 'x').partitionKey}`,
-    );
+    return this.query(storageAccount === undefined ? allRows('tokens') : tokensOfAccount(storageAccount));
   }
 
   /**
@@ -418,13 +413,7 @@ export class Catalog {
    * The way to catalogue a possibly redelivered event without undoing a later `superseded` mark. */
   async createLanding(record: LandingRecord): Promise<boolean> {
     const [row] = this.rowsOf('landings', record);
-    try {
-      await this.client('landings').createEntity(row!);
-      return true;
-    } catch (error) {
-      if (isRestError(error) && error.statusCode === 409) return false;
-      throw error;
-    }
+    return wentThrough(this.client('landings').createEntity(row!), 'exists');
   }
 
   getLanding(
@@ -441,7 +430,7 @@ export class Catalog {
     exportKeyValue: string,
     options: { period?: string } = {},
   ): AsyncGenerator<Stored<LandingRecord>, void, undefined> {
-    return this.query('landings', landingsFilter(exportKeyValue, options.period));
+    return this.query(landingsOfExport(exportKeyValue, options.period));
   }
 
   modifyLanding(
@@ -468,8 +457,7 @@ export class Catalog {
     period: string,
     runId: string,
   ): AsyncGenerator<LandingFileRecord, void, undefined> {
-    const { from, to } = prefixRange(landingFilesPrefix(period, runId));
-    const filter = odata`PartitionKey eq ${landingPartition} and RowKey ge ${from} and RowKey lt ${to}`;
+    const filter = landingFilesFilter(landingPartition, landingFilesPrefix(period, runId));
     const pages = this.client('landings')
       .listEntities({ queryOptions: { filter } })
       .byPage({ maxPageSize: this.pageSize });
@@ -548,7 +536,7 @@ export class Catalog {
 
   /** A backfill's runs, ordered by dataset then month. */
   listBackfillRuns(backfillId: string): AsyncGenerator<Stored<BackfillRunRecord>, void, undefined> {
-    return this.query('backfillRuns', odata`PartitionKey eq ${tableKey(backfillId, 'backfillId')}`);
+    return this.query(backfillRunsOf(backfillId));
   }
 
   /** Point read for the blob trigger: which backfill (and orchestration instance) waits for this
@@ -577,13 +565,7 @@ export class Catalog {
   /** Merges columns into an existing row; false when the row does not exist. */
   private async merge(table: TableKind, row: Row): Promise<boolean> {
     assertNoSecrets(this.tableName(table), row);
-    try {
-      await this.client(table).updateEntity(row, 'Merge', { etag: '*' });
-      return true;
-    } catch (error) {
-      if (isRestError(error) && error.statusCode === 404) return false;
-      throw error;
-    }
+    return wentThrough(this.client(table).updateEntity(row, 'Merge', { etag: '*' }), 'missing');
   }
 
   private client(table: TableKind): CatalogTableClient {
@@ -597,12 +579,9 @@ export class Catalog {
     table: TableKind,
     keys: Keys,
   ): Promise<(Record<string, unknown> & { etag: string }) | undefined> {
-    try {
-      return await this.client(table).getEntity<Record<string, unknown>>(keys.partitionKey, keys.rowKey);
-    } catch (error) {
-      if (isRestError(error) && error.statusCode === 404) return undefined;
-      throw error;
-    }
+    return unlessMissing(
+      this.client(table).getEntity<Record<string, unknown>>(keys.partitionKey, keys.rowKey),
+    );
   }
 
   /** Refuses a landings-table row (file, period) that holds anything that looks like a secret. */
@@ -630,8 +609,8 @@ export class Catalog {
     try {
       return await write();
     } catch (error) {
-      if (isRestError(error) && (error.statusCode === 412 || error.statusCode === 404)) {
-        const reason = error.statusCode === 412 ? 'changed' : 'missing';
+      const reason = storageRefusal(error);
+      if (reason === 'changed' || reason === 'missing') {
         throw new CatalogConflictError(this.tableName(table), row.partitionKey, row.rowKey, reason, {
           cause: error,
         });
@@ -643,14 +622,8 @@ export class Catalog {
 
 /** True when the write went through; false when it lost a race: the row exists (409), changed (412)
  * or is gone (404). Anything else is thrown. */
-async function wonRace(write: Promise<unknown>): Promise<boolean> {
-  try {
-    await write;
-    return true;
-  } catch (error) {
-    if (isRestError(error) && [404, 409, 412].includes(error.statusCode ?? 0)) return false;
-    throw error;
-  }
+function wonRace(write: Promise<unknown>): Promise<boolean> {
+  return wentThrough(write, 'missing', 'exists', 'changed');
 }
 
 /** The tokens table's per-account head row (RowKey sorts after every token id, 12 hex digits): its
@@ -663,13 +636,4 @@ function isHeadRow(table: TableKind, row: { rowKey?: unknown }): boolean {
 
 function scopeText(scope: Scope | string): string {
   return typeof scope === 'string' ? scope : scope.canonical;
-}
-
-function landingsFilter(exportKeyValue: string, period: string | undefined): string {
-  // File and period rows share the partition; their RowKeys start at LANDING_ROWS_END.
-  if (period === undefined) {
-    return odata`PartitionKey eq ${exportKeyValue} and RowKey lt ${LANDING_ROWS_END}`;
-  }
-  const { from, to } = prefixRange(tableKey(period, 'period'));
-  return odata`PartitionKey eq ${exportKeyValue} and RowKey ge ${from} and RowKey lt ${to}`;
 }

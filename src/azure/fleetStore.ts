@@ -14,6 +14,7 @@
 // | `onboardingBackfill|{onboarding id}` | scope key | the scope's backfill id or why none |
 import type { TableClient } from '@azure/data-tables';
 import { mapWithConcurrency } from './catalog';
+import { unlessMissing, wentThrough } from './storageRefusal';
 
 export type FleetTableClient = Pick<
   TableClient,
@@ -78,13 +79,10 @@ export class FleetStore implements FleetStoreApi {
 
   async get<T>(partitionKey: string, rowKey: string): Promise<T | undefined> {
     await this.ensure();
-    try {
-      const row = await this.client.getEntity<{ data: string }>(fleetKey(partitionKey), fleetKey(rowKey));
-      return JSON.parse(row.data) as T;
-    } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
-      throw error;
-    }
+    const row = await unlessMissing(
+      this.client.getEntity<{ data: string }>(fleetKey(partitionKey), fleetKey(rowKey)),
+    );
+    return row && (JSON.parse(row.data) as T);
   }
 
   async put(partitionKey: string, rowKey: string, value: unknown): Promise<void> {
@@ -97,13 +95,7 @@ export class FleetStore implements FleetStoreApi {
 
   async remove(partitionKey: string, rowKey: string): Promise<boolean> {
     await this.ensure();
-    try {
-      await this.client.deleteEntity(fleetKey(partitionKey), fleetKey(rowKey));
-      return true;
-    } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 404) return false;
-      throw error;
-    }
+    return wentThrough(this.client.deleteEntity(fleetKey(partitionKey), fleetKey(rowKey)), 'missing');
   }
 
   async list<T>(partitionKey: string, limit = 10_000): Promise<T[]> {

@@ -2,7 +2,7 @@
 // `unresolved|{export name}` partitions, which the catalog's scope-checked mapping cannot write, so
 // they have their own small adapter here over the landings table's client.
 import type { TableClient } from '@azure/data-tables';
-import { isRestError } from '@azure/core-rest-pipeline';
+import { storageRefusal, unlessMissing, wentThrough } from './storageRefusal';
 import type { LandingIdentity } from '../domain/landingIdentity';
 import type { LandingFileRecord, LandingRecord } from '../domain/landingPlan';
 import {
@@ -100,36 +100,20 @@ export function unresolvedLandingTable(
   };
   return {
     async create(partitionKey, record) {
-      try {
-        await client.createEntity(rowOf(partitionKey, record));
-        return true;
-      } catch (error) {
-        if (isRestError(error) && error.statusCode === 409) return false;
-        throw error;
-      }
+      return wentThrough(client.createEntity(rowOf(partitionKey, record)), 'exists');
     },
     async get(partitionKey, rowKey) {
-      try {
-        const row = await client.getEntity<Record<string, unknown>>(partitionKey, rowKey);
-        return { ...landingFromRow(row), partitionKey, rowKey, etag: row.etag };
-      } catch (error) {
-        if (isRestError(error) && error.statusCode === 404) return undefined;
-        throw error;
-      }
+      const row = await unlessMissing(client.getEntity<Record<string, unknown>>(partitionKey, rowKey));
+      return row && { ...landingFromRow(row), partitionKey, rowKey, etag: row.etag };
     },
     async replaceIfMatch(partitionKey, record, etag) {
       const row = rowOf(partitionKey, record);
       try {
         await client.updateEntity(row, 'Replace', { etag });
       } catch (error) {
-        if (isRestError(error) && (error.statusCode === 412 || error.statusCode === 404)) {
-          throw new CatalogConflictError(
-            'landings',
-            row.partitionKey,
-            row.rowKey,
-            error.statusCode === 412 ? 'changed' : 'missing',
-            { cause: error },
-          );
+        const reason = storageRefusal(error);
+        if (reason === 'changed' || reason === 'missing') {
+          throw new CatalogConflictError('landings', row.partitionKey, row.rowKey, reason, { cause: error });
         }
         throw error;
       }

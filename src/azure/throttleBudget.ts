@@ -16,7 +16,8 @@
 // Each is kept separately for runs (POST …/run) and for every other call. The rules are in
 // domain/pacing.ts; this file only stores them. Storage trouble never stops a call: the budget then
 // lets it through unpaced, and the service's own 429 still protects us.
-import { RestError, type TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
+import { unlessMissing, wentThrough } from './storageRefusal';
 import type { PaceOptions, PaceSeed, PaceState } from '../domain/pacing';
 import { DEFAULT_PACE_OPTIONS, admit, learnRemaining, learnThrottle } from '../domain/pacing';
 
@@ -278,19 +279,13 @@ export class TableThrottleBudget implements ThrottleBudget {
   private async read(level: BudgetLevel, key: BudgetKey): Promise<Read> {
     await this.ensureTable();
     this.stats.reads++;
-    try {
-      const entity = await this.table.getEntity<Record<string, unknown>>(
-        partitionKey(level, key),
-        rowKey(level, key),
-      );
-      const state = toState(entity);
-      if (state) this.lastSeen.set(keyId(level, key), state);
-      return { state, etag: entity.etag };
-    } catch (error) {
-      if (error instanceof RestError && error.statusCode === 404)
-        return { state: undefined, etag: undefined };
-      throw error;
-    }
+    const entity = await unlessMissing(
+      this.table.getEntity<Record<string, unknown>>(partitionKey(level, key), rowKey(level, key)),
+    );
+    if (!entity) return { state: undefined, etag: undefined };
+    const state = toState(entity);
+    if (state) this.lastSeen.set(keyId(level, key), state);
+    return { state, etag: entity.etag };
   }
 
   /** False when another caller changed the row first. */
@@ -302,18 +297,16 @@ export class TableThrottleBudget implements ThrottleBudget {
       ...state,
     };
     this.stats.writes++;
-    try {
-      if (read.etag === undefined) await this.table.createEntity(row);
-      else await this.table.updateEntity(row, 'Replace', { etag: read.etag });
-      this.lastSeen.set(keyId(level, key), state);
-      return true;
-    } catch (error) {
-      if (error instanceof RestError && (error.statusCode === 409 || error.statusCode === 412)) {
-        this.stats.conflicts++;
-        return false;
-      }
-      throw error;
-    }
+    const written = await wentThrough(
+      read.etag === undefined
+        ? this.table.createEntity(row)
+        : this.table.updateEntity(row, 'Replace', { etag: read.etag }),
+      'exists',
+      'changed',
+    );
+    if (written) this.lastSeen.set(keyId(level, key), state);
+    else this.stats.conflicts++;
+    return written;
   }
 
   private ensureTable(): Promise<void> {

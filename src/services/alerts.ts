@@ -4,9 +4,6 @@
 // finds the same alerts still unsent. Run status comes from the exports table (the export sync keeps
 // it fresh) or, with `scanRunHistory`, from one `list $expand=runHistory` per scope: never a GET
 // per export.
-import { isRestError } from '@azure/core-rest-pipeline';
-import type { TableClient } from '@azure/data-tables';
-import { odata } from '@azure/data-tables';
 import {
   exportKey,
   mapWithConcurrency,
@@ -14,6 +11,7 @@ import {
   type ExportRecord,
   type TokenRecord,
 } from '../azure/catalog';
+import type { AlertStateStore } from '../azure/alertState';
 import type { CostExportsApi } from '../azure/costExports';
 import type { Mailer } from '../azure/mailer';
 import {
@@ -35,67 +33,6 @@ import { redactError, redactSecrets } from '../domain/redact';
 // ------------------------------------------------------------------------------------- ports
 
 export type WatchCatalog = Pick<Catalog, 'listTokens' | 'listExports' | 'modifyToken'>;
-
-export type AlertStatePartition = 'failure' | 'stale' | 'watch';
-
-/** What was already alerted per export (and the last watch summary), so a digest says each thing once. */
-export interface AlertStateStore {
-  load(partition: AlertStatePartition): Promise<Map<string, string>>;
-  put(partition: AlertStatePartition, key: string, value: string): Promise<void>;
-  remove(partition: AlertStatePartition, key: string): Promise<void>;
-}
-
-/** The alertState table: PartitionKey = kind, RowKey = export key (or `last`), `value` = what was alerted.
- * Small: rows exist only for exports currently failing or on a replaced token. */
-export class TableAlertStateStore implements AlertStateStore {
-  private ready: Promise<void> | undefined;
-
-  constructor(
-    private readonly client: Pick<
-      TableClient,
-      'createTable' | 'listEntities' | 'upsertEntity' | 'deleteEntity'
-    >,
-  ) {}
-
-  private ensure(): Promise<void> {
-    this.ready ??= this.client.createTable().catch((error: unknown) => {
-      this.ready = undefined;
-      throw error;
-    });
-    return this.ready;
-  }
-
-  async load(partition: AlertStatePartition): Promise<Map<string, string>> {
-    await this.ensure();
-    const out = new Map<string, string>();
-    const rows = this.client.listEntities<{ value?: unknown }>({
-      queryOptions: { filter: odata`PartitionKey eq ${partition}` },
-    });
-    for await (const row of rows) {
-      if (typeof row.rowKey === 'string' && typeof row.value === 'string') out.set(row.rowKey, row.value);
-    }
-    return out;
-  }
-
-  async put(partition: AlertStatePartition, key: string, value: string): Promise<void> {
-    await this.ensure();
-    await this.client.upsertEntity({ partitionKey: partition, rowKey: key, value }, 'Replace');
-  }
-
-  async remove(partition: AlertStatePartition, key: string): Promise<void> {
-    await this.ensure();
-    try {
-      await this.client.deleteEntity(partition, key);
-    } catch (error) {
-      if (!(isRestError(error) && error.statusCode === 404)) throw error;
-    }
-  }
-}
-
-/** The table name next to the catalog's (same prefix). */
-export function alertStateTableName(catalog: Pick<Catalog, 'tableName'>): string {
-  return `${catalog.tableName('exports').slice(0, -'exports'.length)}alertState`;
-}
 
 export type WatchLog = (level: 'info' | 'warn' | 'error', message: string) => void;
 

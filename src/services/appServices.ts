@@ -2,6 +2,7 @@
 // process from settings (clients keep their connections and token caches). Trigger files take the
 // part they need with appService(...) and build nothing themselves. Tests and the local host replace
 // parts once with useAppServices(...), which also drops what was built, so changed settings apply.
+import { alertStateTableName, TableAlertStateStore } from '../azure/alertState';
 import { Catalog } from '../azure/catalog';
 import { containerBlobLister } from '../azure/blobListing';
 import { createBillingCustomersClient } from '../azure/billingCustomers';
@@ -17,7 +18,7 @@ import { THROTTLE_BUDGET_TABLE, TableThrottleBudget } from '../azure/throttleBud
 import { getConfig, type AppConfig } from '../config';
 import { appBaseUrl } from '../domain/alertPolicy';
 import { parseBackfillExportName } from '../domain/backfillPlan';
-import { alertStateTableName, TableAlertStateStore, type SasWatchRuntime } from './alerts';
+import type { SasWatchRuntime } from './alerts';
 import type { BackfillDeps } from './backfills';
 import { LandingRefusals } from './landingRefusals';
 import type { ExportSyncRuntime } from './exportRegistry';

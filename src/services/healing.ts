@@ -3,8 +3,8 @@
 // times, and at most `maxPerSweep` backfills per sweep. What was tried is written into the cell
 // (`healing`), so the page and GET /api/ledger show "healing started …, attempt 2".
 // `report` only lists such months as problems in the status; `off` does neither.
-import { odata } from '@azure/data-tables';
 import type { AppConfig } from '../config';
+import { ledgerCellsInStates } from '../azure/catalog';
 import {
   healingDecision,
   LEDGER_PROBLEM_STATES,
@@ -60,8 +60,7 @@ export async function healLedger(deps: HealingDependencies): Promise<HealingResu
     settings.defaultPolicy === 'heal' || Object.values(settings.scopes).some((p) => p === 'heal');
   if (!anyHeal) return result;
 
-  const filter = [...LEDGER_PROBLEM_STATES].map((s) => odata`state eq ${s}`).join(' or ');
-  for await (const cell of deps.catalog.query('ledger', filter)) {
+  for await (const cell of deps.catalog.query(ledgerCellsInStates(LEDGER_PROBLEM_STATES))) {
     result.considered += 1;
     const decision = healingDecision(
       cell.state,

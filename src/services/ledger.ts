@@ -7,12 +7,13 @@
 // Cost of the sweep: one pass over the exports table and one over the ledger table (1,000 rows a
 // request), both in PartitionKey (scope) order so one scope's exports and cells are in memory at a
 // time; one pass over the backfill run rows; writes only for cells that changed, in transactions.
-import { odata } from '@azure/data-tables';
 import {
+  allBackfillRuns,
+  allRows,
   exportKeys,
-  ledgerExportRange,
+  exportsOfScopeAndDataset,
+  ledgerCells,
   ledgerKeys,
-  scopePartitionKey,
   type BackfillRunRecord,
   type Catalog,
   type ExportRecord,
@@ -207,8 +208,7 @@ export class LedgerService {
       ];
     }
     const targets: CellTarget[] = [];
-    const filter = odata`PartitionKey eq ${scopePartitionKey(scope)} and dataset eq ${backfill.dataset}`;
-    for await (const e of this.catalog.query('exports', filter)) {
+    for await (const e of this.catalog.query(exportsOfScopeAndDataset(scope, backfill.dataset))) {
       if (!e.missing)
         targets.push({ scope, exportName: e.exportName, dataset: e.dataset, cadence: cadenceOf(e) });
     }
@@ -260,8 +260,8 @@ export class LedgerService {
     };
     const attempts = await this.backfillAttempts();
     const horizon = new Set(expectedMonths({ recurrence: 'Daily', active: true }, now, this.settings));
-    const exportsIt = peekable(this.catalog.query('exports', undefined));
-    const cellsIt = peekable(this.catalog.query('ledger', undefined));
+    const exportsIt = peekable(this.catalog.query(allRows('exports')));
+    const cellsIt = peekable(this.catalog.query(allRows('ledger')));
     for (;;) {
       const [e, c] = [await exportsIt.peek(), await cellsIt.peek()];
       if (!e && !c) break;
@@ -345,7 +345,7 @@ export class LedgerService {
    * the same month drops it: the landing path has already recorded that run). */
   private async backfillAttempts(): Promise<Map<string, CellAttempt>> {
     const newest = new Map<string, BackfillRunRecord>();
-    for await (const run of this.catalog.query('backfillRuns', odata`kind eq ${'run'}`)) {
+    for await (const run of this.catalog.query(allBackfillRuns())) {
       const key = `${run.scope.toLowerCase()}|${run.dataset}|${run.month}`;
       const known = newest.get(key);
       if (!known || instantOf(run.updatedAt) > instantOf(known.updatedAt)) newest.set(key, run);
@@ -363,24 +363,14 @@ export class LedgerService {
   /** One page of cells: a scope is one partition, an export a RowKey range in it; months and states
    * filter on columns. Ordered by scope, export, month. */
   async page(query: LedgerQuery): Promise<Page<LedgerCellRecord>> {
-    const parts: string[] = [];
-    if (query.scope !== undefined) {
-      parts.push(odata`PartitionKey eq ${scopePartitionKey(parseScope(query.scope).canonical)}`);
-      if (query.exportName !== undefined) {
-        const { from, to } = ledgerExportRange(query.exportName);
-        parts.push(odata`RowKey ge ${from} and RowKey lt ${to}`);
-      }
-    } else if (query.exportName !== undefined) {
-      parts.push(odata`exportName eq ${query.exportName}`);
-    }
-    if (query.fromMonth !== undefined) parts.push(odata`month ge ${query.fromMonth}`);
-    if (query.toMonth !== undefined) parts.push(odata`month le ${query.toMonth}`);
-    if (query.states && query.states.length > 0) {
-      parts.push(`(${query.states.map((s) => odata`state eq ${s}`).join(' or ')})`);
-    }
-    const page = await this.catalog.page('ledger', parts.length ? parts.join(' and ') : undefined, {
-      ...(query.pageSize !== undefined ? { maxPageSize: query.pageSize } : {}),
-      ...(query.continuationToken ? { continuationToken: query.continuationToken } : {}),
+    const { scope, continuationToken, pageSize, ...columns } = query;
+    const selection = ledgerCells({
+      ...columns,
+      ...(scope !== undefined ? { scope: parseScope(scope).canonical } : {}),
+    });
+    const page = await this.catalog.page(selection, {
+      ...(pageSize !== undefined ? { maxPageSize: pageSize } : {}),
+      ...(continuationToken ? { continuationToken } : {}),
     });
     return {
       items: page.items.map(({ partitionKey: _p, rowKey: _r, etag: _e, ...cell }) => cell),

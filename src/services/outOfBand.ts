@@ -2,8 +2,12 @@
 // (claimed first with an ETag-guarded write, so two overlapping rounds never run the same export
 // twice), and set an export's policy. The decision itself is domain/outOfBandPolicy.ts; the fan-out
 // is the outOfBandRound orchestration, which calls these through activities.
-import { odata } from '@azure/data-tables';
-import { CatalogConflictError, type Catalog, type ExportRecord } from '../azure/catalog';
+import {
+  CatalogConflictError,
+  exportsWithOutOfBandPolicy,
+  type Catalog,
+  type ExportRecord,
+} from '../azure/catalog';
 import { ThrottledError, isCostManagementError } from '../azure/armErrors';
 import type { CostExportsApi } from '../azure/costExports';
 import {
@@ -47,15 +51,12 @@ export interface DuePage {
   continuationToken?: string;
 }
 
-/** Only rows with a policy come back from the table (the column outOfBand.minIntervalMinutes maps to). */
-const HAS_POLICY = odata`oobMinIntervalMinutes ge ${1}`;
-
 /** One page of exports with a policy, and which of them are due at `now`. */
 export async function findDueExports(
   catalog: Pick<Catalog, 'page'>,
   options: { now: Date; continuationToken?: string; pageSize?: number; policy?: OutOfBandOptions },
 ): Promise<DuePage> {
-  const page = await catalog.page('exports', HAS_POLICY, {
+  const page = await catalog.page(exportsWithOutOfBandPolicy(), {
     maxPageSize: options.pageSize ?? 200,
     ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}),
   });

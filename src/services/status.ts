@@ -2,8 +2,9 @@
 // whether the catalog answers, whether Cost Management accepts the app's identity on each managed
 // scope (scopeAccess.ts), and bounded counts from the catalog tables (statusCounts.ts), gathered
 // into one report; statusHtml.ts renders it as a small escaped HTML page for people.
-import { isRestError } from '@azure/core-rest-pipeline';
 import type { AppConfig } from '../config';
+import { allRows } from '../azure/catalog';
+import { storageRefusal } from '../azure/storageRefusal';
 import { describeDependencyFailure, withTimeout } from '../azure/dependencyFaults';
 import { appBaseUrl } from '../domain/alertPolicy';
 import { configNotices } from '../domain/configNotices';
@@ -116,10 +117,10 @@ async function probeCatalog(
   }
   try {
     // Its own budget: a frozen account must make the page say so within seconds, not hang it.
-    await withTimeout(catalog.page('exports', undefined, { maxPageSize: 1 }), CATALOG_PROBE_MS, 'storage');
+    await withTimeout(catalog.page(allRows('exports'), { maxPageSize: 1 }), CATALOG_PROBE_MS, 'storage');
     return { reachable: true, tablesCreated: true };
   } catch (error) {
-    if (isRestError(error) && error.statusCode === 404) return { reachable: true, tablesCreated: false };
+    if (storageRefusal(error) === 'missing') return { reachable: true, tablesCreated: false };
     return { reachable: false, error: `storage ${describeDependencyFailure(error)}` };
   }
 }

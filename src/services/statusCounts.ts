@@ -1,11 +1,14 @@
 // Bounded counts from the catalog tables for the status page: at most `maxRowsPerTable` rows read
 // per table, the counts then reported as "at least". While the sections scan, ProblemFacts gathers
 // the rows the problem rules need.
-import { isRestError } from '@azure/core-rest-pipeline';
-import { odata } from '@azure/data-tables';
 import {
+  allBackfillRuns,
+  allRows,
   BACKFILL_RUN_STATUSES,
   LANDING_STATES,
+  landingsWrittenSince,
+  ledgerCellsInStates,
+  type CatalogQuery,
   type BackfillRunStatus,
   type Catalog,
   type LandingState,
@@ -14,6 +17,7 @@ import {
   type TableKind,
 } from '../azure/catalog';
 import { describeDependencyFailure } from '../azure/dependencyFaults';
+import { storageRefusal } from '../azure/storageRefusal';
 import { daysLeft } from '../domain/alertPolicy';
 import { positiveWhole as positive } from '../domain/fieldError';
 import type { HealingPolicy } from '../domain/ledger';
@@ -137,8 +141,7 @@ const PAGE_SIZE = 1000;
 /** Reads at most `cap` rows of a query, page by page, visiting each. */
 async function scan<K extends TableKind>(
   catalog: StatusCatalog,
-  table: K,
-  filter: string | undefined,
+  query: CatalogQuery<K>,
   cap: number,
   visit: (row: Stored<RecordTypes[K]>) => void,
 ): Promise<Scanned> {
@@ -148,7 +151,7 @@ async function scan<K extends TableKind>(
   const maxPages = Math.max(10, Math.ceil(cap / PAGE_SIZE) * 4);
   try {
     for (let pages = 0; pages < maxPages; pages++) {
-      const page = await catalog.page(table, filter, {
+      const page = await catalog.page(query, {
         maxPageSize: Math.min(PAGE_SIZE, cap - rowsRead),
         ...(continuationToken ? { continuationToken } : {}),
       });
@@ -160,8 +163,7 @@ async function scan<K extends TableKind>(
     }
     return { rowsRead, capped: true };
   } catch (error) {
-    if (isRestError(error) && error.statusCode === 404)
-      return { rowsRead: 0, capped: false, tableMissing: true };
+    if (storageRefusal(error) === 'missing') return { rowsRead: 0, capped: false, tableMissing: true };
     throw error;
   }
 }
@@ -232,7 +234,7 @@ async function countExports({
   facts,
 }: SectionScan): Promise<Scanned & ExportCounts> {
   const counts: ExportCounts = { registered: 0, sasDelivered: 0, vanished: 0, vanishedExports: [] };
-  const scanned = await scan(catalog, 'exports', undefined, cap, (e) => {
+  const scanned = await scan(catalog, allRows('exports'), cap, (e) => {
     facts.exportsSeen(e);
     counts.registered += 1;
     if (e.destination.sasDelivered) counts.sasDelivered += 1;
@@ -265,7 +267,7 @@ async function countTokens({
     retired: 0,
     soonest: [],
   };
-  const scanned = await scan(catalog, 'tokens', undefined, cap, (t) => {
+  const scanned = await scan(catalog, allRows('tokens'), cap, (t) => {
     facts.tokenSeen(t);
     if (t.status === 'rotated' || t.status === 'revoked') {
       counts.retired += 1;
@@ -294,10 +296,8 @@ async function countLandings(
   const since = new Date(now.getTime() - sinceDays * 86_400_000);
   const byState = Object.fromEntries(LANDING_STATES.map((s) => [s, 0])) as Record<LandingState, number>;
   const counts: LandingCounts = { sinceDays, since: since.toISOString(), total: 0, byState, recent: [] };
-  // No index by time: the service-side filter on the row's last write time narrows the scan; the
-  // catalogue time itself decides. The table's file and period rows have `kind` file / period.
-  const filter = odata`Timestamp ge ${since} and kind eq ${'landing'}`;
-  const scanned = await scan(catalog, 'landings', filter, cap, (l) => {
+  // The row's last write time narrows the scan; the catalogue time itself decides.
+  const scanned = await scan(catalog, landingsWrittenSince(since), cap, (l) => {
     const at = Date.parse(l.catalogedAt);
     if (!(at >= since.getTime())) return;
     counts.total += 1;
@@ -332,8 +332,7 @@ async function countBackfills({
   >;
   const all = new Map<string, RecentBackfill>();
   const active = new Set<string>();
-  // Run rows only: the same table holds lookup rows (kind 'lookup') for the blob trigger.
-  const scanned = await scan(catalog, 'backfillRuns', odata`kind eq ${'run'}`, cap, (b) => {
+  const scanned = await scan(catalog, allBackfillRuns(), cap, (b) => {
     facts.backfillRunSeen(b);
     runsByStatus[b.status] += 1;
     const known = all.get(b.backfillId) ?? {
@@ -368,8 +367,7 @@ async function countLedgerProblems({
   facts,
 }: SectionScan): Promise<Scanned & LedgerProblemCounts> {
   const counts: LedgerProblemCounts = { stale: 0, missing: 0 };
-  const filter = odata`state eq ${'Stale'} or state eq ${'Missing'}`;
-  const scanned = await scan(catalog, 'ledger', filter, cap, (c) => {
+  const scanned = await scan(catalog, ledgerCellsInStates(['Stale', 'Missing']), cap, (c) => {
     facts.ledgerCellSeen(c);
     if (c.state === 'Stale') counts.stale += 1;
     else counts.missing += 1;

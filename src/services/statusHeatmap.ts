@@ -3,9 +3,8 @@
 // there are. A page ends on an export boundary: the table's own continuation would cut an export's
 // months in two (exports have 1 to 13 cells), so the page drops its last, possibly partial, export
 // and the "next exports" key is where that export's cells start (scope partition and RowKey).
-import { odata } from '@azure/data-tables';
-import { isRestError } from '@azure/core-rest-pipeline';
-import type { Catalog, LedgerCellRecord, Stored } from '../azure/catalog';
+import { ledgerCells, type Catalog, type LedgerCellRecord, type Stored } from '../azure/catalog';
+import { storageRefusal } from '../azure/storageRefusal';
 import { expectedMonths, LEDGER_STATES, type LedgerState } from '../domain/ledger';
 
 export interface HeatCell {
@@ -83,15 +82,15 @@ export async function readHeatmap(
   }).reverse();
   const byState = Object.fromEntries(LEDGER_STATES.map((s) => [s, 0])) as Record<LedgerState, number>;
   const heatmap: Heatmap = { months, rows: [], byState };
-  let filter = odata`month ge ${months[0]!}`;
-  if (start && !('tableToken' in start)) {
-    filter += odata` and (PartitionKey gt ${start.partitionKey} or (PartitionKey eq ${start.partitionKey} and RowKey ge ${start.rowKey}))`;
-  }
+  const query = ledgerCells({
+    fromMonth: months[0]!,
+    ...(start && !('tableToken' in start) ? { fromKey: start } : {}),
+  });
   const items: Stored<LedgerCellRecord>[] = [];
   let more = start && 'tableToken' in start ? start.tableToken : undefined;
   try {
     for (let pages = 0; pages < MAX_TABLE_PAGES; pages++) {
-      const page = await catalog.page('ledger', filter, {
+      const page = await catalog.page(query, {
         maxPageSize: HEATMAP_PAGE_CELLS - items.length,
         ...(more ? { continuationToken: more } : {}),
       });
@@ -100,7 +99,7 @@ export async function readHeatmap(
       if (!more || items.length >= HEATMAP_PAGE_CELLS) break;
     }
   } catch (error) {
-    if (isRestError(error) && error.statusCode === 404) return { ...heatmap, tableMissing: true };
+    if (storageRefusal(error) === 'missing') return { ...heatmap, tableMissing: true };
     throw error;
   }
   if (more && items.length > 0) {

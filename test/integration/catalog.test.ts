@@ -379,7 +379,7 @@ describe('Catalog on Azurite', () => {
     await catalog.ensureTables();
   });
 
-  it('creates every catalog table (the ledger included) under its prefix, idempotently', async () => {
+  it('creates every catalog table (the ledger and the alert state included) under its prefix, idempotently', async () => {
     await catalog.ensureTables();
     const service = TableServiceClient.fromConnectionString(testStorageConnection(), {
       allowInsecureConnection: true,
@@ -388,7 +388,9 @@ describe('Catalog on Azurite', () => {
     for await (const table of service.listTables())
       if (table.name?.startsWith(prefix)) names.push(table.name);
     expect(names.sort()).toEqual(
-      ['backfillRuns', 'exports', 'landings', 'ledger', 'tokens'].map((t) => `${prefix}${t}`).sort(),
+      ['alertState', 'backfillRuns', 'exports', 'landings', 'ledger', 'tokens']
+        .map((t) => `${prefix}${t}`)
+        .sort(),
     );
     expect(() => new Catalog({ tableClient: tableClientFactory(connection()), tablePrefix: '9bad' })).toThrow(
       /tablePrefix/,

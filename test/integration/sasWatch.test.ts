@@ -19,7 +19,8 @@ import type { StorageConnection } from '../../src/config';
 import { sasTokenFingerprint } from '../../src/domain/sasToken';
 import { SAS_WATCH_FUNCTION } from '../../src/functions/sasWatch';
 import type { SasWatchRuntime } from '../../src/services/alerts';
-import { alertStateTableName, lastWatchSummary, TableAlertStateStore } from '../../src/services/alerts';
+import { alertStateTableName, TableAlertStateStore } from '../../src/azure/alertState';
+import { lastWatchSummary } from '../../src/services/alerts';
 import { startSmtpSink, type SmtpSink } from '../support/smtpSink';
 import { testStorageConnection, uniqueName } from '../support/storage';
 

@@ -52,3 +52,27 @@ test('every import in src/ follows the layers, so no two folders import each oth
     expect.arrayContaining(['functions→services', 'services→azure', 'azure→domain']),
   );
 });
+
+/** The SDKs that talk to storage, ARM, Key Vault, identity or mail: only src/azure may import them,
+ * so services take adapters and never reach a table, a blob or ARM themselves. */
+const IO_SDK =
+  /^(?:@azure\/(?:data-tables|storage-[a-z-]+|arm-[a-z-]+|core-rest-pipeline|core-client|keyvault-[a-z-]+|identity|communication-[a-z-]+)|nodemailer)(?:\/|$)/;
+
+test('only src/azure imports a storage, ARM or other I/O SDK', () => {
+  const wrong: string[] = [];
+  let seenInAzure = 0;
+  for (const file of files(SRC)) {
+    const text = readFileSync(file, 'utf8');
+    const specifiers = [
+      ...text.matchAll(/^(?:import|export)[^'";]*?from\s+'([^'.][^']*)'/gm),
+      ...text.matchAll(/\b(?:import|require)\(\s*'([^'.][^']*)'\s*\)/g),
+    ].map((m) => m[1]!);
+    for (const specifier of specifiers.filter((s) => IO_SDK.test(s))) {
+      if (layerOf(file) === 'azure') seenInAzure++;
+      else wrong.push(`${path.relative(SRC, file)} imports ${specifier}`);
+    }
+  }
+  expect(wrong).toEqual([]);
+  // The pattern matches the SDKs the adapters really use (it would pass vacuously otherwise).
+  expect(seenInAzure).toBeGreaterThan(5);
+});
