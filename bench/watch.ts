@@ -6,10 +6,11 @@
 import https from 'node:https';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
+
 import { startAzurite } from '../dev/azurite';
 import { startEmulator } from '../dev/emulator/server';
 import { alertStateTableName, TableAlertStateStore } from '../src/azure/alertState';
-import { Catalog, mapWithConcurrency, type ExportRecord, type TokenRecord } from '../src/azure/catalog';
+import { Catalog, type ExportRecord, mapWithConcurrency, type TokenRecord } from '../src/azure/catalog';
 import { CostExportsClient } from '../src/azure/costExports';
 import { LoopbackTokenCredential } from '../src/azure/credentials';
 import { buildExportBody } from '../src/azure/exportModels';

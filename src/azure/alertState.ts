@@ -3,6 +3,7 @@
 // (or `last`), `value` = what was alerted. Small: rows exist only for exports currently failing or on
 // a replaced token. Created with the catalog's tables (Catalog.ensureTables).
 import { odata, type TableClient } from '@azure/data-tables';
+
 import type { Catalog } from './catalog';
 import { wentThrough } from './storageRefusal';
 

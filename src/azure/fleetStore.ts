@@ -13,6 +13,7 @@
 // | `onboarding` | onboarding id | OnboardingRecord (backfillMonths, token check) |
 // | `onboardingBackfill|{onboarding id}` | scope key | the scope's backfill id or why none |
 import type { TableClient } from '@azure/data-tables';
+
 import { mapWithConcurrency } from './catalog';
 import { unlessMissing, wentThrough } from './storageRefusal';
 

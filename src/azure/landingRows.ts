@@ -2,7 +2,7 @@
 // `unresolved|{export name}` partitions, which the catalog's scope-checked mapping cannot write, so
 // they have their own small adapter here over the landings table's client.
 import type { TableClient } from '@azure/data-tables';
-import { storageRefusal, unlessMissing, wentThrough } from './storageRefusal';
+
 import type { LandingIdentity } from '../domain/landingIdentity';
 import type { LandingFileRecord, LandingRecord } from '../domain/landingPlan';
 import {
@@ -18,6 +18,7 @@ import {
   type Row,
   type Stored,
 } from './catalog';
+import { storageRefusal, unlessMissing, wentThrough } from './storageRefusal';
 
 const UNRESOLVED_PREFIX = 'unresolved';
 

@@ -17,9 +17,10 @@
 // domain/pacing.ts; this file only stores them. Storage trouble never stops a call: the budget then
 // lets it through unpaced, and the service's own 429 still protects us.
 import type { TableClient } from '@azure/data-tables';
-import { unlessMissing, wentThrough } from './storageRefusal';
+
 import type { PaceOptions, PaceSeed, PaceState } from '../domain/pacing';
-import { DEFAULT_PACE_OPTIONS, admit, learnRemaining, learnThrottle } from '../domain/pacing';
+import { admit, DEFAULT_PACE_OPTIONS, learnRemaining, learnThrottle } from '../domain/pacing';
+import { unlessMissing, wentThrough } from './storageRefusal';
 
 export type BudgetKind = 'run' | 'other';
 export type BudgetLevel = 'entity' | 'client';

@@ -4,28 +4,28 @@
 // finds the same alerts still unsent. Run status comes from the exports table (the export sync keeps
 // it fresh) or, with `scanRunHistory`, from one `list $expand=runHistory` per scope: never a GET
 // per export.
+import type { AlertStateStore } from '../azure/alertState';
 import {
-  exportKey,
-  mapWithConcurrency,
   type Catalog,
+  exportKey,
   type ExportRecord,
+  mapWithConcurrency,
   type TokenRecord,
 } from '../azure/catalog';
-import type { AlertStateStore } from '../azure/alertState';
 import type { CostExportsApi } from '../azure/costExports';
 import type { Mailer } from '../azure/mailer';
 import {
   carriesStaleToken,
   composeDigest,
   currentToken,
+  type FailingExportItem,
   failureKey,
+  type LastRunView,
   normalizeThresholds,
   sasFailure,
-  tokenAlert,
-  type FailingExportItem,
-  type LastRunView,
   type StaleExportItem,
   type TokenAlert,
+  tokenAlert,
   type TokenDigestItem,
 } from '../domain/alertPolicy';
 import { redactError, redactSecrets } from '../domain/redact';

@@ -3,10 +3,10 @@
 // part they need with appService(...) and build nothing themselves. Tests and the local host replace
 // parts once with useAppServices(...), which also drops what was built, so changed settings apply.
 import { alertStateTableName, TableAlertStateStore } from '../azure/alertState';
-import { Catalog } from '../azure/catalog';
-import { containerBlobLister } from '../azure/blobListing';
 import { createBillingCustomersClient } from '../azure/billingCustomers';
-import { createCostExportsClient, type CostExportsApi } from '../azure/costExports';
+import { containerBlobLister } from '../azure/blobListing';
+import { Catalog } from '../azure/catalog';
+import { type CostExportsApi, createCostExportsClient } from '../azure/costExports';
 import { withTimeout } from '../azure/dependencyFaults';
 import { FleetStore } from '../azure/fleetStore';
 import { unresolvedLandingTable } from '../azure/landingRows';
@@ -14,16 +14,16 @@ import { createMailer } from '../azure/mailer';
 import { createSasProbe } from '../azure/sasProbe';
 import { createSecretStore, type SecretStore } from '../azure/secrets';
 import { createContainerClient, createTableClient, tableClientFactory } from '../azure/storageClients';
-import { THROTTLE_BUDGET_TABLE, TableThrottleBudget } from '../azure/throttleBudget';
-import { getConfig, type AppConfig } from '../config';
+import { TableThrottleBudget, THROTTLE_BUDGET_TABLE } from '../azure/throttleBudget';
+import { type AppConfig, getConfig } from '../config';
 import { appBaseUrl } from '../domain/alertPolicy';
 import { parseBackfillExportName } from '../domain/backfillPlan';
 import type { SasWatchRuntime } from './alerts';
 import type { BackfillDeps } from './backfills';
-import { LandingRefusals } from './landingRefusals';
 import type { ExportSyncRuntime } from './exportRegistry';
-import { registeredTokens, type FleetRuntime } from './fleet';
+import { type FleetRuntime, registeredTokens } from './fleet';
 import { fleetStatus } from './fleetSummary';
+import { LandingRefusals } from './landingRefusals';
 import type { LandingAdapters } from './landings';
 import { LedgerService } from './ledger';
 import type { OutOfBandRuntime } from './outOfBand';

@@ -3,13 +3,13 @@
 // times, and at most `maxPerSweep` backfills per sweep. What was tried is written into the cell
 // (`healing`), so the page and GET /api/ledger show "healing started …, attempt 2".
 // `report` only lists such months as problems in the status; `off` does neither.
-import type { AppConfig } from '../config';
 import { ledgerCellsInStates } from '../azure/catalog';
+import type { AppConfig } from '../config';
 import {
   healingDecision,
-  LEDGER_PROBLEM_STATES,
   type HealingPolicy,
   type HealingRecord,
+  LEDGER_PROBLEM_STATES,
 } from '../domain/ledger';
 import { cadenceOf, type LedgerCatalog, type LedgerService } from './ledger';
 

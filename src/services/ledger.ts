@@ -10,34 +10,34 @@
 import {
   allBackfillRuns,
   allRows,
-  exportKeys,
-  exportsOfScopeAndDataset,
-  ledgerCells,
-  ledgerKeys,
   type BackfillRunRecord,
   type Catalog,
+  exportKeys,
   type ExportRecord,
+  exportsOfScopeAndDataset,
   type LandingRecord,
   type LedgerCellRecord,
+  ledgerCells,
+  ledgerKeys,
   type Page,
   type Stored,
 } from '../azure/catalog';
 import { DEFAULT_BACKFILL_PREFIX, parseBackfillExportName } from '../domain/backfillPlan';
 import {
+  type Cadence,
+  type CellAttempt,
+  type CellFacts,
   cellState,
   DEFAULT_LEDGER_SETTINGS,
   expectedMonths,
   foldAttempt,
   foldLanding,
   instantOf,
-  monthOfTime,
-  type Cadence,
-  type CellAttempt,
-  type CellFacts,
   type LedgerSettings,
   type LedgerState,
+  monthOfTime,
 } from '../domain/ledger';
-import { parseScope, type ExportDataset } from '../domain/scope';
+import { type ExportDataset, parseScope } from '../domain/scope';
 
 export type LedgerCatalog = Pick<
   Catalog,

@@ -2,13 +2,13 @@
 // (claimed first with an ETag-guarded write, so two overlapping rounds never run the same export
 // twice), and set an export's policy. The decision itself is domain/outOfBandPolicy.ts; the fan-out
 // is the outOfBandRound orchestration, which calls these through activities.
+import { isCostManagementError, ThrottledError } from '../azure/armErrors';
 import {
-  CatalogConflictError,
-  exportsWithOutOfBandPolicy,
   type Catalog,
+  CatalogConflictError,
   type ExportRecord,
+  exportsWithOutOfBandPolicy,
 } from '../azure/catalog';
-import { ThrottledError, isCostManagementError } from '../azure/armErrors';
 import type { CostExportsApi } from '../azure/costExports';
 import {
   outOfBandDecision,

@@ -2,10 +2,10 @@
 // whether the catalog answers, whether Cost Management accepts the app's identity on each managed
 // scope (scopeAccess.ts), and bounded counts from the catalog tables (statusCounts.ts), gathered
 // into one report; statusHtml.ts renders it as a small escaped HTML page for people.
-import type { AppConfig } from '../config';
 import { allRows } from '../azure/catalog';
-import { storageRefusal } from '../azure/storageRefusal';
 import { describeDependencyFailure, withTimeout } from '../azure/dependencyFaults';
+import { storageRefusal } from '../azure/storageRefusal';
+import type { AppConfig } from '../config';
 import { appBaseUrl } from '../domain/alertPolicy';
 import { configNotices } from '../domain/configNotices';
 import { positiveWhole as positive } from '../domain/fieldError';
@@ -13,31 +13,31 @@ import { redactDeep } from '../domain/redact';
 import { parseScope } from '../domain/scope';
 import {
   overallStatus,
+  type ProblemKind,
   ProblemList,
   reconcileCommand,
-  type ProblemKind,
   type StatusProblem,
 } from '../domain/statusProblems';
 import type { FleetStatus } from './fleetSummary';
 import { healingPolicyOf } from './healing';
 import {
-  roleHint,
-  scopeProblem,
   type ExportLister,
+  roleHint,
   type ScopeAccess,
   type ScopeAccessChecker,
+  scopeProblem,
 } from './scopeAccess';
-import { configurationSummary, type ConfigurationSummary } from './statusConfig';
+import { type ConfigurationSummary, configurationSummary } from './statusConfig';
 import {
-  countCatalog,
-  section,
   type CatalogCounts,
+  countCatalog,
   type CountOptions,
   type ProblemContext,
   type Section,
+  section,
   type StatusCatalog,
 } from './statusCounts';
-import { readHeatmap, type Heatmap, type HeatmapPageKey } from './statusHeatmap';
+import { type Heatmap, type HeatmapPageKey, readHeatmap } from './statusHeatmap';
 
 export interface CatalogReachability {
   reachable: boolean;

@@ -3,7 +3,7 @@
 // there are. A page ends on an export boundary: the table's own continuation would cut an export's
 // months in two (exports have 1 to 13 cells), so the page drops its last, possibly partial, export
 // and the "next exports" key is where that export's cells start (scope partition and RowKey).
-import { ledgerCells, type Catalog, type LedgerCellRecord, type Stored } from '../azure/catalog';
+import { type Catalog, type LedgerCellRecord, ledgerCells, type Stored } from '../azure/catalog';
 import { storageRefusal } from '../azure/storageRefusal';
 import { expectedMonths, LEDGER_STATES, type LedgerState } from '../domain/ledger';
 

@@ -1,24 +1,24 @@
 // The catalog against a real Azurite: keys, idempotent writes, transactions, paging, ETags, secrets.
 import { TableServiceClient } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
-import { latestRunPerPeriod } from '../../src/domain/landingPlan';
+
 import {
+  type BackfillRunRecord,
   Catalog,
   CatalogConflictError,
   CatalogDataError,
   CatalogSecretError,
   exportKey,
+  type ExportRecord,
   fromTableKey,
+  type LandingFileRecord,
+  type LandingRecord,
   landingRowKey,
   looksLikeSecret,
   MAX_KEY_LENGTH,
   planTransactions,
   tableKey,
   TableKeyError,
-  type BackfillRunRecord,
-  type ExportRecord,
-  type LandingFileRecord,
-  type LandingRecord,
   type TokenRecord,
 } from '../../src/azure/catalog';
 import {
@@ -30,6 +30,7 @@ import {
   tableClientFactory,
 } from '../../src/azure/storageClients';
 import type { StorageConnection } from '../../src/config';
+import { latestRunPerPeriod } from '../../src/domain/landingPlan';
 import { redactSecrets } from '../../src/domain/redact';
 import { scopeKey } from '../../src/domain/scope';
 import { testStorageConnection, uniqueName } from '../support/storage';

@@ -1,17 +1,19 @@
 // The SAS watch end to end: the real timer registration fired by the local host on its virtual clock,
 // the catalog in Azurite, digests delivered to a real SMTP server on loopback, and (scan mode) run
 // history read from the Exports emulator. Time moves only by the virtual clocks.
-import { useAppServices } from '../../src/services/appServices';
 import { createServer } from 'node:net';
+
 import { TableClient } from '@azure/data-tables';
+
+import { type RunningEmulator, startEmulator } from '../../dev/emulator/server';
 import { VirtualClock } from '../../dev/host/clock';
 import { findRegistration } from '../../dev/host/functionsCoreStub';
 import type { HostLogLevel } from '../../dev/host/invocation';
-import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
-import { startEmulator, type RunningEmulator } from '../../dev/emulator/server';
-import { Catalog, TABLE_KINDS, type ExportRecord, type TokenRecord } from '../../src/azure/catalog';
-import { LoopbackTokenCredential } from '../../src/azure/credentials';
+import { type LocalHost, startLocalHost } from '../../dev/host/localHost';
+import { alertStateTableName, TableAlertStateStore } from '../../src/azure/alertState';
+import { Catalog, type ExportRecord, TABLE_KINDS, type TokenRecord } from '../../src/azure/catalog';
 import { CostExportsClient } from '../../src/azure/costExports';
+import { LoopbackTokenCredential } from '../../src/azure/credentials';
 import { buildExportBody } from '../../src/azure/exportModels';
 import { SmtpMailer } from '../../src/azure/mailer';
 import { createTableClient, tableClientFactory } from '../../src/azure/storageClients';
@@ -19,9 +21,9 @@ import type { StorageConnection } from '../../src/config';
 import { sasTokenFingerprint } from '../../src/domain/sasToken';
 import { SAS_WATCH_FUNCTION } from '../../src/functions/sasWatch';
 import type { SasWatchRuntime } from '../../src/services/alerts';
-import { alertStateTableName, TableAlertStateStore } from '../../src/azure/alertState';
 import { lastWatchSummary } from '../../src/services/alerts';
-import { startSmtpSink, type SmtpSink } from '../support/smtpSink';
+import { useAppServices } from '../../src/services/appServices';
+import { type SmtpSink, startSmtpSink } from '../support/smtpSink';
 import { testStorageConnection, uniqueName } from '../support/storage';
 
 const DAY = 86_400_000;

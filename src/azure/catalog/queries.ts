@@ -2,10 +2,11 @@
 // name storage columns (PartitionKey, RowKey, Timestamp, the mapped column names of records.ts), so
 // they are written here, beside the mappings, and nowhere in the services.
 import { odata } from '@azure/data-tables';
+
 import type { LedgerState } from '../../domain/ledger';
 import { LANDING_ROWS_END, prefixRange, scopePartitionKey, tableKey } from './keys';
 import { ledgerExportRange } from './ledgerRecords';
-import { tokenKeys, type TableKind } from './records';
+import { type TableKind, tokenKeys } from './records';
 
 /** One table and the filter that selects rows in it (undefined: every row). Built by the functions
  * below; Catalog.page and Catalog.query take nothing else. */
