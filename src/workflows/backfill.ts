@@ -2,6 +2,7 @@
 // sub-orchestrations; each child creates a one-month Custom export, runs it, waits for its landing and
 // reports one outcome. Deterministic and I/O-free: time is `currentUtcDateTime`, every side effect is
 // an activity called by name, and throttling waits are durable timers for the advertised Retry-After.
+import { sasFailure } from '../domain/alertPolicy';
 import type { OrchestrationContext, Task, TimerTask } from 'durable-functions';
 import { backfillExportName } from '../domain/backfillPlan';
 import {
@@ -125,8 +126,14 @@ function* callActivity<T extends object>(
 type Landing =
   | { kind: 'landed'; runId: string; rowCount?: number; landingKey?: LandingKey }
   | { kind: 'noData'; runId: string; status: string }
-  | { kind: 'failed'; runId?: string; reason: string }
+  | { kind: 'failed'; runId?: string; reason: string; authorization?: string }
   | { kind: 'timedOut'; reason: string };
+
+/** The authorization failure a failed run reports (a SAS token expired, revoked or lacking rights). */
+function authorizationOf(run: ObservedRun): { authorization?: string } {
+  const label = sasFailure({ status: run.status, at: '', ...(run.error ? { error: run.error } : {}) });
+  return label ? { authorization: label } : {};
+}
 
 /** Waits for this month's landing event, reading run history when the poll timer fires first. A
  * landing event completes the month only once its run is confirmed in the export's run history; a
@@ -185,6 +192,7 @@ function* awaitLanding(ctx: OrchestrationContext, input: MonthInput, exclude: st
             kind: 'failed',
             runId: run.runId,
             reason: `run ${run.runId} ended ${run.status}${run.error ? `: ${run.error}` : ''}`,
+            ...authorizationOf(run),
           };
         default:
           break; // Queued, InProgress: keep waiting
@@ -260,8 +268,26 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
   let lastError = '';
   let lastFailure: MonthFailure = 'runNotStarted';
   let lastRunId: string | null = null;
+  // A run refused by the destination's authorization would fail again with the token the export
+  // carries: the next attempt first writes the export again, with the account's current token.
+  let rewriteExport = false;
   while (!result && attempts < timing.maxAttempts) {
     attempts++;
+    if (rewriteExport) {
+      rewriteExport = false;
+      status({ phase: 'creatingExport', attempts, lastError: shortError(lastError) });
+      const again = yield* callActivity<{ created: boolean }>(
+        ctx,
+        BACKFILL_ACTIVITIES.putExport,
+        { task, instanceId } satisfies PutExportInput,
+        timing,
+      );
+      if (again.kind !== 'ok') {
+        lastError = `writing the export again with the account's current SAS token failed: ${again.message}`;
+        lastFailure = 'exportNotCreated';
+        break;
+      }
+    }
     status({ phase: 'running', attempts, ...(lastError ? { lastError: shortError(lastError) } : {}) });
     const run = yield* callActivity<{ priorRunIds?: string[] }>(
       ctx,
@@ -305,6 +331,11 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
       if (landing.kind === 'failed' && landing.runId) {
         excluded.push(landing.runId);
         lastRunId = landing.runId;
+      }
+      if (landing.kind === 'failed' && landing.authorization && 'tokenId' in task.destination) {
+        rewriteExport = true;
+        lastError +=
+          " (the destination refused the SAS token: the next attempt writes the export with the account's current token; rotate it if it expired)";
       }
       if (attempts < timing.maxAttempts) {
         const retryAt = new Date(nowMs(ctx) + backoffMs(timing, attempts));

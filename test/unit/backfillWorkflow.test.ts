@@ -73,6 +73,9 @@ class FakeCostManagement {
   /** Per `op key`: how many 429s to answer first, and with what Retry-After. */
   throttles = new Map<string, { count: number; retryAfterMs: number }>();
   putErrors = new Map<string, string>();
+  /** Per `Dataset YYYY-MM`: the error a Failed run reports (default: a service-side failure). */
+  failErrors = new Map<string, string>();
+  private readonly written = new Set<string>();
   transientRunErrors = new Map<string, number>();
   /** Deadlines advertised by 429s, per `op key`. */
   deadlines: { op: Op; key: string; until: number }[] = [];
@@ -113,9 +116,13 @@ class FakeCostManagement {
     const error = this.putErrors.get(key);
     this.log('put', key, error ? 'error' : 'ok');
     if (error) return { kind: 'error', transient: false, message: error };
-    this.inFlight++;
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    return { kind: 'ok', created: !this.priorRuns.has(key) };
+    const again = this.written.has(key);
+    this.written.add(key);
+    if (!again) {
+      this.inFlight++;
+      this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    }
+    return { kind: 'ok', created: !again && !this.priorRuns.has(key) };
   }
 
   /** Confirms the runs it started (and lists prior ones as history does); refuses any other. */
@@ -181,7 +188,7 @@ class FakeCostManagement {
       run: {
         runId: run.runId,
         status,
-        ...(status === 'Failed' ? { error: 'InternalError: disk full' } : {}),
+        ...(status === 'Failed' ? { error: this.failErrors.get(key) ?? 'InternalError: disk full' } : {}),
       },
     };
   }
@@ -389,6 +396,43 @@ test('a failed run is retried after a back-off and the month completes on its se
   expect(calls.map((c) => c.op)).toEqual(['put', 'run', 'read', 'run', 'read', 'finish']);
   // The second POST comes one back-off (retryBaseMs) after the read that saw the failure.
   expect(calls[3]!.at - calls[2]!.at).toBe(TIMING.retryBaseMs);
+});
+
+test('a run the destination refused on its SAS token: the export is written again (current token) before the retry', async () => {
+  fake.raiseEvents = false;
+  fake.outcomes.set('ActualCost 2025-06', ['Failed', 'Completed']);
+  fake.failErrors.set(
+    'ActualCost 2025-06',
+    'AuthorizationPermissionMismatch: This request is not authorized to perform this operation using this permission.',
+  );
+  const { output } = await runBackfill(input({ datasets: ['ActualCost'] }));
+  expect(output.months.find((m) => m.month === '2025-06')).toMatchObject({
+    outcome: 'Completed',
+    attempts: 2,
+  });
+  const calls = fake.calls.filter((c) => c.key === 'ActualCost 2025-06').map((c) => c.op);
+  expect(calls).toEqual(['put', 'run', 'read', 'put', 'run', 'read', 'finish']);
+  // A failure that is not the token's keeps the export as it is (the retry test above: no second put).
+  expect(fake.calls.filter((c) => c.key === 'ActualCost 2025-05').map((c) => c.op)).toEqual([
+    'put',
+    'run',
+    'read',
+    'finish',
+  ]);
+});
+
+test('a month whose token stays refused fails naming the token and what to do', async () => {
+  fake.raiseEvents = false;
+  fake.outcomes.set('ActualCost 2025-06', ['Failed']);
+  fake.failErrors.set(
+    'ActualCost 2025-06',
+    'AuthenticationFailed: Signature not valid in the specified time frame',
+  );
+  const { output } = await runBackfill(input({ datasets: ['ActualCost'] }));
+  const month = output.months.find((m) => m.month === '2025-06')!;
+  expect(month.outcome).toBe('Failed');
+  expect(month.error).toMatch(/refused the SAS token.*rotate it if it expired.*\(after 3 attempts\)/);
+  expect(fake.calls.filter((c) => c.key === 'ActualCost 2025-06' && c.op === 'put')).toHaveLength(3);
 });
 
 test('a permanently failing month is reported with its reason while the others complete', async () => {
