@@ -77,8 +77,16 @@ test('finished instances older than the retention are purged on schedule; runnin
   await clock.advance(2 * DAY);
   expect([old, running, recent].map(exists)).toEqual([false, true, true]);
   // Created 01-01 12:00: too young for the 01-31 04:15 run (cut-off 01-01 04:15), purged by 02-01's.
-  expect(logs.filter((l) => /purged [1-9]/.test(l))).toEqual([
-    expect.stringContaining('purged 1 finished orchestration(s) created before 2026-01-02T04:15:00.000Z'),
+  const purges = logs.flatMap((l) => {
+    const line = /\{"event":"durable\.purged".*\}$/.exec(l)?.[0];
+    return line ? [JSON.parse(line) as { instancesDeleted: number; createdBefore: string }] : [];
+  });
+  expect(purges.filter((p) => p.instancesDeleted > 0)).toEqual([
+    expect.objectContaining({
+      instancesDeleted: 1,
+      createdBefore: '2026-01-02T04:15:00.000Z',
+      retentionDays: 30,
+    }),
   ]);
 
   // Once the running one finishes, it ages out like the rest.
