@@ -16,17 +16,19 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
+
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+
 import { startAzurite } from '../dev/azurite';
-import { parseBackfillExportName } from '../src/domain/backfillPlan';
-import { buildManifest, serializeManifest } from '../dev/emulator/data/manifest';
 import { partitionFileName, runFolder } from '../dev/emulator/data/layout';
+import { buildManifest, serializeManifest } from '../dev/emulator/data/manifest';
+import { containerBlobLister } from '../src/azure/blobListing';
 import { Catalog, mapWithConcurrency } from '../src/azure/catalog';
+import { unresolvedLandingTable } from '../src/azure/landingRows';
 import { createTableClient, tableClientFactory } from '../src/azure/storageClients';
 import type { StorageConnection } from '../src/config';
-import { containerBlobLister } from '../src/azure/blobListing';
-import { unresolvedLandingTable } from '../src/azure/landingRows';
+import { parseBackfillExportName } from '../src/domain/backfillPlan';
 import { LandingService, type ManifestLanded } from '../src/services/landings';
 import { measureSingleUpserts, measureTransactionRows, type Rate } from './tableLimits';
 

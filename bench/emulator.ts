@@ -2,8 +2,9 @@
 // (speedFactor max, small exports: 5 resources/day, one CSV file per run), and how close a client
 // that honours Retry-After gets to a run limit of R runs/minute. Prints one line.
 import https from 'node:https';
+
 import { startAzurite } from '../dev/azurite';
-import { startEmulator, type RunningEmulator } from '../dev/emulator/server';
+import { type RunningEmulator,startEmulator } from '../dev/emulator/server';
 
 const EXPORTS = 32; // runs of one export are processed one at a time, as in the service
 const RUNS = 200;

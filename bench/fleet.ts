@@ -6,8 +6,9 @@
 // List + 1 PUT per export, no-change reconcile = 1 List per scope and 0 PUTs.
 // Prints one line. Run: `npx tsx bench/fleet.ts [customers] [otherCallsPer10s]`.
 import { performance } from 'node:perf_hooks';
-import { startStack } from '../dev/stack';
+
 import type { Counters } from '../dev/emulator/admin';
+import { startStack } from '../dev/stack';
 import type { FleetRoundTotals } from '../src/workflows/fleetRound';
 
 const CUSTOMERS = Number(process.argv[2] ?? 2000);

@@ -9,14 +9,15 @@
 // the most the limit allows in that span (every scope's full bucket plus R per minute), and 429s
 // per admitted run. Prints one line. Run: `npx tsx bench/pacing.ts` (about 3 minutes).
 import https from 'node:https';
+
 import { startAzurite } from '../dev/azurite';
-import { startEmulator, type RunningEmulator } from '../dev/emulator/server';
+import { type RunningEmulator,startEmulator } from '../dev/emulator/server';
 import { ThrottledError } from '../src/azure/armErrors';
 import { CostExportsClient } from '../src/azure/costExports';
 import { LoopbackTokenCredential } from '../src/azure/credentials';
 import { buildExportBody } from '../src/azure/exportModels';
 import { createTableClient } from '../src/azure/storageClients';
-import { TableThrottleBudget, type BudgetStats } from '../src/azure/throttleBudget';
+import { type BudgetStats,TableThrottleBudget } from '../src/azure/throttleBudget';
 
 const RUNS_PER_MINUTE = 10;
 const SCOPES = 20;

@@ -3,9 +3,11 @@
 // 100-entity transactions. Run: `npx tsx bench/tableLimits.ts` (starts and stops its own Azurite).
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
+
 import { TableClient } from '@azure/data-tables';
+
 import { startAzurite } from '../dev/azurite';
-import { mapWithConcurrency, upsertRowsInTransactions, type Row } from '../src/azure/catalog';
+import { mapWithConcurrency, type Row,upsertRowsInTransactions } from '../src/azure/catalog';
 
 export interface Rate {
   label: string;

@@ -2,12 +2,13 @@
 // from --api/--key or COST_AUTOPILOT_API/COST_AUTOPILOT_KEY), prints tables for people and the API's
 // JSON with --json, and exits with the codes in client.ts (EXIT). Arguments are parsed with
 // node:util parseArgs and progress drawn by progress.ts: no dependency beyond Node itself.
-import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { apiTarget, call, CliError, EXIT, type ApiTarget } from './client';
-import { ProgressWriter, progressLines, type BackfillAnswer } from './progress';
-import { table } from './table';
+import { parseArgs } from 'node:util';
+
 import { redactSecrets } from '../src/domain/redact';
+import { type ApiTarget,apiTarget, call, CliError, EXIT } from './client';
+import { type BackfillAnswer,progressLines, ProgressWriter } from './progress';
+import { table } from './table';
 
 const USAGE = `usage: cost-autopilot <command> [options]
 

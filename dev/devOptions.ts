@@ -3,6 +3,7 @@
 // before it (`npm run dev --data-dir .dev`), where npm takes them as its own config and hands them
 // to the script as npm_config_data_dir / npm_config_seed.
 import { parseArgs } from 'node:util';
+
 import { speedFromEnv } from './demo/options';
 
 /** Settings that point the app at this stack's Azurite and emulator: never taken from the environment. */

@@ -4,8 +4,9 @@
 // the SAS token they use is registered with the app and expires in 10 days, so the SAS watch's
 // digest reports it and a rotation re-keys the SAS exports. Idempotent: a second run (a restarted
 // `--data-dir` stack) leaves existing exports and the registered token alone.
-import https from 'node:https';
 import { readFileSync } from 'node:fs';
+import https from 'node:https';
+
 import { AZURITE_ACCOUNT } from './azurite';
 import { azuriteAccountSas } from './demo/sas';
 import { DEFAULT_SCOPE, EXPORTS_CONTAINER } from './stack';

@@ -4,21 +4,23 @@
 // from process.env (src/config.ts), so startStack sets them before the app is imported and puts the
 // previous values back on stop. One stack per process: the app's registrations and its lazily built
 // clients (services/appServices.ts) live for the process.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { BlobServiceClient } from '@azure/storage-blob';
-import { startAzurite, type AzuriteInstance } from './azurite';
-import { startEmulator, type EmulatorOptions, type RunningEmulator } from './emulator/server';
+
+import { resetConfigCache } from '../src/config';
+import { redactSecrets } from '../src/domain/redact';
+import { type AzuriteInstance,startAzurite } from './azurite';
 import type { EmulatorAdmin } from './emulator/admin';
+import { type EmulatorOptions, type RunningEmulator,startEmulator } from './emulator/server';
 import { REALISTIC_THROTTLE } from './emulator/throttle';
 import { RealClock } from './host/clock';
 import { installFunctionsCoreStub } from './host/installFunctionsCoreStub';
 import type { HostLogger } from './host/invocation';
-import { startLocalHost, type LocalHost } from './host/localHost';
-import { resetConfigCache } from '../src/config';
-import { redactSecrets } from '../src/domain/redact';
+import { type LocalHost,startLocalHost } from './host/localHost';
 
 /** The billing account the local stack manages unless told otherwise (an EA enrollment: its id is digits). */
 export const DEFAULT_SCOPE = '/providers/Microsoft.Billing/billingAccounts/12345678';

@@ -5,10 +5,11 @@ import {
   AccountSASPermissions,
   AccountSASResourceTypes,
   AccountSASServices,
+  generateAccountSASQueryParameters,
   SASProtocol,
   StorageSharedKeyCredential,
-  generateAccountSASQueryParameters,
 } from '@azure/storage-blob';
+
 import { AZURITE_ACCOUNT, AZURITE_KEY } from '../azurite';
 
 const DAY_MS = 86_400_000;

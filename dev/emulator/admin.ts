@@ -1,10 +1,11 @@
 // The emulator's admin API (`/_admin/...`, HTTPS, no auth: loopback only) and its typed client.
 // Tests and benchmarks use it to count calls, inject faults, move the clock and steer runs.
-import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
+
 import type { BillingView } from './billing';
-import type { ThrottleLimits } from './throttle';
 import type { Faults, RunError, RunStatus } from './state';
+import type { ThrottleLimits } from './throttle';
 
 export interface Counters {
   /** Every API request that matched an operation (throttled and failed ones included). */

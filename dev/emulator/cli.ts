@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { startAzurite } from '../azurite';
 import { API_VERSION, startEmulator } from './server';
 import { REALISTIC_THROTTLE, type ThrottleLimits } from './throttle';

@@ -4,19 +4,20 @@
 // under-privileged token fails the run, leaving nothing behind); one with resourceId is written with
 // the emulator's own access. Every storage account name maps to the one Azurite account.
 import { BlobServiceClient, ContainerClient, RestError } from '@azure/storage-blob';
-import { parseScope } from '../../src/domain/scope';
+
 import { redactSecrets } from '../../src/domain/redact';
+import { parseScope } from '../../src/domain/scope';
 import { UnsupportedDatasetError } from './data/columns';
-import { planDataset, partitionRows, encodeFile, type DatasetPlan } from './data/dataset';
-import { dotnetTimestamp, isoNoZone, isoSeconds, utcDay, DAY_MS } from './data/format';
+import { type DatasetPlan,encodeFile, partitionRows, planDataset } from './data/dataset';
+import { DAY_MS,dotnetTimestamp, isoNoZone, isoSeconds, utcDay } from './data/format';
 import {
+  type Compression,
   normalizeRootFolder,
   partitionFileName,
   periodFolder,
   runFolder,
-  type Compression,
 } from './data/layout';
-import { buildManifest, serializeManifest, type ManifestBlob } from './data/manifest';
+import { buildManifest, type ManifestBlob,serializeManifest } from './data/manifest';
 import { ensureParquetAvailable, ParquetUnavailableError } from './data/parquet';
 import { hashKey } from './data/prng';
 

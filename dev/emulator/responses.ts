@@ -1,14 +1,14 @@
 // Wire shapes of the emulator's answers, following the 2025-03-01 examples: key order, ids,
 // `recurrence: "None"` for a schedule without one, the SAS token always obfuscated.
-import type { ExportPropertiesInput } from './validation';
 import {
   isoSeconds,
   nextRunTimeEstimate,
   OBFUSCATED_SAS,
-  visibleRuns,
   type RunRecord,
   type StoredExport,
+  visibleRuns,
 } from './state';
+import type { ExportPropertiesInput } from './validation';
 
 type Json = Record<string, unknown>;
 

@@ -3,41 +3,42 @@
 // kinds), delivers runs into Azurite through ./delivery, and is steered through /_admin.
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createLoopbackCertificate } from '../tls';
-import { parseScope, scopeKey, ScopeError, type Scope } from '../../src/domain/scope';
+import path from 'node:path';
+
 import { redactError } from '../../src/domain/redact';
+import { parseScope, type Scope,ScopeError, scopeKey } from '../../src/domain/scope';
+import { createLoopbackCertificate } from '../tls';
 import {
-  EmulatorAdmin,
-  handleAdmin,
   type AdminExportView,
   type AdminRunView,
   type Counters,
+  EmulatorAdmin,
   type EmulatorControl,
+  handleAdmin,
   type RequestLogEntry,
 } from './admin';
-import { BillingState, type BillingSnapshot } from './billing';
+import { type BillingSnapshot,BillingState } from './billing';
 import type { EmulatorStorage } from './delivery';
 import { exportId, exportResponse, runResponse } from './responses';
 import {
   DEFAULT_FAULTS,
   ExportStore,
-  validateFaults,
-  VirtualClock,
-  visibleRuns,
   type Faults,
   type RunRecord,
   type StoreSnapshot,
+  validateFaults,
+  VirtualClock,
+  visibleRuns,
 } from './state';
 import {
   rateLimitHeaderName,
   remainingHeader,
   Throttle,
-  validateThrottleLimits,
   type ThrottleLimits,
+  validateThrottleLimits,
 } from './throttle';
 import {
   ArmError,

@@ -2,17 +2,18 @@
 // run state machine Queued -> InProgress -> Completed | Failed | Timeout | DataNotAvailable.
 // Time is the emulator's virtual clock; transitions are due at virtual instants and one real timer
 // wakes the machine for the next one, so tests can also move the clock instead of waiting.
-import { mulberry32 } from './data/prng';
 import { randomUUID } from 'node:crypto';
-import { parseScope, type Scope } from '../../src/domain/scope';
+
 import { redactError } from '../../src/domain/redact';
+import { parseScope, type Scope } from '../../src/domain/scope';
+import { mulberry32 } from './data/prng';
 import {
   deliverRun,
   DeliveryAuthorizationError,
-  SAS_AUTHORIZATION_MESSAGE,
   DeliveryUnsupportedError,
   type EmulatorStorage,
   type RunDeliveryRequest,
+  SAS_AUTHORIZATION_MESSAGE,
 } from './delivery';
 import { ArmError, type ExportInput, type ExportPropertiesInput, type TimePeriodInput } from './validation';
 

@@ -3,8 +3,10 @@
 // ajv, plus the service-level rules the schema cannot express. Errors are ARM-shaped and name the field.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+
 import {
   datasetsForScope,
   isDatasetAllowed,

@@ -6,11 +6,12 @@
 // `processExisting` is false. The binding's `source` (EventGrid / LogsAndContainerScan) only decides
 // how Azure delivers the event; locally both are served by listing.
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+
 import type { Clock, TimerHandle } from './clock';
 import type { CapturedRegistration } from './functionsCoreStub';
-import { resolveSettings, type HostEnv } from './settings';
 import type { HostLogger } from './invocation';
 import { describeError } from './invocation';
+import { type HostEnv,resolveSettings } from './settings';
 
 export interface BlobPathPattern {
   container: string;

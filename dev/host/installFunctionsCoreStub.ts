@@ -2,6 +2,7 @@
 // `require('@azure/functions-core')` return the capturing stub, as jest's moduleNameMapper does in tests.
 // Call before the app's `src/index.ts` (or anything that calls `app.*`) is imported.
 import Module from 'node:module';
+
 import * as functionsCoreStub from './functionsCoreStub';
 
 type ModuleLoad = (request: string, parent: unknown, isMain: boolean) => unknown;

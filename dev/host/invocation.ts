@@ -2,7 +2,9 @@
 // binding metadata (as @azure/functions' fromRpcBindings does), extra inputs the host injects
 // (durable client binding data), trigger metadata, and a log handler that redacts secrets.
 import { randomUUID } from 'node:crypto';
+
 import { InvocationContext, type LogLevel } from '@azure/functions';
+
 import { redactSecrets } from '../../src/domain/redact';
 import type { CapturedBinding, CapturedRegistration } from './functionsCoreStub';
 

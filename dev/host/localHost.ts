@@ -6,33 +6,35 @@
 // Keys: like `func start`, requests without a key are accepted at every authLevel. A key, when sent
 // (`?code=` or `x-functions-key`), must be this host's key (printed at start; random unless given),
 // so clients that send keys are exercised too. `requireKeys: true` makes function/admin levels demand it.
+import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes, randomUUID } from 'node:crypto';
+
 import { HttpRequest, HttpResponse, type HttpResponseInit, type Timer } from '@azure/functions';
-import { RealClock, type Clock } from './clock';
-import {
-  registrations as capturedRegistrations,
-  hooks,
-  type CapturedRegistration,
-} from './functionsCoreStub';
-import { consoleLogger, createInvocationContext, describeError, type HostLogger } from './invocation';
+
+import { type BlobDelivery,BlobTriggerWatcher, matchBlobPath, parseBlobPath } from './blobTriggers';
+import { type Clock,RealClock } from './clock';
 import { DurableEngine, type DurableEngineOptions } from './durable/engine';
 import {
   closeServer,
+  type DurableApiSettings,
+  type DurableClientBindingData,
   durableClientBindingData,
   handleDurableApiRequest,
   isDurableApiPath,
   readBytes,
-  type DurableApiSettings,
-  type DurableClientBindingData,
 } from './durable/httpApi';
-import { compileRoute, matchRoute, type CompiledRoute } from './httpRoutes';
+import { type EngineStateWriter,readEngineState, writeEngineStatePeriodically } from './durable/stateFile';
+import {
+  type CapturedRegistration,
+  hooks,
+  registrations as capturedRegistrations,
+} from './functionsCoreStub';
 import { MAX_REQUEST_BODY_BYTES, MAX_URL_BYTES, readBodyWithinLimit, urlTooLong } from './httpLimits';
+import { type CompiledRoute,compileRoute, matchRoute } from './httpRoutes';
+import { consoleLogger, createInvocationContext, describeError, type HostLogger } from './invocation';
+import { type HostEnv,resolveSettings } from './settings';
 import { TimerTriggerRunner } from './timerTriggers';
-import { BlobTriggerWatcher, parseBlobPath, matchBlobPath, type BlobDelivery } from './blobTriggers';
-import { resolveSettings, type HostEnv } from './settings';
-import { readEngineState, writeEngineStatePeriodically, type EngineStateWriter } from './durable/stateFile';
 
 export interface LocalHostOptions {
   /** App settings: `%NAME%` in schedules/paths and connection settings resolve here (default process.env). */

@@ -3,11 +3,12 @@
 // argument has the host's Timer shape. Invocations of one function never overlap (the host holds a
 // singleton lock per timer function).
 import type { Timer } from '@azure/functions';
+
 import type { Clock, TimerHandle } from './clock';
-import type { CapturedRegistration } from './functionsCoreStub';
-import { nextOccurrence, parseNcrontab, type NcrontabSchedule } from './ncrontab';
-import { resolveSettings, type HostEnv } from './settings';
 import { timeSpanMs } from './durable/history';
+import type { CapturedRegistration } from './functionsCoreStub';
+import { type NcrontabSchedule,nextOccurrence, parseNcrontab } from './ncrontab';
+import { type HostEnv,resolveSettings } from './settings';
 
 export type TimerInvoker = (registration: CapturedRegistration, timer: Timer) => Promise<unknown>;
 

@@ -2,6 +2,7 @@
 // Flags: --no-build (reuse dist/), --no-zip (stage only: azd zips the staged folder itself),
 // --out DIR (default .package/).
 import path from 'node:path';
+
 import { packageApp } from './packageApp';
 
 const args = process.argv.slice(2);

@@ -3,9 +3,10 @@
 // The worker-only `@azure/functions-core` is the capturing stub, so registrations are the real ones.
 // Prints one JSON line: [{ name, trigger }] for every registered function.
 // Usage: node --import tsx dev/package/loadPackaged.ts <unpacked folder>
-import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+
 import { installFunctionsCoreStub } from '../host/installFunctionsCoreStub';
 
 const folder = process.argv[2];

@@ -19,7 +19,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { zipSync, type Zippable } from 'fflate';
+
+import { type Zippable,zipSync } from 'fflate';
 import ignore, { type Ignore } from 'ignore';
 
 export const IGNORE_FILE = '.funcignore';

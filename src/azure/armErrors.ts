@@ -1,8 +1,8 @@
 // Typed failures of Cost Management (ARM) calls, the throttling-header rules that turn a 429 into a
 // wait the orchestration can schedule with a durable timer, and the redaction every message passes
 // through: SAS tokens travel in export bodies, and services echo bodies back in error messages.
-import { REDACTED, redactSecrets as redactDomain } from '../domain/redact';
 import { isRecord } from '../domain/json';
+import { REDACTED, redactSecrets as redactDomain } from '../domain/redact';
 
 /** The adapter operations, named as the CostExportsApi methods. */
 export type CostExportsOperation =

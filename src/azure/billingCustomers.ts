@@ -6,11 +6,13 @@
 // policy sleeps on 429; like the Exports client we keep the ARM pipeline of @azure/arm-costmanagement
 // (bearer token, user agent, TLS) with the same transient-only retry and send the GET ourselves, so a
 // 429 comes back at once as ThrottledError for the round's durable timer.
+import { rootCertificates } from 'node:tls';
+
 import type * as ArmCostManagement from '@azure/arm-costmanagement';
 import type { CostManagementClient } from '@azure/arm-costmanagement';
 import { createHttpHeaders, createPipelineRequest, retryPolicy } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
-import { rootCertificates } from 'node:tls';
+
 import type { AppConfig } from '../config';
 import { isRecord } from '../domain/json';
 import { parseScope, type Scope } from '../domain/scope';
@@ -20,9 +22,9 @@ import {
   DEFAULT_TRANSIENT_RETRY,
   SDK_DEFAULT_RETRY_POLICY,
   SDK_DESERIALIZATION_POLICY,
+  type TransientRetryOptions,
   transientRetryStrategy,
   validateEndpoint,
-  type TransientRetryOptions,
 } from './costExports';
 import { ARM_TOKEN_SCOPE, costManagementAccess } from './credentials';
 import { lazyModule } from './lazyModule';

@@ -12,6 +12,8 @@
 // by default at most 3 retries sleeping 0.5–1 s, 1–2 s and 2–4 s, so ≤ 7 s of sleeping and 4
 // attempts per call. A 429 comes back at once as ThrottledError carrying the wait. Each call also
 // has a deadline (requestTimeoutMs, default 120 s, retries included).
+import { rootCertificates } from 'node:tls';
+
 import type * as ArmCostManagement from '@azure/arm-costmanagement';
 import type { CostManagementClient } from '@azure/arm-costmanagement';
 import type { PipelineResponse, RetryStrategy } from '@azure/core-rest-pipeline';
@@ -22,7 +24,7 @@ import {
   retryPolicy,
 } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
-import { rootCertificates } from 'node:tls';
+
 import type { AppConfig, Env } from '../config';
 import type { Scope } from '../domain/scope';
 import { parseScope } from '../domain/scope';
@@ -32,23 +34,23 @@ import {
   ArmServiceError,
   AuthorizationError,
   DEFAULT_THROTTLE_WAIT_MS,
-  ThrottledError,
   errorFromResponse,
   redactSecrets,
   retryAfterFromHeaders,
+  ThrottledError,
 } from './armErrors';
 import { ARM_TOKEN_SCOPE, costManagementAccess } from './credentials';
-import type { BudgetKey, BudgetLevel, BudgetTickets, ThrottleBudget } from './throttleBudget';
 import type { Export, ExportPutBody, ExportRun } from './exportModels';
 import {
-  EXPORTS_API_VERSION,
-  ResponseShapeError,
   buildRunRequest,
+  EXPORTS_API_VERSION,
   parseExport,
   parseExportList,
   parseRunList,
+  ResponseShapeError,
 } from './exportModels';
 import { lazyModule } from './lazyModule';
+import type { BudgetKey, BudgetLevel, BudgetTickets, ThrottleBudget } from './throttleBudget';
 
 // Loaded when the first client is built, not when the host imports the app (see lazyModule.ts).
 const costManagementSdk = lazyModule<typeof ArmCostManagement>('@azure/arm-costmanagement');

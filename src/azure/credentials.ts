@@ -9,8 +9,10 @@
 //   send a made-up token to Azure or a real one to a stray local process.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { DefaultAzureCredential } from '@azure/identity';
+
 import type { AppConfig, Env } from '../config';
 
 /** The token scope of Azure Resource Manager, whatever endpoint requests actually go to. */

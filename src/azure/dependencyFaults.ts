@@ -2,6 +2,7 @@
 // Cost Management, the network), as opposed to a bug: the HTTP edge answers the first with a
 // generic 503 and the second with a 500, and logs the detail of both.
 import { isRestError } from '@azure/core-rest-pipeline';
+
 import { CostManagementError } from './armErrors';
 import { StorageConnectionError } from './storageClients';
 

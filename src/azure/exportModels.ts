@@ -3,16 +3,16 @@
 // the run request, and defensive parsers for what the service sends back. The SDK's 2022-10-01
 // models drop half of these fields, so nothing here goes through its serializer.
 import type { FieldError } from '../domain/fieldError';
+import { isRecord } from '../domain/json';
+import { rootFolderPathProblem, toRootFolderPath } from '../domain/rootFolderPath';
 import type { ExportDataset, Scope } from '../domain/scope';
 import {
-  EXPORT_DATASETS,
   datasetsForScope,
+  EXPORT_DATASETS,
   isGranularityAllowed,
   isUncompressedCsvOnly,
   parseScope,
 } from '../domain/scope';
-import { isRecord } from '../domain/json';
-import { rootFolderPathProblem, toRootFolderPath } from '../domain/rootFolderPath';
 
 export const EXPORTS_API_VERSION = '2025-03-01';
 

@@ -2,16 +2,18 @@
 // secret to keep). Elsewhere: any SMTP relay through nodemailer. `none`: the digest goes to the log.
 // A send resolves only once the service accepted the message (ACS: the send operation Succeeded;
 // SMTP: the relay accepted at least one recipient), so callers can record "alerted" afterwards.
+import { rootCertificates } from 'node:tls';
+
 import type * as CommunicationEmail from '@azure/communication-email';
 import type { EmailClient, EmailMessage } from '@azure/communication-email';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
-import { rootCertificates } from 'node:tls';
 import type * as Nodemailer from 'nodemailer';
 import type { Transporter } from 'nodemailer';
-import { lazyModule } from './lazyModule';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
+
 import type { AppConfig, MailTransport } from '../config';
 import { redactSecrets } from '../domain/redact';
+import { lazyModule } from './lazyModule';
 
 const acsSdk = lazyModule<typeof CommunicationEmail>('@azure/communication-email');
 const nodemailer = lazyModule<typeof Nodemailer>('nodemailer');

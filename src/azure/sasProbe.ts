@@ -6,10 +6,12 @@
 // request (whose URL holds the signature).
 import { randomBytes } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
-import { AnonymousCredential, ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
+
 import { isRestError } from '@azure/core-rest-pipeline';
-import { normalizeSasToken } from '../domain/sasToken';
+import { AnonymousCredential, ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
+
 import { redactSecrets } from '../domain/redact';
+import { normalizeSasToken } from '../domain/sasToken';
 
 export type ProbeStep = 'create' | 'read' | 'list' | 'delete';
 

@@ -7,15 +7,17 @@
 // events fire as a second, independent alarm.
 import { randomBytes } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
-import type { TableClient } from '@azure/data-tables';
+
 import { isRestError } from '@azure/core-rest-pipeline';
+import type { TableClient } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import type * as KeyVaultSecrets from '@azure/keyvault-secrets';
 import type { SecretClient, SecretClientOptions } from '@azure/keyvault-secrets';
-import { lazyModule } from './lazyModule';
+
 import type { AppConfig, Env, SecretStoreKind, StorageConnection } from '../config';
 import { redactSecrets } from '../domain/redact';
 import { createCostManagementCredential, isLoopbackEndpoint } from './credentials';
+import { lazyModule } from './lazyModule';
 import { createTableClient } from './storageClients';
 
 const keyVaultSdk = lazyModule<typeof KeyVaultSecrets>('@azure/keyvault-secrets');

@@ -1,10 +1,11 @@
 // SDK clients for a storage connection as the Functions host defines it (config.ts StorageConnection):
 // a connection string locally, managed identity in Azure. The same settings the bindings use, so the
 // app never silently talks to an emulator in Azure or to Azure from a laptop.
-import { TableClient, TableServiceClient } from '@azure/data-tables';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+
 import type { StorageConnection } from '../config';
 import { redactSecrets } from '../domain/redact';
 

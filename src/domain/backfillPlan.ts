@@ -2,6 +2,7 @@
 // backfill needs. Pure: the clock is an argument and every date computation is UTC, so the plan is
 // the same on any machine, in any time zone, on every durable replay.
 import { createHash } from 'node:crypto';
+
 import { EXPORT_DATASETS, type ExportDataset } from './scope';
 
 export type BackfillOrder = 'newestFirst' | 'oldestFirst';

@@ -4,10 +4,10 @@
 // Pure: no I/O, no clock but the one passed in.
 import { isRecord } from './json';
 import {
-  EXPORT_DATASETS,
   datasetsForScope,
-  isUncompressedCsvOnly,
+  EXPORT_DATASETS,
   type ExportDataset,
+  isUncompressedCsvOnly,
   type Scope,
   type ScopeKind,
 } from './scope';

@@ -1,7 +1,8 @@
 // Where a landing is filed when its manifest cannot be taken as it is: the identities a rejected
 // manifest may be catalogued under (best first) and the rejected row itself. Pure.
 import { createHash } from 'node:crypto';
-import { pathFacts, type LandingRecord } from './landingPlan';
+
+import { type LandingRecord,pathFacts } from './landingPlan';
 import { redactSecrets } from './redact';
 import { parseExportResourceId } from './scope';
 

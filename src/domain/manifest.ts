@@ -4,7 +4,7 @@
 // `_manifest.json` whose run facts live only in its folder path. Anything else is a ManifestError
 // that names the field; odd JSON never escapes as a TypeError.
 import { redactSecrets } from './redact';
-import { EXPORT_DATASETS, parseScope, type ExportDataset, type ScopeKind } from './scope';
+import { EXPORT_DATASETS, type ExportDataset, parseScope, type ScopeKind } from './scope';
 
 export class ManifestError extends Error {
   constructor(

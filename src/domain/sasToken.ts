@@ -4,6 +4,7 @@
 // hash it.
 
 import { createHash } from 'node:crypto';
+
 import { REDACTED, redactSecrets } from './redact';
 
 export type SasKind = 'account' | 'service';

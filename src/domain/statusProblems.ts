@@ -4,9 +4,9 @@
 import {
   daysLeft,
   FUNCTION_KEY_PLACEHOLDER,
+  type LastRunView,
   rotateCommand,
   sasFailure,
-  type LastRunView,
 } from './alertPolicy';
 
 export type ProblemKind =

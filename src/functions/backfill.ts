@@ -8,19 +8,11 @@
 // sub-orchestration ids carry that run number, so a late landing event of the previous run can never
 // reach the new one (the backfillRuns lookup rows are rewritten to the new child ids on its PUT).
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
+import * as df from 'durable-functions';
+
+import { instanceStatus } from '../azure/durableClient';
 import type { AppConfig } from '../config';
-import {
-  monthInstanceId,
-  type BackfillInput,
-  type ConfirmLandingInput,
-  type ConfirmLandingResult,
-  type FinishMonthInput,
-  type RunExportInput,
-} from '../domain/contracts';
-import { logEventLine } from '../domain/logEvent';
-import type { ExportDataset } from '../domain/scope';
 import {
   backfillOutcome,
   byMonthThenDataset,
@@ -30,9 +22,19 @@ import {
   inFlightMonth,
   type MonthRow,
 } from '../domain/backfillView';
-import { appService } from '../services/appServices';
-import { instanceStatus } from '../azure/durableClient';
 import {
+  type BackfillInput,
+  type ConfirmLandingInput,
+  type ConfirmLandingResult,
+  type FinishMonthInput,
+  monthInstanceId,
+  type RunExportInput,
+} from '../domain/contracts';
+import { logEventLine } from '../domain/logEvent';
+import type { ExportDataset } from '../domain/scope';
+import { appService } from '../services/appServices';
+import {
+  type BackfillActivities,
   backfillTiming,
   buildBackfillInput,
   checkBackfillToken,
@@ -41,7 +43,6 @@ import {
   monthInstanceIds,
   parseBackfillRequest,
   toCallResult,
-  type BackfillActivities,
 } from '../services/backfills';
 import {
   BACKFILL_ACTIVITIES,
@@ -50,7 +51,7 @@ import {
   backfillMonthOrchestrator,
   backfillOrchestrator,
 } from '../workflows/backfill';
-import { badRequest, httpHandler, json, notFound, readJsonBody, type FieldError } from './http';
+import { badRequest, type FieldError,httpHandler, json, notFound, readJsonBody } from './http';
 
 export const BACKFILL_START_FUNCTION = 'backfillStart';
 export const BACKFILL_STATUS_FUNCTION = 'backfillStatus';

@@ -4,10 +4,11 @@
 // tables grow for as long as the app runs: every out-of-band tick leaves an instance behind.
 // Running, pending and suspended instances are never touched. A purged backfill's status URL then
 // answers 404; its per-month outcomes stay in the backfillRuns table.
-import { logEvent } from './eventLog';
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
+
 import { appService } from '../services/appServices';
+import { logEvent } from './eventLog';
 
 export const DURABLE_CLEANUP_TIMER = 'durableCleanup';
 

@@ -1,7 +1,8 @@
 // Writes one structured event line (domain/logEvent.ts) at the level the event deserves, so a
 // trigger says what happened in one call and Application Insights gets the severity right.
 import type { InvocationContext } from '@azure/functions';
-import { type LogEventName, logEventLine, type LogFieldValue } from '../domain/logEvent';
+
+import { logEventLine, type LogEventName, type LogFieldValue } from '../domain/logEvent';
 
 export type EventLevel = 'info' | 'warn' | 'error';
 

@@ -12,11 +12,12 @@
 // supported for blob triggers. Every write is idempotent, so a retry repeats nothing twice.
 import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+
 import { raiseEventTo } from '../azure/durableClient';
 import type { LandingTriggerSource } from '../config';
-import { appService } from '../services/appServices';
 import { isManifestBlobName } from '../domain/manifest';
 import { redactSecrets } from '../domain/redact';
+import { appService } from '../services/appServices';
 import { LandingIncompleteError, LandingService } from '../services/landings';
 
 export const EXPORT_LANDED_FUNCTION = 'exportLanded';

@@ -7,7 +7,6 @@
 // same round and answers 202 with the URL of GET /api/exports/sync/{id} (the app's own route: the
 // durable extension's management URLs carry its system key, which must never leave the app).
 // Throttled scopes are reported and retried by the next tick.
-import { logEvent } from './eventLog';
 import {
   app,
   type HttpRequest,
@@ -16,27 +15,29 @@ import {
   type Timer,
 } from '@azure/functions';
 import * as df from 'durable-functions';
+
+import { instanceStatus } from '../azure/durableClient';
 import type { ExportSyncReport } from '../domain/contracts';
 import { redactError } from '../domain/redact';
 import { appService } from '../services/appServices';
-import { instanceStatus } from '../azure/durableClient';
 import {
   DEFAULT_SYNC_CONCURRENCY,
+  type ExportSyncRuntime,
   syncExports,
   syncScope,
-  type ExportSyncRuntime,
 } from '../services/exportRegistry';
-import { logRoundStart, startRoundOnce, type RoundStart } from '../services/rounds';
+import { logRoundStart, type RoundStart,startRoundOnce } from '../services/rounds';
 import {
   EXPORT_SYNC_ROUND,
-  SCOPES_PAGE_ACTIVITY,
-  SYNC_SCOPE_ACTIVITY,
   exportSyncRound,
-  type ScopeSyncOutcome,
+  SCOPES_PAGE_ACTIVITY,
   type ScopesPage,
   type ScopesPageInput,
+  type ScopeSyncOutcome,
+  SYNC_SCOPE_ACTIVITY,
   type SyncRoundInput,
 } from '../workflows/exportSyncRound';
+import { logEvent } from './eventLog';
 import { httpHandler, json, notFound } from './http';
 
 export const EXPORT_SYNC_TIMER = 'exportSync';

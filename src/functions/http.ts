@@ -5,6 +5,7 @@
 // unexpected failure answers a generic message (with the invocation id) while the log gets the
 // redacted detail.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+
 import { isDependencyFailure } from '../azure/dependencyFaults';
 import { ConfigError } from '../config';
 import type { FieldError } from '../domain/fieldError';

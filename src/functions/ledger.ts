@@ -3,7 +3,6 @@
 //   months and states, a page at a time (the continuation token comes back in the answer).
 // - timer `%LEDGER_SWEEP_SCHEDULE%` (06:45 UTC daily by default): the sweep that moves cells whose
 //   state changes with time alone and creates the expected months that never landed; then healing.
-import { logEventLine } from '../domain/logEvent';
 import {
   app,
   type HttpRequest,
@@ -12,15 +11,17 @@ import {
   type Timer,
 } from '@azure/functions';
 import * as df from 'durable-functions';
-import { getConfig, type AppConfig } from '../config';
+
+import { type AppConfig,getConfig } from '../config';
 import { LEDGER_STATES, type LedgerState } from '../domain/ledger';
+import { logEventLine } from '../domain/logEvent';
 import { redactSecrets } from '../domain/redact';
 import { parseScope } from '../domain/scope';
 import { appService } from '../services/appServices';
-import { LedgerService, type LedgerCatalog, type LedgerQuery, type SweepResult } from '../services/ledger';
-import { healLedger, type HealingResult, type StartBackfill } from '../services/healing';
+import { type HealingResult, healLedger, type StartBackfill } from '../services/healing';
+import { type LedgerCatalog, type LedgerQuery, LedgerService, type SweepResult } from '../services/ledger';
 import { beginBackfill } from './backfill';
-import { badRequest, httpHandler, json, type FieldError } from './http';
+import { badRequest, type FieldError,httpHandler, json } from './http';
 
 export const LEDGER_FUNCTION = 'ledger';
 export const LEDGER_SWEEP_TIMER = 'ledgerSweep';

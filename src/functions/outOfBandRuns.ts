@@ -6,7 +6,6 @@
 // The instance id is derived from the tick, so a tick delivered twice finds its round and starts
 // nothing; a tick that finds the previous round still running skips (its exports are claimed with
 // ETags anyway, so even overlapping rounds never run one export twice).
-import { logEvent } from './eventLog';
 import {
   app,
   type HttpRequest,
@@ -15,22 +14,24 @@ import {
   type Timer,
 } from '@azure/functions';
 import * as df from 'durable-functions';
+
 import { validateOutOfBandPolicy } from '../domain/outOfBandPolicy';
-import { scopeFromKey, ScopeError } from '../domain/scope';
+import { ScopeError,scopeFromKey } from '../domain/scope';
 import { appService } from '../services/appServices';
-import { logRoundStart, startRoundOnce, type RoundStart } from '../services/rounds';
 import { findDueExports, runOutOfBandExport, setOutOfBandPolicy } from '../services/outOfBand';
+import { logRoundStart, type RoundStart,startRoundOnce } from '../services/rounds';
 import {
   FIND_DUE_ACTIVITY,
-  OUT_OF_BAND_ROUND,
-  RUN_EXPORT_ACTIVITY,
-  outOfBandRound,
   type FindDueInput,
   type FindDueOutput,
+  OUT_OF_BAND_ROUND,
+  outOfBandRound,
   type RoundInput,
+  RUN_EXPORT_ACTIVITY,
   type RunExportInput,
   type RunExportOutput,
 } from '../workflows/outOfBandRound';
+import { logEvent } from './eventLog';
 import { badRequest, httpHandler, json, notFound, readJsonBody } from './http';
 
 export const OUT_OF_BAND_TIMER = 'outOfBandRuns';

@@ -1,10 +1,11 @@
 // Timer (`%SAS_WATCH_SCHEDULE%`, daily by default): the SAS expiry watch and its digest e-mail
 // (services/alerts.ts). A digest the mail service did not accept fails the invocation, so it shows
 // in monitoring; nothing was recorded as alerted, and the next run sends it again.
-import { logEvent } from './eventLog';
 import { app, type InvocationContext, type Timer } from '@azure/functions';
+
 import { runSasWatch, type SasWatchResult } from '../services/alerts';
 import { appService } from '../services/appServices';
+import { logEvent } from './eventLog';
 
 export const SAS_WATCH_FUNCTION = 'sasWatch';
 

@@ -6,15 +6,17 @@
 //   HTML page for `Accept: text/html` (a browser) or `?format=html`.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+
 import { ConfigError, getConfig } from '../config';
 import { quoteInput } from '../domain/fieldError';
 import { redactError } from '../domain/redact';
 import { appService } from '../services/appServices';
 import { collectStatus, type StatusRuntime } from '../services/status';
 import { checkHealth } from '../services/statusConfig';
-import { renderStatusHtml } from '../services/statusHtml';
 import { parseHeatmapPageKey } from '../services/statusHeatmap';
+import { renderStatusHtml } from '../services/statusHtml';
 import { badRequest, httpHandler } from './http';
 
 export const HEALTH_FUNCTION = 'health';

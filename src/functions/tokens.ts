@@ -5,17 +5,18 @@
 // Thin: parse, call services/tokens.ts, shape the answer. Bodies and logs never carry the token: errors
 // are answered from TokenRequestError (built from redacting parsers) or, through the HTTP edge
 // (./http.ts), as a generic 500/503 with a redacted log line.
-import { logEvent } from './eventLog';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+
 import { appService } from '../services/appServices';
 import {
-  TokenRequestError,
   listTokens,
   parseRegisterRequest,
   parseRotateRequest,
   registerToken,
   rotateToken,
+  TokenRequestError,
 } from '../services/tokens';
+import { logEvent } from './eventLog';
 import { HttpError, httpHandler, readJsonBody } from './http';
 
 export const REGISTER_TOKEN_FUNCTION = 'registerToken';

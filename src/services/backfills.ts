@@ -2,34 +2,20 @@
 // problem naming its field), check the SAS token it relies on, and the per-month activities, with the
 // Cost Management, catalog and secret-store adapters passed in. Token values are fetched here, inside
 // an activity, and never reach orchestration input, history, tables or logs.
-import {
-  BackfillPlanError,
-  DEFAULT_BACKFILL_PREFIX,
-  backfillInstanceId,
-  planBackfill,
-  type BackfillWindow,
-} from '../domain/backfillPlan';
-import { redactSecrets } from '../domain/redact';
-import {
-  EXPORT_DATASETS,
-  ScopeError,
-  datasetsForScope,
-  isUncompressedCsvOnly,
-  parseScope,
-  scopeKey,
-  type ExportDataset,
-  type Scope,
-} from '../domain/scope';
-import type { LedgerService } from './ledger';
-import type { AppConfig } from '../config';
-import { ThrottledError, ExportNotFoundError, isCostManagementError } from '../azure/armErrors';
-import type { CostExportsApi } from '../azure/costExports';
+import { ExportNotFoundError, isCostManagementError,ThrottledError } from '../azure/armErrors';
 import type { BackfillRunRecord, BackfillRunStatus, TokenRecord } from '../azure/catalog';
-import { ExportBodyError, buildExportBody, type ExportBodyInput } from '../azure/exportModels';
+import type { CostExportsApi } from '../azure/costExports';
+import { buildExportBody, ExportBodyError, type ExportBodyInput } from '../azure/exportModels';
 import type { SecretStore } from '../azure/secrets';
-import { MissingETagError, putExportKeepingETag } from './exportWrites';
+import type { AppConfig } from '../config';
 import {
-  monthInstanceId,
+  backfillInstanceId,
+  BackfillPlanError,
+  type BackfillWindow,
+  DEFAULT_BACKFILL_PREFIX,
+  planBackfill,
+} from '../domain/backfillPlan';
+import {
   type BackfillDestination,
   type BackfillInput,
   type BackfillTiming,
@@ -37,6 +23,7 @@ import {
   type ConfirmLandingInput,
   type ConfirmLandingResult,
   type FinishMonthInput,
+  monthInstanceId,
   type MonthResult,
   type MonthTask,
   type PutExportInput,
@@ -45,10 +32,23 @@ import {
   type RunExportInput,
   type RunExportResult,
 } from '../domain/contracts';
-import { judgeLandedRun } from '../domain/landingTrust';
-import type { LandingRefusals } from './landingRefusals';
 import type { FieldError } from '../domain/fieldError';
 import { isRecord } from '../domain/json';
+import { judgeLandedRun } from '../domain/landingTrust';
+import { redactSecrets } from '../domain/redact';
+import {
+  datasetsForScope,
+  EXPORT_DATASETS,
+  type ExportDataset,
+  isUncompressedCsvOnly,
+  parseScope,
+  type Scope,
+  ScopeError,
+  scopeKey,
+} from '../domain/scope';
+import { MissingETagError, putExportKeepingETag } from './exportWrites';
+import type { LandingRefusals } from './landingRefusals';
+import type { LedgerService } from './ledger';
 
 // ---------------------------------------------------------------------------------- the request
 

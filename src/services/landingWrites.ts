@@ -3,15 +3,17 @@
 // brought up to date; and a period whose runs are re-settled after such an update. Every write is
 // conditional on what the decision was made from, so concurrent landings of a period never disagree.
 import {
+  type Catalog,
   CatalogConflictError,
   MAX_TRANSACTION_ACTIONS,
-  type Catalog,
   type PeriodRecord,
   type Stored,
 } from '../azure/catalog';
 import type { LandingKey } from '../domain/contracts';
 import {
   compareRuns,
+  type LandingPlan,
+  type LandingRecord,
   liveRunOf,
   planSupersession,
   ranAfterPeriod,
@@ -20,8 +22,6 @@ import {
   sameLiveRuns,
   settleNewRun,
   withFlags,
-  type LandingPlan,
-  type LandingRecord,
 } from '../domain/landingPlan';
 
 /** The catalog operations these writes need (Catalog satisfies it). */

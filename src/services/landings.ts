@@ -10,33 +10,33 @@ import {
   fileRowsValid,
   landingKeyOf,
   landingRow,
-  unresolvedPartitionKey,
   type UnresolvedLandingTable,
+  unresolvedPartitionKey,
 } from '../azure/landingRows';
 import { EXPORT_LANDED_EVENT, type ExportLandedEvent, type LandingKey } from '../domain/contracts';
-import { rejectedRecord, rejectionIdentities, type LandingIdentity } from '../domain/landingIdentity';
-import { placementProblem, type PlacementKind } from '../domain/landingTrust';
+import { type LandingIdentity,rejectedRecord, rejectionIdentities } from '../domain/landingIdentity';
 import {
+  type LandingFileRecord,
   landingPeriod,
+  type LandingPlan,
+  type LandingRecord,
+  type LandingState,
   listingPrefixes,
   periodMonth,
   planLanding,
   runTimeOf,
-  type LandingFileRecord,
-  type LandingPlan,
-  type LandingRecord,
-  type LandingState,
 } from '../domain/landingPlan';
+import { type PlacementKind,placementProblem } from '../domain/landingTrust';
+import { logEventLine } from '../domain/logEvent';
 import {
   isManifestBlobName,
+  type LandingRecord as ManifestRecord,
   ManifestError,
   parseManifest,
-  type LandingRecord as ManifestRecord,
 } from '../domain/manifest';
-import { logEventLine } from '../domain/logEvent';
 import { redactSecrets } from '../domain/redact';
 import { parseScope } from '../domain/scope';
-import { LandingWrites, type LandingTable, type PeriodRead } from './landingWrites';
+import { type LandingTable, LandingWrites, type PeriodRead } from './landingWrites';
 
 // ------------------------------------------------------------------------------------------------ ports
 

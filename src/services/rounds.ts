@@ -4,9 +4,10 @@
 // when one takes longer than the schedule's interval.
 import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
-import { roundInstanceId } from '../domain/outOfBandPolicy';
-import { logEventLine, type LogFieldValue } from '../domain/logEvent';
+
 import { instanceStatus } from '../azure/durableClient';
+import { logEventLine, type LogFieldValue } from '../domain/logEvent';
+import { roundInstanceId } from '../domain/outOfBandPolicy';
 
 export type RoundStart =
   | { started: true; instanceId: string }

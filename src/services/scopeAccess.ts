@@ -1,12 +1,12 @@
 // Whether Cost Management accepts the app's identity on each managed scope: one Exports `list` per
 // scope, at most `concurrency` at a time, remembered for a few minutes so a dashboard refreshing
 // every 30 s costs ARM nothing; and, for a refused scope, which role to grant.
+import { AuthorizationError, isCostManagementError,ThrottledError } from '../azure/armErrors';
 import { mapWithConcurrency } from '../azure/catalog';
-import { AuthorizationError, ThrottledError, isCostManagementError } from '../azure/armErrors';
 import type { CostExportsApi } from '../azure/costExports';
 import { positiveWhole as positive } from '../domain/fieldError';
 import { redactError, redactSecrets } from '../domain/redact';
-import { billingAgreement, parseScope, scopeKey, type Scope, type ScopeKind } from '../domain/scope';
+import { billingAgreement, parseScope, type Scope, scopeKey, type ScopeKind } from '../domain/scope';
 import type { StatusProblem } from '../domain/statusProblems';
 
 export type ScopeAccessState = 'ok' | 'forbidden' | 'throttled' | 'error';

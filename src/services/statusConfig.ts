@@ -1,8 +1,8 @@
 // What the app is set up to do, for the health and status endpoints: whether the settings validate
 // (liveness) and a summary of the configuration that never holds a secret.
-import { ConfigError, type AppConfig, type StorageConnection } from '../config';
 import { serviceEndpoint } from '../azure/storageClients';
-import { configNotices, type ConfigNoticeInput } from '../domain/configNotices';
+import { type AppConfig, ConfigError, type StorageConnection } from '../config';
+import { type ConfigNoticeInput,configNotices } from '../domain/configNotices';
 import { redactDeep, redactError, redactSecrets } from '../domain/redact';
 
 export type HealthResult =

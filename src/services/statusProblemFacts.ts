@@ -3,11 +3,11 @@
 import type { RecordTypes, Stored } from '../azure/catalog';
 import { currentToken } from '../domain/alertPolicy';
 import {
+  type BackfillDestination,
   exportProblem,
   failedMonthProblem,
   ledgerCellProblem,
   tokenProblem,
-  type BackfillDestination,
 } from '../domain/statusProblems';
 import type { ProblemContext } from './statusCounts';
 

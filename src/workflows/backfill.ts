@@ -2,36 +2,37 @@
 // sub-orchestrations; each child creates a one-month Custom export, runs it, waits for its landing and
 // reports one outcome. Deterministic and I/O-free: time is `currentUtcDateTime`, every side effect is
 // an activity called by name, and throttling waits are durable timers for the advertised Retry-After.
-import { sasFailure } from '../domain/alertPolicy';
 import type { OrchestrationContext, Task, TimerTask } from 'durable-functions';
+
+import { sasFailure } from '../domain/alertPolicy';
 import { backfillExportName } from '../domain/backfillPlan';
+import { shortError, withRecent } from '../domain/backfillProgress';
 import {
-  EXPORT_LANDED_EVENT,
-  monthInstanceId,
-  type LandingKey,
-  type ExportLandedEvent,
-  type BackfillTiming,
   type BackfillInput,
-  type MonthTask,
-  type MonthInput,
-  type MonthFailure,
-  type MonthOutcome,
-  type MonthResult,
   type BackfillOutput,
   type BackfillProgress,
-  type MonthProgress,
+  type BackfillTiming,
   type CallResult,
-  type PutExportInput,
-  type RunExportInput,
-  type ReadRunInput,
-  type ObservedRun,
-  type FinishMonthInput,
   type ConfirmLandingInput,
+  EXPORT_LANDED_EVENT,
+  type ExportLandedEvent,
+  type FinishMonthInput,
+  type LandingKey,
   type LandingVerdict,
+  type MonthFailure,
+  type MonthInput,
+  monthInstanceId,
+  type MonthOutcome,
+  type MonthProgress,
+  type MonthResult,
+  type MonthTask,
+  type ObservedRun,
+  type PutExportInput,
+  type ReadRunInput,
+  type RunExportInput,
 } from '../domain/contracts';
 import type { ExportDataset } from '../domain/scope';
 import { sameScope } from '../domain/scope';
-import { shortError, withRecent } from '../domain/backfillProgress';
 
 export const BACKFILL_ORCHESTRATOR = 'backfill';
 export const BACKFILL_MONTH_ORCHESTRATOR = 'backfillMonth';

@@ -1,30 +1,32 @@
 // Backfills end to end: the real registrations of src/index.ts in the local host (real clock), the
 // Exports emulator over HTTPS delivering into Azurite, the exportLanded blob trigger waking the
 // months, and every request over real HTTP.
-import { useAppServices } from '../../src/services/appServices';
-import { Catalog } from '../../src/azure/catalog';
-import { tableClientFactory } from '../../src/azure/storageClients';
-import { loadConfig, resetConfigCache } from '../../src/config';
-import { registrations } from '../../dev/host/functionsCoreStub';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+
 import { BlobServiceClient } from '@azure/storage-blob';
+
 import type { EmulatorAdmin } from '../../dev/emulator/admin';
 import { startEmulator } from '../../dev/emulator/server';
 import { REALISTIC_THROTTLE } from '../../dev/emulator/throttle';
 import { RealClock } from '../../dev/host/clock';
-import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
-import { testStorageConnection, uniqueName } from '../support/storage';
-import { buildBackfillInput, backfillTiming, parseBackfillRequest } from '../../src/services/backfills';
+import { registrations } from '../../dev/host/functionsCoreStub';
+import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
+import { connectionSettings, staticSettings } from '../../dev/stack';
+import { Catalog } from '../../src/azure/catalog';
+import { landingKeyOf } from '../../src/azure/landingRows';
+import { tableClientFactory } from '../../src/azure/storageClients';
+import { loadConfig, resetConfigCache } from '../../src/config';
 import type { BackfillOutput } from '../../src/domain/contracts';
+import { useAppServices } from '../../src/services/appServices';
+import { backfillTiming, buildBackfillInput, parseBackfillRequest } from '../../src/services/backfills';
 import { BACKFILL_ORCHESTRATOR } from '../../src/workflows/backfill';
 import { invalidBodies } from '../support/backfillFuzz';
-import { connectionSettings, staticSettings } from '../../dev/stack';
-import { randomUUID } from 'node:crypto';
-import { landingKeyOf } from '../../src/azure/landingRows';
 import { runTimeFolder, writeForgedManifest } from '../support/forgedManifests';
+import { testStorageConnection, uniqueName } from '../support/storage';
 
 // Throttled as Azure is (10 run POSTs a minute per scope): 24 months take a minute and a half.
 jest.setTimeout(300_000);

@@ -1,8 +1,9 @@
 // The operators' CLI (`npx cost-autopilot`) against `npm run dev`: tables for people, JSON for
 // scripts, exit codes, and a 12-month backfill followed to the end with a bar per dataset.
 import { execFile } from 'node:child_process';
-import { startDev, ROOT, type DevProcess } from '../support/devProcess';
-import { bar, ProgressWriter, type BackfillAnswer } from '../../cli/progress';
+
+import { type BackfillAnswer,bar, ProgressWriter } from '../../cli/progress';
+import { type DevProcess,ROOT, startDev } from '../support/devProcess';
 
 let dev: DevProcess;
 

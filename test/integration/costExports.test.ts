@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { DefaultAzureCredential } from '@azure/identity';
+
 import type { TokenCredential } from '@azure/identity';
-import type { CostExportsClientOptions } from '../../src/azure/costExports';
-import { CostExportsClient, createCostExportsClient } from '../../src/azure/costExports';
+import { DefaultAzureCredential } from '@azure/identity';
+
 import {
   ArmRequestError,
   ArmResponseError,
@@ -22,14 +22,16 @@ import {
   MIN_THROTTLE_WAIT_MS,
   ThrottledError,
 } from '../../src/azure/armErrors';
+import type { CostExportsClientOptions } from '../../src/azure/costExports';
+import { CostExportsClient, createCostExportsClient } from '../../src/azure/costExports';
 import {
-  LOOPBACK_TOKEN,
-  LoopbackTokenCredential,
   createCostManagementCredential,
   isLoopbackEndpoint,
+  LOOPBACK_TOKEN,
+  LoopbackTokenCredential,
 } from '../../src/azure/credentials';
-import { ExportBodyError, buildExportBody } from '../../src/azure/exportModels';
-import { ScopeError, parseScope } from '../../src/domain/scope';
+import { buildExportBody,ExportBodyError } from '../../src/azure/exportModels';
+import { parseScope,ScopeError } from '../../src/domain/scope';
 import type { FakeHandler, HttpsFake, RecordedRequest } from '../support/httpsFake';
 import { startHttpsFake } from '../support/httpsFake';
 

@@ -4,7 +4,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { api, startDev, waitFor, type DevProcess } from '../support/devProcess';
+
+import { api, type DevProcess,startDev, waitFor } from '../support/devProcess';
 
 interface BackfillAnswer {
   runtimeStatus: string;

@@ -5,7 +5,8 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, startDev, type DevProcess } from '../support/devProcess';
+
+import { type DevProcess,ROOT, startDev } from '../support/devProcess';
 
 const DOCS = ['README.md', 'docs/operations.md'];
 

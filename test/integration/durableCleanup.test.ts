@@ -1,15 +1,16 @@
 // Task hub housekeeping: the durableCleanup timer fires on its NCRONTAB schedule in the local host
 // (virtual clock, 40 virtual days) and purges, through the real durable client, exactly the finished
 // orchestrations older than the retention; running and recent ones stay.
-import { useAppServices } from '../../src/services/appServices';
-import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
+import * as df from 'durable-functions';
+
 import { VirtualClock } from '../../dev/host/clock';
 import { findRegistration } from '../../dev/host/functionsCoreStub';
-import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
+import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
 import { sampleSettings } from '../../dev/stack';
 import { resetConfigCache } from '../../src/config';
-import { DURABLE_CLEANUP_TIMER, type CleanupResult } from '../../src/functions/durableCleanup';
+import { type CleanupResult,DURABLE_CLEANUP_TIMER } from '../../src/functions/durableCleanup';
+import { useAppServices } from '../../src/services/appServices';
 
 df.app.orchestration('finishesAtOnce', function* () {
   yield* [];

@@ -2,6 +2,7 @@
 // eTags, SAS obfuscation, run semantics and the run state machine, faults, throttling, counters,
 // and delivery into the jest Azurite (SAS valid and expired).
 import https from 'node:https';
+
 import {
   AccountSASPermissions,
   AccountSASResourceTypes,
@@ -10,8 +11,9 @@ import {
   generateAccountSASQueryParameters,
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
+
 import { AZURITE_ACCOUNT, AZURITE_KEY } from '../../dev/azurite';
-import { startEmulator, type RunningEmulator } from '../../dev/emulator/server';
+import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
 import { OBFUSCATED_SAS, SAS_FAILURE_MESSAGE } from '../../dev/emulator/state';
 import { Throttle, TokenBucket } from '../../dev/emulator/throttle';
 import { testStorageConnection, uniqueName } from '../support/storage';

@@ -2,25 +2,27 @@
 // manifest's counts are the files' real rows and bytes, SAS tokens are honoured (and refused ones
 // leave nothing behind), overwrite behaviour, and Parquet round trips.
 import { gunzipSync } from 'node:zlib';
+
 import {
   AccountSASPermissions,
   AccountSASResourceTypes,
   AccountSASServices,
   BlobServiceClient,
+  type ContainerClient,
   generateAccountSASQueryParameters,
   SASProtocol,
   StorageSharedKeyCredential,
-  type ContainerClient,
 } from '@azure/storage-blob';
+
 import { AZURITE_ACCOUNT, AZURITE_KEY } from '../../dev/azurite';
 import { parseCsv } from '../../dev/emulator/data/csv';
 import {
   deliverRun,
   DeliveryAuthorizationError,
   DeliveryUnsupportedError,
-  SAS_AUTHORIZATION_MESSAGE,
   type EmulatorStorage,
   type RunDeliveryRequest,
+  SAS_AUTHORIZATION_MESSAGE,
 } from '../../dev/emulator/delivery';
 import { parseManifest } from '../../src/domain/manifest';
 import { testStorageConnection, uniqueName } from '../support/storage';

@@ -1,8 +1,9 @@
 // The emulator's checks at PUT and run that follow what Azure is publicly reported to do (see the
 // table in dev/emulator/README.md): each test names its source.
 import https from 'node:https';
-import { startEmulator, type RunningEmulator } from '../../dev/emulator/server';
+
 import { SAS_AUTHORIZATION_MESSAGE } from '../../dev/emulator/delivery';
+import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
 
 const SUB = '/subscriptions/00000000-0000-0000-0000-0000000000ab';
 const BILLING = '/providers/Microsoft.Billing/billingAccounts/1234567';

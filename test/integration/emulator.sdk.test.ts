@@ -2,7 +2,8 @@
 // its built-in 429 retry honouring the emulator's Retry-After (checked on the server's request log).
 import { CostManagementClient } from '@azure/arm-costmanagement';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { startEmulator, type RunningEmulator } from '../../dev/emulator/server';
+
+import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
 import { testStorageConnection } from '../support/storage';
 
 const SCOPE = '/subscriptions/00000000-0000-0000-0000-0000000000bb';

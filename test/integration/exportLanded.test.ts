@@ -2,24 +2,26 @@
 // app.storageBlob call, the handler invoked with real InvocationContexts, runs written by the
 // emulator's deliverRun into the jest Azurite and routed by the local host, and the backfill
 // orchestration woken through the real durable client binding.
-import { useAppServices } from '../../src/services/appServices';
 import { randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
+
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
-import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
+import * as df from 'durable-functions';
+
 import { parseCsv } from '../../dev/emulator/data/csv';
 import { deliverRun, type EmulatorStorage, type RunDeliveryRequest } from '../../dev/emulator/delivery';
-import { findRegistration } from '../../dev/host/functionsCoreStub';
 import type * as FunctionsCoreStub from '../../dev/host/functionsCoreStub';
+import { findRegistration } from '../../dev/host/functionsCoreStub';
 import { createInvocationContext, type HostLogLevel } from '../../dev/host/invocation';
-import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
+import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
 import { Catalog, exportKey, landingKeys } from '../../src/azure/catalog';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import { resetConfigCache } from '../../src/config';
-import { EXPORT_LANDED_FUNCTION } from '../../src/functions/exportLanded';
 import type { ExportLandedEvent } from '../../src/domain/contracts';
+import { EXPORT_LANDED_FUNCTION } from '../../src/functions/exportLanded';
+import { useAppServices } from '../../src/services/appServices';
 import { collect, storageConnection } from '../support/landings';
 import { testStorageConnection, uniqueName } from '../support/storage';
 

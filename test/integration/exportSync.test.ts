@@ -1,23 +1,23 @@
 // Export discovery end to end: the timer (through the exportSyncRound orchestration) and POST
 // /api/exports/sync served by the local host, exports listed from the Exports emulator (one call per
 // scope, with runHistory), rows upserted into Azurite.
-import { useAppServices } from '../../src/services/appServices';
+import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
 import { findRegistration } from '../../dev/host/functionsCoreStub';
-import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
-import { startEmulator, type RunningEmulator } from '../../dev/emulator/server';
+import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
 import { Catalog } from '../../src/azure/catalog';
 import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
 import { buildExportBody } from '../../src/azure/exportModels';
 import { tableClientFactory } from '../../src/azure/storageClients';
+import type { ExportSyncReport } from '../../src/domain/contracts';
 import {
   EXPORT_SYNC_HTTP,
   EXPORT_SYNC_STATUS_HTTP,
   EXPORT_SYNC_TIMER,
   INLINE_SYNC_MAX_SCOPES,
 } from '../../src/functions/exportSync';
+import { useAppServices } from '../../src/services/appServices';
 import type { ExportSyncRuntime } from '../../src/services/exportRegistry';
-import type { ExportSyncReport } from '../../src/domain/contracts';
 import type { RoundStart } from '../../src/services/rounds';
 import {
   EXPORT_SYNC_ROUND,

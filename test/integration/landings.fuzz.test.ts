@@ -3,11 +3,12 @@
 // no file rows; an incomplete row recorded before LandingIncompleteError; or a complete landing with
 // one file row per listed blob. Seeded, so a failure names a case that replays.
 import { randomUUID } from 'node:crypto';
-import { fromTableKey, mapWithConcurrency, type LandingRecord, type Stored } from '../../src/azure/catalog';
-import { LandingIncompleteError, type LandingOutcome } from '../../src/services/landings';
-import { runFolderOf } from '../../src/domain/manifest';
-import { filesOf, fixture, landingWorld, rawRows, type LandingWorld } from '../support/landings';
+
 import { mulberry32 } from '../../dev/emulator/data/prng';
+import { fromTableKey, type LandingRecord, mapWithConcurrency, type Stored } from '../../src/azure/catalog';
+import { runFolderOf } from '../../src/domain/manifest';
+import { LandingIncompleteError, type LandingOutcome } from '../../src/services/landings';
+import { filesOf, fixture, type LandingWorld,landingWorld, rawRows } from '../support/landings';
 
 const CASES = 1_200;
 const SEED = 0x1a2b3c;

@@ -2,15 +2,17 @@
 // exactly-once under redelivery, incomplete runs, supersession (also under concurrency), rejected
 // manifests, backfill wake-up, and the query helpers.
 import { randomUUID } from 'node:crypto';
+
 import {
-  exportKey,
-  landingKeys,
-  periodRowKey,
   type BackfillRunRecord,
+  exportKey,
   type ExportRecord,
+  landingKeys,
   type LandingRecord,
+  periodRowKey,
 } from '../../src/azure/catalog';
 import { unresolvedPartitionKey } from '../../src/azure/landingRows';
+import { createTableClient } from '../../src/azure/storageClients';
 import {
   compareRuns,
   landingPeriod,
@@ -19,26 +21,25 @@ import {
   pathFacts,
   planSupersession,
 } from '../../src/domain/landingPlan';
+import { parseManifest } from '../../src/domain/manifest';
+import { parseScope } from '../../src/domain/scope';
 import {
   LandingIncompleteError,
   type LandingOutcome,
   type ManifestLanded,
 } from '../../src/services/landings';
-import { parseManifest } from '../../src/domain/manifest';
-import { parseScope } from '../../src/domain/scope';
 import {
   collect,
   content,
   filesOf,
-  rawRows,
   fixture,
-  landingWorld,
   landingsOf,
+  type LandingWorld,
+  landingWorld,
+  rawRows,
   storageConnection,
   uploadListedBlobs,
-  type LandingWorld,
 } from '../support/landings';
-import { createTableClient } from '../../src/azure/storageClients';
 
 const EA_SCOPE = '/providers/Microsoft.Billing/billingAccounts/8611537';
 const SUB_SCOPE = '/subscriptions/52da6baa-c097-47f7-87d6-66f25eceeb81';

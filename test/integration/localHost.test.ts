@@ -1,16 +1,18 @@
 // The local Functions host over real loopback HTTP, with a virtual clock and the jest Azurite:
 // sample functions registered here through the real @azure/functions / durable-functions APIs.
-import { app, type HttpRequest, type InvocationContext, type Timer } from '@azure/functions';
-import * as df from 'durable-functions';
-import type { OrchestrationContext } from 'durable-functions';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { VirtualClock } from '../../dev/host/clock';
-import { instanceStatus, raiseEventTo } from '../../src/azure/durableClient';
-import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
-import { MAX_REQUEST_BODY_BYTES, MAX_URL_BYTES, readBodyWithinLimit } from '../../dev/host/httpLimits';
 import http from 'node:http';
 import { PassThrough } from 'node:stream';
+
+import { app, type HttpRequest, type InvocationContext, type Timer } from '@azure/functions';
+import { BlobServiceClient } from '@azure/storage-blob';
+import type { OrchestrationContext } from 'durable-functions';
+import * as df from 'durable-functions';
+
+import { VirtualClock } from '../../dev/host/clock';
+import { MAX_REQUEST_BODY_BYTES, MAX_URL_BYTES, readBodyWithinLimit } from '../../dev/host/httpLimits';
 import type { HostLogLevel } from '../../dev/host/invocation';
+import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
+import { instanceStatus, raiseEventTo } from '../../src/azure/durableClient';
 import { testStorageConnection, uniqueName } from '../support/storage';
 
 const START = Date.UTC(2025, 0, 1);

@@ -1,16 +1,16 @@
 // The mailer against a real SMTP server on loopback and a local HTTPS fake of ACS Email.
-import { composeDigest } from '../../src/domain/alertPolicy';
 import {
   ACS_TOKEN_SCOPE,
   AcsMailer,
   createMailer,
   LogMailer,
   MailError,
-  SmtpMailer,
   type MailMessage,
+  SmtpMailer,
 } from '../../src/azure/mailer';
-import { RecordingCredential, startAcsFake, type AcsFake } from '../support/acsFake';
-import { startSmtpSink, type SmtpSink } from '../support/smtpSink';
+import { composeDigest } from '../../src/domain/alertPolicy';
+import { type AcsFake,RecordingCredential, startAcsFake } from '../support/acsFake';
+import { type SmtpSink,startSmtpSink } from '../support/smtpSink';
 
 const NOW = new Date('2025-07-10T06:00:00Z');
 

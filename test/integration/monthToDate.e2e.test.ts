@@ -6,11 +6,12 @@
 // previous month, and sync (which reads run history) neither errs nor takes the hidden run for the
 // export's last run.
 import https from 'node:https';
+
 import { Catalog, type LandingRecord } from '../../src/azure/catalog';
 import { exportKey } from '../../src/azure/catalog/keys';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import { loadConfig } from '../../src/config';
-import { startAppHost, type AppHost } from '../support/appHost';
+import { type AppHost,startAppHost } from '../support/appHost';
 
 jest.setTimeout(120_000);
 

@@ -1,16 +1,16 @@
 // Out-of-band runs end to end: the timer, the outOfBandRound orchestration and its activities driven by
 // the local host's durable engine on a virtual clock, the catalog in Azurite, runs posted to the
 // Exports emulator (including a 429 storm), and the policy endpoint over real HTTP.
-import { useAppServices } from '../../src/services/appServices';
 import { TableClient } from '@azure/data-tables';
+
+import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
 import { VirtualClock } from '../../dev/host/clock';
 import { findRegistration } from '../../dev/host/functionsCoreStub';
 import type { HostLogLevel } from '../../dev/host/invocation';
-import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
-import { startEmulator, type RunningEmulator } from '../../dev/emulator/server';
-import { Catalog, TABLE_KINDS, type ExportRecord } from '../../src/azure/catalog';
-import { LoopbackTokenCredential } from '../../src/azure/credentials';
+import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
+import { Catalog, type ExportRecord,TABLE_KINDS } from '../../src/azure/catalog';
 import { CostExportsClient } from '../../src/azure/costExports';
+import { LoopbackTokenCredential } from '../../src/azure/credentials';
 import { buildExportBody } from '../../src/azure/exportModels';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import type { StorageConnection } from '../../src/config';
@@ -21,11 +21,12 @@ import {
   OUT_OF_BAND_TIMER,
   type TickResult,
 } from '../../src/functions/outOfBandRuns';
+import { useAppServices } from '../../src/services/appServices';
 import {
   FIND_DUE_ACTIVITY,
   OUT_OF_BAND_ROUND,
-  RUN_EXPORT_ACTIVITY,
   type RoundTotals,
+  RUN_EXPORT_ACTIVITY,
 } from '../../src/workflows/outOfBandRound';
 import { testStorageConnection, uniqueName } from '../support/storage';
 

@@ -2,16 +2,19 @@
 // into an empty folder, its entry point loads with nothing but the packaged files and registers
 // every function src/index.ts registers. A bare `src` in .funcignore (gitignore rules: any depth)
 // once dropped dist/src and node_modules/**/src, and nothing else noticed.
+import '../../src/index';
+
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { unzipSync } from 'fflate';
-import { readFileSync } from 'node:fs';
+import ignore from 'ignore';
+
 import { registrations } from '../../dev/host/functionsCoreStub';
 import { azdExcludes, packageApp, type PackageResult } from '../../dev/package/packageApp';
-import ignore from 'ignore';
-import '../../src/index';
 
 jest.setTimeout(240_000);
 

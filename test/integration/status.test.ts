@@ -2,35 +2,36 @@
 // loopback HTTP, with the jest Azurite as catalog and the Exports emulator as Cost Management. The
 // emulator cannot answer 403 for one scope, so a recording HTTPS proxy (httpsFake) sits in front of
 // it: it refuses the "forbidden" scope itself and forwards everything else to the emulator.
-import { useAppServices } from '../../src/services/appServices';
-import { MAIL_OFF_NOTICE } from '../../src/domain/configNotices';
-import https from 'node:https';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
 import { findRegistration } from '../../dev/host/functionsCoreStub';
-import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
-import { startEmulator, type RunningEmulator } from '../../dev/emulator/server';
+import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
+import { ThrottledError } from '../../src/azure/armErrors';
 import {
   Catalog,
   exportKey,
-  landingToRow,
   type LandingRecord,
+  landingToRow,
   type TokenRecord,
 } from '../../src/azure/catalog';
-import { liveRunOf } from '../../src/domain/landingPlan';
-import { ThrottledError } from '../../src/azure/armErrors';
-import { createCostExportsClient, CostExportsClient } from '../../src/azure/costExports';
+import { CostExportsClient,createCostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
 import type { Export } from '../../src/azure/exportModels';
 import { createTableClient, tableClientFactory } from '../../src/azure/storageClients';
-import { loadConfig, resetConfigCache, type Env } from '../../src/config';
-import { parseScope, SCOPE_KINDS, type Scope } from '../../src/domain/scope';
+import { type Env,loadConfig, resetConfigCache } from '../../src/config';
+import { MAIL_OFF_NOTICE } from '../../src/domain/configNotices';
+import { liveRunOf } from '../../src/domain/landingPlan';
+import { parseScope, type Scope,SCOPE_KINDS } from '../../src/domain/scope';
 import { HEALTH_FUNCTION, STATUS_FUNCTION } from '../../src/functions/status';
-import { ScopeAccessChecker, roleHint, type ExportLister } from '../../src/services/scopeAccess';
+import { useAppServices } from '../../src/services/appServices';
+import { type ExportLister,roleHint, ScopeAccessChecker } from '../../src/services/scopeAccess';
 import type { StatusReport, StatusRuntime } from '../../src/services/status';
 import { escapeHtml } from '../../src/services/statusHtml';
-import { startHttpsFake, type HttpsFake, type RecordedRequest } from '../support/httpsFake';
+import { type HttpsFake, type RecordedRequest,startHttpsFake } from '../support/httpsFake';
 import { testStorageConnection, uniqueName } from '../support/storage';
 
 const SUB_OK = '/subscriptions/00000000-0000-0000-0000-00000000000a';

@@ -6,9 +6,11 @@
 // and keeps a screenshot in test-artifacts/ (git-ignored).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+
+import { type Browser,chromium } from 'playwright-core';
+
 import { findRegistration } from '../../dev/host/functionsCoreStub';
-import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
+import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
 import { Catalog, type LedgerCellRecord } from '../../src/azure/catalog';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import { loadConfig } from '../../src/config';

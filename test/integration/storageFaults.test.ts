@@ -6,15 +6,16 @@ import {
   AccountSASPermissions,
   AccountSASResourceTypes,
   AccountSASServices,
+  generateAccountSASQueryParameters,
   SASProtocol,
   StorageSharedKeyCredential,
-  generateAccountSASQueryParameters,
 } from '@azure/storage-blob';
+
 import { AZURITE_ACCOUNT, AZURITE_KEY } from '../../dev/azurite';
 import { containerBlobLister } from '../../src/azure/blobListing';
 import { createContainerClient } from '../../src/azure/storageClients';
-import { startAppHost, type AppHost } from '../support/appHost';
-import { startFaultProxy, type FaultProxy, type ProxyMode } from '../support/faultProxy';
+import { type AppHost,startAppHost } from '../support/appHost';
+import { type FaultProxy, type ProxyMode,startFaultProxy } from '../support/faultProxy';
 import { inspect, newTally, printTally, send, type Tally } from '../support/hostileAnswers';
 import { testStorageConnection } from '../support/storage';
 

@@ -1,7 +1,8 @@
 // The shared pacing budget in Azurite, between the Exports adapter and the emulator over real HTTPS:
 // two adapters with their own budget objects over one table stand for two function instances.
 import { TableClient } from '@azure/data-tables';
-import { startEmulator, type RunningEmulator } from '../../dev/emulator/server';
+
+import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
 import { ThrottledError } from '../../src/azure/armErrors';
 import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';

@@ -2,9 +2,11 @@
 // @azure/communication-email's beginSend + poller: POST /emails:send answers 202 with an
 // Operation-Location; GET /emails/operations/{id} answers Running, then the scripted outcome.
 // Built on the scriptable HTTPS fake, so every request (and its bearer token) is recorded.
-import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import { randomUUID } from 'node:crypto';
-import { startHttpsFake, type FakeResponse, type HttpsFake, type RecordedRequest } from './httpsFake';
+
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
+
+import { type FakeResponse, type HttpsFake, type RecordedRequest,startHttpsFake } from './httpsFake';
 
 export type AcsOutcome =
   /** The operation reaches Succeeded after `runningPolls` Running answers. */

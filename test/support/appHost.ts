@@ -2,18 +2,20 @@
 // local host (real clock), the Exports emulator over HTTPS delivering into the suite's Azurite, and
 // the settings of dev/stack.ts. `storage` replaces the connection the app uses (e.g. a proxy in
 // front of Azurite that a test can freeze).
-import { useAppServices } from '../../src/services/appServices';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { BlobServiceClient } from '@azure/storage-blob';
+
 import type { EmulatorAdmin } from '../../dev/emulator/admin';
 import { startEmulator } from '../../dev/emulator/server';
 import { REALISTIC_THROTTLE } from '../../dev/emulator/throttle';
 import { RealClock } from '../../dev/host/clock';
-import { startLocalHost, type LocalHost } from '../../dev/host/localHost';
+import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
 import { connectionSettings, staticSettings } from '../../dev/stack';
 import { resetConfigCache } from '../../src/config';
+import { useAppServices } from '../../src/services/appServices';
 import { testStorageConnection, uniqueName } from './storage';
 
 export interface AppHost {

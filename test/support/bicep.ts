@@ -2,6 +2,7 @@
 // offline). No Bicep compiler can be installed here, so this checks shape, not types: what parses,
 // which resources and API versions are declared, which keys an object literal holds.
 import { readFileSync } from 'node:fs';
+
 import Parser from 'tree-sitter';
 import Bicep from 'tree-sitter-bicep';
 

@@ -2,6 +2,7 @@
 // writes (manifestVersion 2024-04-01, exportConfig, runInfo, blobs), with whatever claims the test
 // wants. Used by the adversarial landing tests.
 import { randomUUID } from 'node:crypto';
+
 import type { ContainerClient } from '@azure/storage-blob';
 
 export interface ForgedManifest {

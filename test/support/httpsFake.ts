@@ -1,9 +1,10 @@
 // A small scriptable HTTPS server on 127.0.0.1 for adapter tests: it records every request and
 // answers from a queue of scripted responses (then from a default handler). HTTPS because the
 // Azure SDK's bearer-token policy refuses plain http; clients trust `caPem` explicitly.
-import { createServer } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
+import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+
 import type { LoopbackCertificate } from '../../dev/tls';
 import { createLoopbackCertificate } from '../../dev/tls';
 

@@ -4,9 +4,10 @@
 // authorization="https://login.microsoftonline.com/{tenant}", resource="https://vault.azure.net"`, and
 // the SDK then retries with a token for that resource. Faults: `down` answers every request 503;
 // `failNext` scripts one-off statuses or dropped connections.
-import { createServer, type Server } from 'node:https';
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+
 import { createLoopbackCertificate } from '../../dev/tls';
 
 export interface FakeSecretVersion {

@@ -3,8 +3,11 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+
 import { odata } from '@azure/data-tables';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+
+import { containerBlobLister } from '../../src/azure/blobListing';
 import {
   Catalog,
   landingFileFromRow,
@@ -12,11 +15,10 @@ import {
   type LandingRecord,
   type Stored,
 } from '../../src/azure/catalog';
+import { unresolvedLandingTable } from '../../src/azure/landingRows';
 import { createTableClient, tableClientFactory } from '../../src/azure/storageClients';
 import type { StorageConnection } from '../../src/config';
-import { containerBlobLister } from '../../src/azure/blobListing';
-import { unresolvedLandingTable } from '../../src/azure/landingRows';
-import { LandingService, type LandingDependencies, type LandingLog } from '../../src/services/landings';
+import { type LandingDependencies, type LandingLog,LandingService } from '../../src/services/landings';
 import { testStorageConnection, uniqueName } from './storage';
 
 export const FIXTURES = join(__dirname, '..', 'fixtures', 'manifests');

@@ -2,6 +2,7 @@
 // with a minimal MIME reader (headers, text/plain and text/html parts, quoted-printable and base64)
 // so tests can check what a recipient would read.
 import type { AddressInfo } from 'node:net';
+
 import { SMTPServer } from 'smtp-server';
 
 export interface ReceivedMail {

@@ -10,8 +10,8 @@ import {
   normalizeThresholds,
   rotateCommand,
   sasFailure,
-  tokenAlert,
   type TokenAlert,
+  tokenAlert,
   type TokenAlertState,
   type TokenDigestItem,
 } from '../../src/domain/alertPolicy';

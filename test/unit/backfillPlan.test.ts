@@ -1,24 +1,25 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+
+import { mulberry32 } from '../../dev/emulator/data/prng';
 import {
-  BackfillPlanError,
-  EXPORT_NAME_PATTERN,
-  HISTORY_LIMIT_MONTHS,
-  MAX_BACKFILL_MONTHS,
   addMonths,
   backfillExportName,
   backfillInstanceId,
+  BackfillPlanError,
+  type BackfillPlanInput,
+  type BackfillWindow,
+  EXPORT_NAME_PATTERN,
+  HISTORY_LIMIT_MONTHS,
   historyLimitMonths,
+  MAX_BACKFILL_MONTHS,
   monthOf,
   monthRange,
   parseBackfillExportName,
   parseMonth,
   planBackfill,
-  type BackfillPlanInput,
-  type BackfillWindow,
 } from '../../src/domain/backfillPlan';
 import { EXPORT_DATASETS, type ExportDataset } from '../../src/domain/scope';
-import { mulberry32 } from '../../dev/emulator/data/prng';
 
 const at = (iso: string): Date => new Date(iso);
 

@@ -6,11 +6,13 @@ import {
   ExportNotFoundError,
   ThrottledError,
 } from '../../src/azure/armErrors';
-import type { CostExportsApi } from '../../src/azure/costExports';
 import type { BackfillRunRecord, TokenRecord } from '../../src/azure/catalog';
+import type { CostExportsApi } from '../../src/azure/costExports';
 import type { Export, ExportPutBody, ExportRun } from '../../src/azure/exportModels';
 import { loadConfig } from '../../src/config';
+import type { MonthResult, MonthTask } from '../../src/domain/contracts';
 import {
+  type BackfillCatalog,
   backfillTiming,
   buildBackfillInput,
   checkBackfillToken,
@@ -19,11 +21,9 @@ import {
   estimateBackfillMs,
   monthInstanceIds,
   parseBackfillRequest,
-  type BackfillCatalog,
   type ParsedBackfill,
 } from '../../src/services/backfills';
-import type { MonthResult, MonthTask } from '../../src/domain/contracts';
-import { invalidBodies, validBody, type Body } from '../support/backfillFuzz';
+import { type Body,invalidBodies, validBody } from '../support/backfillFuzz';
 
 const NOW = new Date('2025-07-15T08:00:00Z');
 const OPTIONS = { now: NOW, maxConcurrency: 3 };

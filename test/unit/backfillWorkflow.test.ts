@@ -2,12 +2,12 @@
 // a virtual clock), with fake activities standing in for Cost Management: scripted run outcomes,
 // 429s with Retry-After, landing events, and a call log stamped with virtual time.
 import * as df from 'durable-functions';
+
 import { VirtualClock } from '../../dev/host/clock';
 import { DurableEngine, type OrchestrationStatus } from '../../dev/host/durable/engine';
 import { silentLogger } from '../../dev/host/invocation';
 import { planBackfill } from '../../src/domain/backfillPlan';
 import {
-  EXPORT_LANDED_EVENT,
   type BackfillInput,
   type BackfillOutput,
   type BackfillProgress,
@@ -15,6 +15,7 @@ import {
   type CallResult,
   type ConfirmLandingInput,
   type ConfirmLandingResult,
+  EXPORT_LANDED_EVENT,
   type FinishMonthInput,
   type MonthTask,
   type PutExportInput,

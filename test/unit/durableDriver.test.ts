@@ -1,7 +1,8 @@
 // The local durable engine, driving small sample orchestrations through durable-functions' own
 // replay code (registered with df.app.* and captured by the functions-core stub).
-import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
+import * as df from 'durable-functions';
+
 import { VirtualClock } from '../../dev/host/clock';
 import { DurableEngine, type OrchestrationStatus } from '../../dev/host/durable/engine';
 import { EventType } from '../../dev/host/durable/history';

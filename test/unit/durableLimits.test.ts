@@ -1,7 +1,8 @@
 // Azure limits the local durable engine enforces (dev/host/durable/limits.ts): code that Azure would
 // fail must fail here too, or tests pass on behaviour production never gets.
-import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
+import * as df from 'durable-functions';
+
 import { VirtualClock } from '../../dev/host/clock';
 import { DurableEngine } from '../../dev/host/durable/engine';
 import {
@@ -12,8 +13,8 @@ import {
 import { silentLogger } from '../../dev/host/invocation';
 import {
   RECENT_OUTCOMES,
-  STATUS_ERROR_CHARS,
   shortError,
+  STATUS_ERROR_CHARS,
   withRecent,
 } from '../../src/domain/backfillProgress';
 

@@ -4,8 +4,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as df from 'durable-functions';
+
 import type { OrchestrationContext } from 'durable-functions';
+import * as df from 'durable-functions';
+
 import { VirtualClock } from '../../dev/host/clock';
 import { DurableEngine, type EngineState } from '../../dev/host/durable/engine';
 import { readEngineState, writeEngineStatePeriodically } from '../../dev/host/durable/stateFile';

@@ -1,10 +1,10 @@
 // The emulator's export-file data: layout, formats, column sets, deterministic rows whose amounts
 // add up, CSV quoting and the manifest's shape.
 import { gunzipSync } from 'node:zlib';
-import { parseScope } from '../../src/domain/scope';
-import { schemaFor, UnsupportedDatasetError, type Cell } from '../../dev/emulator/data/columns';
+
+import { type Cell,schemaFor, UnsupportedDatasetError } from '../../dev/emulator/data/columns';
 import { csvField, encodeCsv, parseCsv, type TableShape } from '../../dev/emulator/data/csv';
-import { encodeFile, partitionRows, planDataset, type DatasetOptions } from '../../dev/emulator/data/dataset';
+import { type DatasetOptions,encodeFile, partitionRows, planDataset } from '../../dev/emulator/data/dataset';
 import { dotnetTimestamp, formatDecimal, isoMinutes, usDate } from '../../dev/emulator/data/format';
 import {
   dateRangeFolder,
@@ -16,6 +16,7 @@ import {
 } from '../../dev/emulator/data/layout';
 import { buildManifest, serializeManifest } from '../../dev/emulator/data/manifest';
 import { agreementForScope } from '../../dev/emulator/data/rows';
+import { parseScope } from '../../src/domain/scope';
 
 const SUB = '/subscriptions/11111111-2222-4333-8444-555555555555';
 const EA_ACCOUNT = '/providers/Microsoft.Billing/billingAccounts/12345678';

@@ -1,17 +1,17 @@
 import {
-  FINOPS_HUBS,
-  FLEXERA_CSP,
-  OWNED_MARKER,
-  ProfileInputError,
+  type DesiredExport,
   desiredExport,
   exportsForScope,
+  type ExportSnapshot,
+  FINOPS_HUBS,
+  FLEXERA_CSP,
   isOwned,
+  OWNED_MARKER,
   parseProfile,
   planExport,
+  ProfileInputError,
   rootFolderPathFor,
   rootFolderTemplateProblems,
-  type DesiredExport,
-  type ExportSnapshot,
 } from '../../src/domain/exportProfile';
 import { parseScope } from '../../src/domain/scope';
 

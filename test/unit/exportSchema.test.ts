@@ -7,18 +7,20 @@
 // None | SystemAssigned; principalId and tenantId read-only GUIDs, as ARM common-types define it).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Ajv from 'ajv';
+
 import type { AnySchema, ValidateFunction } from 'ajv';
+import Ajv from 'ajv';
 import Ajv2019 from 'ajv/dist/2019';
 import addFormats from 'ajv-formats';
+
 import type { ExportBodyInput } from '../../src/azure/exportModels';
 import {
-  COMPRESSION_MODES,
-  ExportBodyError,
-  FORMATS,
   addOneCalendarMonth,
   buildExportBody,
   buildRunRequest,
+  COMPRESSION_MODES,
+  ExportBodyError,
+  FORMATS,
   parseExport,
   parseExportList,
   parseRunList,

@@ -1,8 +1,10 @@
 // The entry point registers every trigger file, and each registration is one the host can load.
+import '../../src/index';
+
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+
 import { registrations } from '../../dev/host/functionsCoreStub';
-import '../../src/index';
 
 const functionsDir = path.join(__dirname, '../../src/functions');
 

@@ -1,12 +1,13 @@
 // Offline checks of the deployable infrastructure (infra/, azure.yaml). No Bicep compiler runs here,
 // so these are syntax-level: every file parses, settings match src/config.ts, API versions are pinned,
 // no secret leaks into outputs or app settings, every role assignment is the app identity's and named.
-import { logEventLine } from '../../src/domain/logEvent';
-import type * as FunctionsCoreStub from '../../dev/host/functionsCoreStub';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { BicepNode } from '../support/bicep';
+
+import type * as FunctionsCoreStub from '../../dev/host/functionsCoreStub';
 import { loadConfig } from '../../src/config';
+import { logEventLine } from '../../src/domain/logEvent';
+import type { BicepNode } from '../support/bicep';
 import {
   allObjectKeys,
   declarations,

@@ -1,4 +1,6 @@
 import {
+  type Cadence,
+  type CellFacts,
   cellState,
   DEFAULT_HEALING_SETTINGS,
   DEFAULT_LEDGER_SETTINGS,
@@ -6,8 +8,6 @@ import {
   foldAttempt,
   foldLanding,
   healingDecision,
-  type Cadence,
-  type CellFacts,
   type LandedRun,
 } from '../../src/domain/ledger';
 

@@ -1,15 +1,16 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests here are untyped JSON the tests mutate freely */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  ManifestError,
-  isManifestBlobName,
-  parseManifest,
-  runFolderOf,
-  type LandingRecord,
-  type ParseManifestOptions,
-} from '../../src/domain/manifest';
+
 import { mulberry32 } from '../../dev/emulator/data/prng';
+import {
+  isManifestBlobName,
+  type LandingRecord,
+  ManifestError,
+  parseManifest,
+  type ParseManifestOptions,
+  runFolderOf,
+} from '../../src/domain/manifest';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/manifests');
 const raw = (name: string): Buffer => readFileSync(path.join(FIXTURES, name));

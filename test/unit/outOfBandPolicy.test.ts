@@ -2,11 +2,11 @@ import {
   batches,
   inHoursWindow,
   nextWindowStart,
+  type OutOfBandDecision,
   outOfBandDecision,
+  type OutOfBandState,
   roundInstanceId,
   validateOutOfBandPolicy,
-  type OutOfBandDecision,
-  type OutOfBandState,
 } from '../../src/domain/outOfBandPolicy';
 
 const NOW = new Date('2025-07-10T12:00:00Z');

@@ -1,6 +1,6 @@
 import {
-  DEFAULT_PACE_OPTIONS,
   admit,
+  DEFAULT_PACE_OPTIONS,
   learnRemaining,
   learnThrottle,
   type PaceSeed,

@@ -1,5 +1,5 @@
-import { REDACTED, redactError, redactSecrets } from '../../src/domain/redact';
 import { mulberry32 } from '../../dev/emulator/data/prng';
+import { REDACTED, redactError, redactSecrets } from '../../src/domain/redact';
 
 const SIG = 'Xy7+ab/Cd9eFgH1iJkLmN0pQrStUvWxYz23456789AB=';
 const SIG_URL = encodeURIComponent(SIG); // Xy7%2Bab%2FCd9...%3D

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
+
 import type { SasProblemCode, SasToken } from '../../src/domain/sasToken';
 import {
-  SasTokenError,
   daysUntilExpiry,
   describeSasToken,
   exportTokenProblems,
   normalizeSasToken,
   parseSasToken,
+  SasTokenError,
   sasTokenFingerprint,
 } from '../../src/domain/sasToken';
 

@@ -1,20 +1,20 @@
+import { mulberry32 } from '../../dev/emulator/data/prng';
 import type { Scope, ScopeKind } from '../../src/domain/scope';
 import {
-  EXPORT_DATASETS,
-  SCOPE_KINDS,
-  ScopeError,
   billingAgreement,
   datasetsForScope,
+  EXPORT_DATASETS,
   isDatasetAllowed,
   isScope,
   isUncompressedCsvOnly,
   parseExportResourceId,
   parseScope,
   sameScope,
+  SCOPE_KINDS,
+  ScopeError,
   scopeFromKey,
   scopeKey,
 } from '../../src/domain/scope';
-import { mulberry32 } from '../../dev/emulator/data/prng';
 
 const SUB = '6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 const MCA = '12345678-1234-1234-1234-123456789012:12345678-1234-1234-1234-123456789012_2019-05-31';

@@ -1,14 +1,14 @@
 // Request validation for the token endpoints: every bad input is a 400 naming its field, and no
 // error message ever carries the token's signature — checked on a table of cases and on a seeded
 // fuzz loop of malformed tokens.
+import type { Export } from '../../src/azure/exportModels';
 import {
-  TokenRequestError,
   parseRegisterRequest,
   parseRotateRequest,
   parseTokenField,
   rotationBody,
+  TokenRequestError,
 } from '../../src/services/tokens';
-import type { Export } from '../../src/azure/exportModels';
 
 const SIG = 'c2lnbmF0dXJlT2ZUaGVUb2tlblVuZGVyVGVzdDEyMzQ1Njc4OTA+/=';
 const GOOD = `sv=2024-11-04&ss=b&srt=sco&sp=rwdlac&se=2030-01-01T00:00:00Z&spr=https&sig=${encodeURIComponent(SIG)}`;

@@ -2,11 +2,12 @@
 // as CSV (optionally gzip) or Parquet. Pure except for compression, which runs off the main thread.
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { cellsOf, schemaFor, type AnySchema, type Cell } from './columns';
+
+import { type AnySchema, type Cell,cellsOf, schemaFor } from './columns';
 import { encodeCsv, type TableShape } from './csv';
 import type { Compression, FileFormat } from './layout';
 import { encodeParquet } from './parquet';
-import { buildPopulation, generateCharges, generatePrices, type Agreement, type Population } from './rows';
+import { type Agreement, buildPopulation, generateCharges, generatePrices, type Population } from './rows';
 
 const gzipAsync = promisify(gzip);
 

@@ -3,6 +3,7 @@
 // which jest runs after @swc/jest compiles it (jest.config.js transformIgnorePatterns lets the
 // hyparquet packages through).
 import type * as HyparquetWriterModule from 'hyparquet-writer' with { 'resolution-mode': 'import' };
+
 import type { Cell, CellKind } from './columns';
 import type { TableShape } from './csv';
 

@@ -4,14 +4,14 @@
 // actual, amortized and FOCUS files of one scope agree with each other and with every rerun.
 import { parseScope, type Scope } from '../../../src/domain/scope';
 import {
+  type Archetype,
   ARCHETYPES,
   COST_CENTERS,
   OWNERS,
+  type Region,
   REGIONS,
   RESOURCE_GROUPS,
   SUBSCRIPTION_NAMES,
-  type Archetype,
-  type Region,
 } from './catalog';
 import { addDays, daysInMonth, eachDay, firstOfMonth, firstOfNextMonth, roundTo, yyyyMMdd } from './format';
 import { createRandom, type Random } from './prng';

@@ -6,27 +6,29 @@
 // that make the library allocate such ids are appended one per episode; other completions are
 // batched. That keeps allocation order identical to the library's, whatever order work finishes in.
 import { randomUUID } from 'node:crypto';
+
 import type { InvocationContext } from '@azure/functions';
-import { registrations as capturedRegistrations, type CapturedRegistration } from '../functionsCoreStub';
-import { RealClock, type Clock, type TimerHandle } from '../clock';
-import { createInvocationContext, describeError, consoleLogger, type HostLogger } from '../invocation';
+
 import { redactSecrets } from '../../../src/domain/redact';
-import { customStatusProblem } from './limits';
+import { type Clock, RealClock, type TimerHandle } from '../clock';
+import { type CapturedRegistration,registrations as capturedRegistrations } from '../functionsCoreStub';
+import { consoleLogger, createInvocationContext, describeError, type HostLogger } from '../invocation';
 import {
+  actionSignature,
   ActionType,
   ActionTypeName,
-  EventType,
-  actionSignature,
   decodeProcessedInput,
+  EventType,
   flattenActions,
-  retryDelayMs,
-  roundTrip,
-  timeSpanMs,
   type HistoryEvent,
   type OrchestratorAction,
   type OrchestratorStateLike,
+  retryDelayMs,
   type RetryOptionsLike,
+  roundTrip,
+  timeSpanMs,
 } from './history';
+import { customStatusProblem } from './limits';
 
 export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated' | 'ContinuedAsNew';
 const TERMINAL: ReadonlySet<RuntimeStatus> = new Set(['Completed', 'Failed', 'Terminated']);

@@ -5,9 +5,10 @@
 // terminate/purge code): 202 + management payload on start, 200/202 on status, 202/404/410 on events.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import {
-  DurableEngineError,
   type DurableEngine,
+  DurableEngineError,
   type OrchestrationStatus,
   type RuntimeStatus,
 } from './engine';

@@ -3,6 +3,7 @@
 // (temp file + rename) once a second when something changed, and once more on stop.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+
 import type { DurableEngine, EngineState } from './engine';
 
 export function readEngineState(file: string): EngineState | undefined {

@@ -2,13 +2,13 @@
 // scope's cells are one partition query and a sweep writes them in transactions. RowKey
 // `{export name key}|{YYYY-MM}` lists an export's months together, oldest first.
 import {
-  HEALING_POLICIES,
-  LEDGER_STATES,
   type CellFacts,
+  HEALING_POLICIES,
   type HealingRecord,
+  LEDGER_STATES,
   type LedgerState,
 } from '../../domain/ledger';
-import { EXPORT_DATASETS, parseScope, type ExportDataset } from '../../domain/scope';
+import { EXPORT_DATASETS, type ExportDataset,parseScope } from '../../domain/scope';
 import {
   compact,
   int64,

@@ -2,6 +2,7 @@
 // Rows are grouped by partition, de-duplicated by RowKey (a batch may not touch a row twice; the last
 // one wins, as sequential upserts would), chunked, and submitted with bounded concurrency.
 import type { TableClient, TableEntity, TransactionAction } from '@azure/data-tables';
+
 import { redactSecrets } from '../../domain/redact';
 
 export const MAX_TRANSACTION_ACTIONS = 100;
