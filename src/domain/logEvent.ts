@@ -17,6 +17,7 @@ export type LogEventName =
   | 'landing.unclaimed'
   | 'round.started'
   | 'round.skipped'
+  | 'round.finished'
   | 'sync.finished'
   | 'sync.scope'
   | 'reconcile.scope'

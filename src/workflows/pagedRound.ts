@@ -7,6 +7,8 @@
 // A round is a small definition on top of this. Deterministic: no I/O, time is the orchestration's.
 import type { OrchestrationContext, Task } from 'durable-functions';
 
+import { logEventLine } from '../domain/logEvent';
+
 export const DEFAULT_MAX_PAUSE_MS = 5 * 60_000;
 /** Rounds keep at most this many problems in their totals (the history stays small). */
 export const MAX_PROBLEMS = 50;
@@ -107,6 +109,8 @@ export function pagedRound<
     };
     const finish = () => {
       context.df.setCustomStatus(def.status(round, true));
+      // Once per round, on the run that really finishes it (not on its replays).
+      if (!context.df.isReplaying) context.log(roundFinishedLine(context.df.instanceId, totals));
       return totals;
     };
 
@@ -139,6 +143,16 @@ export function pagedRound<
     context.df.continueAsNew(def.withCursor(input, read.next, totals));
     return undefined;
   };
+}
+
+/** The `round.finished` event: the round's numeric totals, one field each. */
+export function roundFinishedLine(instanceId: string, totals: PagedRoundTotals): string {
+  const numbers = Object.entries(totals).filter((e): e is [string, number] => typeof e[1] === 'number');
+  return logEventLine('round.finished', {
+    round: instanceId.split('-')[0],
+    instanceId,
+    ...Object.fromEntries(numbers),
+  });
 }
 
 /** Adds a problem unless the round already keeps MAX_PROBLEMS of them. */

@@ -240,6 +240,20 @@ describe('out-of-band runs through the local host (virtual clock, Azurite, Expor
       at: new Date(T0).toISOString(),
     });
     expect((await catalog.getExport(SUB(3), 'recent'))!.lastOutOfBand).toBeUndefined();
+    // One round.finished event for the round, with its totals, written once despite the replays.
+    const finished = logs.flatMap((l) => {
+      const line = /\{"event":"round\.finished".*\}$/.exec(l)?.[0];
+      return line ? [JSON.parse(line) as Record<string, unknown>] : [];
+    });
+    expect(finished).toEqual([
+      expect.objectContaining({
+        round: 'outOfBandRound',
+        instanceId: 'outOfBandRound-20250701T0600',
+        pages: 3,
+        submitted: DUE_AT_FIRST_TICK,
+        failed: 0,
+      }),
+    ]);
   });
 
   it('the same tick delivered again starts nothing', async () => {
