@@ -245,13 +245,15 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
 
   const status = (progress: MonthProgress): void =>
     ctx.df.setCustomStatus({ ...progress, maxAttempts: timing.maxAttempts } satisfies MonthProgress);
+  const writeExport = () =>
+    callActivity<{ created: boolean }>(
+      ctx,
+      BACKFILL_ACTIVITIES.putExport,
+      { task, instanceId } satisfies PutExportInput,
+      timing,
+    );
   status({ phase: 'creatingExport', attempts });
-  const put = yield* callActivity<{ created: boolean }>(
-    ctx,
-    BACKFILL_ACTIVITIES.putExport,
-    { task, instanceId } satisfies PutExportInput,
-    timing,
-  );
+  const put = yield* writeExport();
   if (put.kind !== 'ok') {
     result = {
       ...base,
@@ -277,12 +279,7 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
     if (rewriteExport) {
       rewriteExport = false;
       status({ phase: 'creatingExport', attempts, lastError: shortError(lastError) });
-      const again = yield* callActivity<{ created: boolean }>(
-        ctx,
-        BACKFILL_ACTIVITIES.putExport,
-        { task, instanceId } satisfies PutExportInput,
-        timing,
-      );
+      const again = yield* writeExport();
       if (again.kind !== 'ok') {
         lastError = `writing the export again with the account's current SAS token failed: ${again.message}`;
         lastFailure = 'exportNotCreated';

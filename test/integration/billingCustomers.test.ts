@@ -12,19 +12,24 @@ import { LoopbackTokenCredential } from '../../src/azure/credentials';
 
 const MPA = '6e0c4c1a-7b2d-4f4e-9a52-3c1d2e3f4a5b:0b9c8d7e-6f5a-4b3c-8d2e-1f0a9b8c7d6e_2019-05-31';
 
+/** Client options for the emulator: its CA, a loopback token, no retries (every failure shows). */
+function clientOptions(emulator: RunningEmulator) {
+  return {
+    endpoint: emulator.url,
+    credential: new LoopbackTokenCredential(emulator.url),
+    clientType: 'billingTest',
+    caPem: emulator.caPem,
+    retry: { maxRetries: 0 },
+  };
+}
+
 describe('billing customers (emulator)', () => {
   let emulator: RunningEmulator;
   let client: BillingCustomersClient;
 
   beforeAll(async () => {
     emulator = await startEmulator({ speedFactor: Infinity });
-    client = new BillingCustomersClient({
-      endpoint: emulator.url,
-      credential: new LoopbackTokenCredential(emulator.url),
-      clientType: 'billingTest',
-      caPem: emulator.caPem,
-      retry: { maxRetries: 0 },
-    });
+    client = new BillingCustomersClient(clientOptions(emulator));
   });
   afterAll(() => emulator.stop());
   beforeEach(() => emulator.admin.reset());
@@ -73,13 +78,7 @@ describe('billing customers (emulator)', () => {
   it('answers 403 AuthorizationFailed at a forbidden scope', async () => {
     const scope = `/providers/Microsoft.Billing/billingAccounts/${MPA}/customers/00000001-0000-4000-8000-000000000001`;
     await emulator.admin.setBilling({ forbiddenScopes: [scope] });
-    const exportsClient = new CostExportsClient({
-      endpoint: emulator.url,
-      credential: new LoopbackTokenCredential(emulator.url),
-      clientType: 'billingTest',
-      caPem: emulator.caPem,
-      retry: { maxRetries: 0 },
-    });
+    const exportsClient = new CostExportsClient(clientOptions(emulator));
     await expect(exportsClient.list(scope)).rejects.toBeInstanceOf(AuthorizationError);
   });
 });
@@ -89,13 +88,7 @@ describe('billing customers across an emulator restart (--data-dir)', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'emu-billing-'));
     const stateFile = path.join(dir, 'emulator.json');
     const list = async (emulator: RunningEmulator): Promise<BillingCustomer[]> => {
-      const client = new BillingCustomersClient({
-        endpoint: emulator.url,
-        credential: new LoopbackTokenCredential(emulator.url),
-        clientType: 'billingTest',
-        caPem: emulator.caPem,
-        retry: { maxRetries: 0 },
-      });
+      const client = new BillingCustomersClient(clientOptions(emulator));
       const all: BillingCustomer[] = [];
       let next: string | undefined;
       do {
