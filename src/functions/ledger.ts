@@ -12,7 +12,7 @@ import {
 } from '@azure/functions';
 import * as df from 'durable-functions';
 
-import { type AppConfig,getConfig } from '../config';
+import type { AppConfig } from '../config';
 import { LEDGER_STATES, type LedgerState } from '../domain/ledger';
 import { logEventLine } from '../domain/logEvent';
 import { redactSecrets } from '../domain/redact';
@@ -29,22 +29,20 @@ export const LEDGER_SWEEP_TIMER = 'ledgerSweep';
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 export const DEFAULT_LEDGER_PAGE = 200;
 
-/** What the ledger functions read, when a test or the local host hands in its own. */
+/** What the ledger functions read: parts of the app's services (tests override them with
+ * useAppServices), or a test's own when it calls runLedgerSweep directly. */
 export interface LedgerRuntime {
   config: AppConfig;
   catalog: LedgerCatalog;
   now?: () => Date;
 }
 
-let override: LedgerRuntime | undefined;
-
-export function useLedgerRuntime(runtime: LedgerRuntime | undefined): void {
-  override = runtime;
-}
-
 async function runtime(): Promise<LedgerRuntime> {
-  if (override) return override;
-  return { config: await appService('config'), catalog: await appService('catalog') };
+  return {
+    config: await appService('config'),
+    catalog: await appService('catalog'),
+    now: await appService('now'),
+  };
 }
 
 export function ledgerServiceOf(rt: LedgerRuntime): LedgerService {
@@ -207,7 +205,7 @@ export async function ledgerSweepHandler(
   const client = df.getClient(context);
   return runLedgerSweep(
     rt,
-    (body, now) => beginBackfill(client, body, now, getConfig()),
+    (body, now) => beginBackfill(client, body, now, rt.config),
     (m) => context.log(m),
   );
 }

@@ -10,7 +10,8 @@ import {
 } from '../../src/azure/catalog';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import { type AppConfig,loadConfig } from '../../src/config';
-import { LEDGER_FUNCTION, runLedgerSweep, useLedgerRuntime } from '../../src/functions/ledger';
+import { LEDGER_FUNCTION, runLedgerSweep } from '../../src/functions/ledger';
+import { useAppServices } from '../../src/services/appServices';
 import type { StartBackfill } from '../../src/services/healing';
 import { LedgerService } from '../../src/services/ledger';
 import { readHeatmap } from '../../src/services/statusHeatmap';
@@ -98,7 +99,7 @@ beforeAll(async () => {
   });
 });
 
-afterEach(() => useLedgerRuntime(undefined));
+afterEach(() => useAppServices(undefined));
 afterAll(async () => host?.stop());
 
 describe('the ledger', () => {
@@ -288,7 +289,7 @@ describe('GET /api/ledger', () => {
       async () => ({ kind: 'running', id: 'x' }),
       () => undefined,
     );
-    useLedgerRuntime({ config, catalog, now });
+    useAppServices({ config, catalog, now });
 
     expect((await fetch(`${host.baseUrl}/ledger`)).status).toBe(401);
     const one = await get(`?scope=${encodeURIComponent(SUB)}&export=daily-actual&from=2026-10&to=2026-11`);
