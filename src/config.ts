@@ -2,6 +2,7 @@
 // Every problem is reported together, each naming the variable and what it expects,
 // so a misconfigured deployment fails at its first invocation with one readable message.
 
+import { AUTH_MODES, type AuthMode } from './domain/callerRoles';
 import { HEALING_POLICIES, type HealingPolicy } from './domain/ledger';
 import { parseScope } from './domain/scope';
 
@@ -82,6 +83,9 @@ export interface AppConfig {
     landingTimeoutMinutes: number;
     pollIntervalMinutes: number;
   };
+  /** Who may call the HTTP API: any holder of a function key, or Entra callers by app role
+   * (`reader`, `operator`) as App Service Authentication passes them in `x-ms-client-principal`. */
+  auth: { mode: AuthMode };
   durableTaskHub: string;
   /** Purge of finished orchestrations' history, so the task hub does not grow forever. */
   durableCleanup: { schedule: string; retentionDays: number };
@@ -316,6 +320,19 @@ export function loadConfig(env: Env = process.env): AppConfig {
     );
   }
 
+  const authMode = r.oneOf<AuthMode>('AUTH_MODE', 'functionKey', AUTH_MODES);
+  // Only App Service Authentication strips a forged x-ms-client-principal from outside requests;
+  // App Service sets WEBSITE_AUTH_ENABLED=True on the app when it is on.
+  if (
+    authMode === 'entra' &&
+    env.WEBSITE_INSTANCE_ID?.trim() &&
+    env.WEBSITE_AUTH_ENABLED?.trim().toLowerCase() !== 'true'
+  ) {
+    r.problems.push(
+      'AUTH_MODE: entra needs App Service Authentication turned on for the app (WEBSITE_AUTH_ENABLED is not True); deploy with entraClientId or use functionKey',
+    );
+  }
+
   const caFile = r.optionalString('COST_MANAGEMENT_CA_FILE');
   const config: AppConfig = {
     costManagement: {
@@ -384,6 +401,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       landingTimeoutMinutes: r.int('BACKFILL_LANDING_TIMEOUT_MINUTES', 480, 5, 2880),
       pollIntervalMinutes: r.int('BACKFILL_POLL_INTERVAL_MINUTES', 15, 1, 240),
     },
+    auth: { mode: authMode },
     durableTaskHub: r.string(
       'DURABLE_TASK_HUB',
       'costexportautopilot',

@@ -7,7 +7,13 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { isDependencyFailure } from '../azure/dependencyFaults';
-import { ConfigError } from '../config';
+import { ConfigError, getConfig } from '../config';
+import {
+  type CallerRole,
+  decideAccess,
+  defaultRequiredRole,
+  parseClientPrincipal,
+} from '../domain/callerRoles';
 import type { FieldError } from '../domain/fieldError';
 import { redactError, redactSecrets } from '../domain/redact';
 
@@ -192,14 +198,45 @@ export type HttpHandler = (request: HttpRequest, context: InvocationContext) => 
  * network) failing or timing out 503 DependencyUnavailable; anything else 500 InternalError. The
  * caller sees a generic message with the invocation id; the log gets the redacted detail.
  */
-export function httpHandler(action: string, handler: HttpHandler): HttpHandler {
+export function httpHandler(
+  action: string,
+  handler: HttpHandler,
+  options: HttpHandlerOptions = {},
+): HttpHandler {
   return async (request, context) => {
     try {
+      checkCaller(request, options);
       return await handler(request, context);
     } catch (error) {
       return failureAnswer(action, context, error);
     }
   };
+}
+
+export interface HttpHandlerOptions {
+  /** The app role an Entra caller needs (AUTH_MODE=entra); default reader for GET, operator otherwise. */
+  role?: CallerRole | ((method: string) => CallerRole);
+}
+
+/** With AUTH_MODE=entra, refuses (401/403) a caller without the route's app role. An unset
+ * AUTH_MODE is functionKey without loading the settings; a bad value fails closed (500 Misconfigured). */
+function checkCaller(request: HttpRequest, options: HttpHandlerOptions): void {
+  if (!process.env.AUTH_MODE?.trim() || getConfig().auth.mode !== 'entra') return;
+  const method = request.method ?? 'GET';
+  const role =
+    typeof options.role === 'function' ? options.role(method) : (options.role ?? defaultRequiredRole(method));
+  const decision = decideAccess(parseClientPrincipal(request.headers.get('x-ms-client-principal')), role);
+  if (!decision.allowed) {
+    const headers: Record<string, string> = decision.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {};
+    throw new HttpError(
+      decision.status,
+      decision.code,
+      decision.message,
+      [{ field: decision.status === 401 ? 'x-ms-client-principal' : 'roles', message: decision.message }],
+      {},
+      headers,
+    );
+  }
 }
 
 export function failureAnswer(action: string, context: InvocationContext, error: unknown): HttpResponseInit {
