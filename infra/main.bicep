@@ -105,6 +105,8 @@ param backfillLandingTimeoutMinutes int = 480
 param backfillPollIntervalMinutes int = 15
 @minLength(3)
 @maxLength(45)
+@description('Application (client) ID of an Entra app registration for the API. When set, App Service Authentication requires an Entra token on every call (401 otherwise) and the app checks its app roles reader and operator (AUTH_MODE=entra). Empty: function keys only.')
+param entraClientId string = ''
 param durableTaskHub string = 'costexportautopilot'
 param durableCleanupSchedule string = '0 15 4 * * *'
 @description('Where Durable Functions keeps orchestration state: AzureStorage (the host storage account; the default, nothing more to run) or DurableTaskScheduler (a managed scheduler; for large fleets, docs/deployment.md).')
@@ -297,6 +299,7 @@ var coreSettings = {
   BACKFILL_MAX_ATTEMPTS: string(backfillMaxAttempts)
   BACKFILL_LANDING_TIMEOUT_MINUTES: string(backfillLandingTimeoutMinutes)
   BACKFILL_POLL_INTERVAL_MINUTES: string(backfillPollIntervalMinutes)
+  AUTH_MODE: empty(entraClientId) ? 'functionKey' : 'entra'
   DURABLE_TASK_HUB: durableTaskHub
   DURABLE_CLEANUP_SCHEDULE: durableCleanupSchedule
   DURABLE_HISTORY_RETENTION_DAYS: string(durableHistoryRetentionDays)
@@ -365,6 +368,7 @@ module api 'modules/functionApp.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     durableAlwaysReadyInstances: durableAlwaysReadyInstances
+    entraClientId: entraClientId
   }
 }
 

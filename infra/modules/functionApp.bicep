@@ -22,6 +22,8 @@ param instanceMemoryMB int
 @description('Always-ready instances for the durable group (orchestrators, activities). Microsoft recommends 1 for Durable Functions on Flex; 0 saves the baseline cost and accepts cold starts.')
 @minValue(0)
 param durableAlwaysReadyInstances int
+@description('Entra app registration of the API; empty leaves App Service Authentication off.')
+param entraClientId string = ''
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
@@ -98,6 +100,33 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: functionApp
   name: 'appsettings'
   properties: union(hostSettings, appSettings)
+}
+
+// App Service Authentication in front of the app (AUTH_MODE=entra): validates the caller's Entra
+// token, answers 401 without one, and passes the claims (app roles) in x-ms-client-principal, a
+// header it strips from outside requests. /api/health stays open for probes.
+resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(entraClientId)) {
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: { enabled: true }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      excludedPaths: ['/api/health']
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: entraClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: { allowedAudiences: ['api://${entraClientId}', entraClientId] }
+      }
+    }
+    login: { tokenStore: { enabled: false } }
+  }
 }
 
 output name string = functionApp.name

@@ -641,3 +641,33 @@ describe('Durable Functions backend', () => {
     expect(property(grant?.body, 'scope')?.text).toBe('taskHub');
   });
 });
+
+describe('who may call (entraClientId)', () => {
+  it('turns App Service Authentication on only with entraClientId, answering 401 without a token', () => {
+    const auth = resourceDeclarations(tree(APP_MODULE)).find((r) => r.symbol === 'auth');
+    expect(auth?.type).toBe('Microsoft.Web/sites/config');
+    expect(read(APP_MODULE)).toMatch(/resource auth '[^']+' = if \(!empty\(entraClientId\)\)/);
+    expect(stringValue(property(auth?.body, 'name'))).toBe('authsettingsV2');
+    const validation = property(auth?.body, 'properties', 'globalValidation');
+    expect(property(validation, 'requireAuthentication')?.text).toBe('true');
+    expect(stringValue(property(validation, 'unauthenticatedClientAction'))).toBe('Return401');
+    expect(
+      property(
+        auth?.body,
+        'properties',
+        'identityProviders',
+        'azureActiveDirectory',
+        'registration',
+        'clientId',
+      )?.text,
+    ).toBe('entraClientId');
+  });
+
+  it('sets AUTH_MODE=entra exactly when entraClientId is given, and passes it to the app module', () => {
+    expect([...new Set(BICEP_SETTINGS.get('AUTH_MODE')?.map((n) => n.text))]).toEqual([
+      "empty(entraClientId) ? 'functionKey' : 'entra'",
+    ]);
+    const api = moduleDeclarations(tree(MAIN)).find((m) => m.path === 'modules/functionApp.bicep');
+    expect(property(api?.body, 'params', 'entraClientId')?.text).toBe('entraClientId');
+  });
+});
