@@ -113,8 +113,12 @@ test('daily runs on consecutive days: one current run per month, the hidden reru
   // Registered first, so the ledger counts every landing against the export's daily cadence.
   expect((await api('POST', '/exports/sync')).status).toBe(200);
 
+  const catalog = new Catalog({ tableClient: tableClientFactory(loadConfig(process.env).storage.catalog) });
   const first = await app.emulatorAdmin.triggerScheduledRun(SCOPE, NAME);
   await app.emulatorAdmin.waitForIdle();
+  // A day passes between daily runs: the first run and its hidden rerun are catalogued before the
+  // next run's OverwritePreviousReport deletes their files (the trigger polls the container here).
+  await landings(catalog, 2);
   await app.emulatorAdmin.setClock({ now: day(3) });
   const second = await app.emulatorAdmin.triggerScheduledRun(SCOPE, NAME);
   await app.emulatorAdmin.waitForIdle();
@@ -127,7 +131,6 @@ test('daily runs on consecutive days: one current run per month, the hidden reru
   const history = (await azure('GET', '/runHistory')).json as { value: { id: string }[] };
   expect(history.value.map((r) => r.id.split('/').pop())).toEqual([first.runId, second.runId]);
 
-  const catalog = new Catalog({ tableClient: tableClientFactory(loadConfig(process.env).storage.catalog) });
   const rows = await landings(catalog, 4);
   const view = (period: string) =>
     rows
