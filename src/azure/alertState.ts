@@ -4,6 +4,7 @@
 // a replaced token. Created with the catalog's tables (Catalog.ensureTables).
 import { odata, type TableClient } from '@azure/data-tables';
 
+import { ALERT_STATE_TABLE } from './appTables';
 import type { Catalog } from './catalog';
 import { wentThrough } from './storageRefusal';
 
@@ -42,5 +43,5 @@ export class TableAlertStateStore implements AlertStateStore {
 
 /** The table name next to the catalog's (same prefix). */
 export function alertStateTableName(catalog: Pick<Catalog, 'tableName'>): string {
-  return `${catalog.tableName('exports').slice(0, -'exports'.length)}alertState`;
+  return `${catalog.tableName('exports').slice(0, -'exports'.length)}${ALERT_STATE_TABLE}`;
 }

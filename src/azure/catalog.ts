@@ -5,7 +5,7 @@ import type { TableClient, TransactionAction } from '@azure/data-tables';
 
 import type { LandingFlagChange } from '../domain/landingPlan';
 import type { Scope } from '../domain/scope';
-import { alertStateTableName } from './alertState';
+import { ADAPTER_TABLES } from './appTables';
 import { assertNoSecrets, compact } from './catalog/guards';
 import { landingFilesPrefix, landingRowKey } from './catalog/keys';
 import {
@@ -179,12 +179,13 @@ export class Catalog {
     return `${this.prefix}${table}`;
   }
 
-  /** Creates every catalog table (TABLE_KINDS) and the SAS watch's alertState table if it does not
-   * exist (safe to call at every start). */
+  /** Creates every table the app uses that does not exist yet, under this catalog's prefix: the
+   * catalog's own (TABLE_KINDS) and the other adapters' (ADAPTER_TABLES: alert state, fleet, throttle
+   * budget). Safe to call at every start. */
   async ensureTables(): Promise<void> {
     await Promise.all([
       ...TABLE_KINDS.map((t) => this.client(t).createTable()),
-      this.options.tableClient(alertStateTableName(this)).createTable(),
+      ...ADAPTER_TABLES.map((name) => this.options.tableClient(`${this.prefix}${name}`).createTable()),
     ]);
   }
 

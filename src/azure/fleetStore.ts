@@ -14,6 +14,7 @@
 // | `onboardingBackfill|{onboarding id}` | scope key | the scope's backfill id or why none |
 import type { TableClient } from '@azure/data-tables';
 
+import { FLEET_TABLE } from './appTables';
 import { mapWithConcurrency } from './catalog';
 import { unlessMissing, wentThrough } from './storageRefusal';
 
@@ -52,7 +53,7 @@ export interface FleetStoreApi {
   putMany(partitionKey: string, rows: { rowKey: string; value: unknown }[]): Promise<void>;
 }
 
-export const FLEET_TABLE = 'fleet';
+export { FLEET_TABLE } from './appTables';
 
 /** Row keys may not hold / \ # ? or control characters. */
 export function fleetKey(text: string): string {
@@ -67,6 +68,8 @@ export class FleetStore implements FleetStoreApi {
     this.client = tableClient(`${tablePrefix}${FLEET_TABLE}`);
   }
 
+  /** Catalog.ensureTables creates this table at start; this once-per-process create stays because
+   * the store is also used without a catalog (its tests, the fleet part that is not gated on it). */
   private ensure(): Promise<void> {
     this.ready ??= this.client
       .createTable()

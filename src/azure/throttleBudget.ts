@@ -69,7 +69,7 @@ export const DEFAULT_BUDGET_SEEDS: BudgetSeeds = {
   client: { run: { perMinute: 0, burst: 1 }, other: { perMinute: 0, burst: 1 } },
 };
 
-export const THROTTLE_BUDGET_TABLE = 'throttlebudget';
+export { THROTTLE_BUDGET_TABLE } from './appTables';
 
 export interface BudgetStats {
   reads: number;
@@ -310,6 +310,8 @@ export class TableThrottleBudget implements ThrottleBudget {
     return written;
   }
 
+  /** Catalog.ensureTables creates this table at start; this once-per-process create stays because
+   * Cost Management calls may come before any catalog part is used, and bench/tests use no catalog. */
   private ensureTable(): Promise<void> {
     this.tableReady ??= this.table.createTable().catch((error: unknown) => {
       this.tableReady = undefined;

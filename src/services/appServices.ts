@@ -37,7 +37,8 @@ export interface AppServices {
   catalog: Catalog;
   costExports: CostExportsApi;
   secrets: SecretStore;
-  /** The export fleet's table (assignments, profiles, outcomes); created on first use. */
+  /** The export fleet's table (assignments, profiles, outcomes); created with the catalog's tables,
+   * and again on first use if the store is used first. */
   fleetStore: FleetStore;
   backfills: BackfillDeps;
   ledger: LedgerService;

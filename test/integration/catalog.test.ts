@@ -380,7 +380,7 @@ describe('Catalog on Azurite', () => {
     await catalog.ensureTables();
   });
 
-  it('creates every catalog table (the ledger and the alert state included) under its prefix, idempotently', async () => {
+  it('creates every table the app uses (the ledger, alert state, fleet and throttle budget included) under its prefix, idempotently', async () => {
     await catalog.ensureTables();
     const service = TableServiceClient.fromConnectionString(testStorageConnection(), {
       allowInsecureConnection: true,
@@ -389,7 +389,7 @@ describe('Catalog on Azurite', () => {
     for await (const table of service.listTables())
       if (table.name?.startsWith(prefix)) names.push(table.name);
     expect(names.sort()).toEqual(
-      ['alertState', 'backfillRuns', 'exports', 'landings', 'ledger', 'tokens']
+      ['alertState', 'backfillRuns', 'exports', 'fleet', 'landings', 'ledger', 'throttlebudget', 'tokens']
         .map((t) => `${prefix}${t}`)
         .sort(),
     );
