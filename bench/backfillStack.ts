@@ -2,7 +2,7 @@
 // serving the real registrations of src/index.ts on the real clock), with fast emulator runs and
 // the emulator's throttling in real time.
 import type { EmulatorOptions } from '../dev/emulator/server';
-import { EXPORTS_CONTAINER, type RunningStack,startStack } from '../dev/stack';
+import { EXPORTS_CONTAINER, type RunningStack, startStack } from '../dev/stack';
 import type { BackfillOutput } from '../src/domain/contracts';
 
 export const BENCH_DESTINATION = {

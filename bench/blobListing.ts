@@ -6,7 +6,7 @@
 // Run: `npx tsx bench/blobListing.ts [blobs] [rounds]`.
 import { loadavg } from 'node:os';
 
-import { BlobServiceClient, type ContainerClient,ContainerSASPermissions } from '@azure/storage-blob';
+import { BlobServiceClient, type ContainerClient, ContainerSASPermissions } from '@azure/storage-blob';
 
 import { startAzurite } from '../dev/azurite';
 import { listBlobNames } from '../src/azure/blobListing';

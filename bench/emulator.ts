@@ -4,7 +4,7 @@
 import https from 'node:https';
 
 import { startAzurite } from '../dev/azurite';
-import { type RunningEmulator,startEmulator } from '../dev/emulator/server';
+import { type RunningEmulator, startEmulator } from '../dev/emulator/server';
 
 const EXPORTS = 32; // runs of one export are processed one at a time, as in the service
 const RUNS = 200;

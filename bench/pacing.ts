@@ -11,13 +11,13 @@
 import https from 'node:https';
 
 import { startAzurite } from '../dev/azurite';
-import { type RunningEmulator,startEmulator } from '../dev/emulator/server';
+import { type RunningEmulator, startEmulator } from '../dev/emulator/server';
 import { ThrottledError } from '../src/azure/armErrors';
 import { CostExportsClient } from '../src/azure/costExports';
 import { LoopbackTokenCredential } from '../src/azure/credentials';
 import { buildExportBody } from '../src/azure/exportModels';
 import { createTableClient } from '../src/azure/storageClients';
-import { type BudgetStats,TableThrottleBudget } from '../src/azure/throttleBudget';
+import { type BudgetStats, TableThrottleBudget } from '../src/azure/throttleBudget';
 
 const RUNS_PER_MINUTE = 10;
 const SCOPES = 20;

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { TableClient } from '@azure/data-tables';
 
 import { startAzurite } from '../dev/azurite';
-import { mapWithConcurrency, type Row,upsertRowsInTransactions } from '../src/azure/catalog';
+import { mapWithConcurrency, type Row, upsertRowsInTransactions } from '../src/azure/catalog';
 
 export interface Rate {
   label: string;

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { redactSecrets } from '../src/domain/redact';
-import { type ApiTarget,apiTarget, call, CliError, EXIT } from './client';
-import { type BackfillAnswer,progressLines, ProgressWriter } from './progress';
+import { type ApiTarget, apiTarget, call, CliError, EXIT } from './client';
+import { type BackfillAnswer, progressLines, ProgressWriter } from './progress';
 import { table } from './table';
 
 const USAGE = `usage: cost-autopilot <command> [options]

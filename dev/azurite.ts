@@ -1,6 +1,6 @@
 // Starts Azurite (from devDependencies) on free loopback ports, in memory, and stops it cleanly.
 // Shared by the jest global setup, `npm run dev`, `npm run demo` and the benchmarks.
-import { type ChildProcess,spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 
 export const AZURITE_ACCOUNT = 'devstoreaccount1';

@@ -14,7 +14,7 @@ import { loadConfig } from '../src/config';
 import { redactSecrets } from '../src/domain/redact';
 import { describeSasToken, parseSasToken } from '../src/domain/sasToken';
 import { AZURITE_ACCOUNT } from './azurite';
-import { type BackfillView,parseBackfillView, TERMINAL_STATUSES } from './demo/backfillStatus';
+import { type BackfillView, parseBackfillView, TERMINAL_STATUSES } from './demo/backfillStatus';
 import { catalogRows } from './demo/catalogRows';
 import { callJson, HttpCallError, type JsonResponse } from './demo/http';
 import { flagFromEnv, secondsFromEnv, speedFromEnv } from './demo/options';
@@ -22,7 +22,7 @@ import { ProgressReporter } from './demo/progress';
 import { azuriteAccountSas } from './demo/sas';
 import { renderTable } from './demo/table';
 import type { HostLogger } from './host/invocation';
-import { DEFAULT_SCOPE, EXPORTS_CONTAINER, type RunningStack,startStack } from './stack';
+import { DEFAULT_SCOPE, EXPORTS_CONTAINER, type RunningStack, startStack } from './stack';
 
 const DATASETS = ['ActualCost', 'AmortizedCost'] as const;
 const MONTHS = 12;

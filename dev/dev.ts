@@ -3,9 +3,9 @@
 // {api, key, emulator, emulatorCa, storage, dataDir}, so scripts, tests and the CLI can drive the
 // running app over HTTP (`npm run --silent dev` keeps npm's own banner off stdout); everything for
 // people goes to stderr. Options: see DEV_USAGE in dev/devOptions.ts.
-import { DEV_USAGE,parseDevOptions } from './devOptions';
+import { DEV_USAGE, parseDevOptions } from './devOptions';
 import { seed, SEED_SCOPES } from './seed';
-import { DEFAULT_SCOPE,sampleSettings, startStack } from './stack';
+import { DEFAULT_SCOPE, sampleSettings, startStack } from './stack';
 
 async function main(): Promise<void> {
   const options = parseDevOptions(process.argv.slice(2), process.env, Object.keys(sampleSettings()));

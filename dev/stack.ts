@@ -13,14 +13,14 @@ import { BlobServiceClient } from '@azure/storage-blob';
 
 import { resetConfigCache } from '../src/config';
 import { redactSecrets } from '../src/domain/redact';
-import { type AzuriteInstance,startAzurite } from './azurite';
+import { type AzuriteInstance, startAzurite } from './azurite';
 import type { EmulatorAdmin } from './emulator/admin';
-import { type EmulatorOptions, type RunningEmulator,startEmulator } from './emulator/server';
+import { type EmulatorOptions, type RunningEmulator, startEmulator } from './emulator/server';
 import { REALISTIC_THROTTLE } from './emulator/throttle';
 import { RealClock } from './host/clock';
 import { installFunctionsCoreStub } from './host/installFunctionsCoreStub';
 import type { HostLogger } from './host/invocation';
-import { type LocalHost,startLocalHost } from './host/localHost';
+import { type LocalHost, startLocalHost } from './host/localHost';
 
 /** The billing account the local stack manages unless told otherwise (an EA enrollment: its id is digits). */
 export const DEFAULT_SCOPE = '/providers/Microsoft.Billing/billingAccounts/12345678';

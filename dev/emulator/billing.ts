@@ -7,7 +7,7 @@
 // Also here: scopes the caller has no rights at, so a round meets a 403 AuthorizationFailed.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import { billingAgreement, parseScope, ScopeError,scopeKey } from '../../src/domain/scope';
+import { billingAgreement, parseScope, ScopeError, scopeKey } from '../../src/domain/scope';
 
 export const BILLING_API_VERSION = '2024-04-01';
 const CUSTOMERS_ROUTE = /^\/*providers\/microsoft\.billing\/billingaccounts\/([^/]+)\/customers\/*$/i;

@@ -8,8 +8,8 @@ import { BlobServiceClient, ContainerClient, RestError } from '@azure/storage-bl
 import { redactSecrets } from '../../src/domain/redact';
 import { parseScope } from '../../src/domain/scope';
 import { UnsupportedDatasetError } from './data/columns';
-import { type DatasetPlan,encodeFile, partitionRows, planDataset } from './data/dataset';
-import { DAY_MS,dotnetTimestamp, isoNoZone, isoSeconds, utcDay } from './data/format';
+import { type DatasetPlan, encodeFile, partitionRows, planDataset } from './data/dataset';
+import { DAY_MS, dotnetTimestamp, isoNoZone, isoSeconds, utcDay } from './data/format';
 import {
   type Compression,
   normalizeRootFolder,
@@ -17,7 +17,7 @@ import {
   periodFolder,
   runFolder,
 } from './data/layout';
-import { buildManifest, type ManifestBlob,serializeManifest } from './data/manifest';
+import { buildManifest, type ManifestBlob, serializeManifest } from './data/manifest';
 import { ensureParquetAvailable, ParquetUnavailableError } from './data/parquet';
 import { hashKey } from './data/prng';
 

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
 import { redactError } from '../../src/domain/redact';
-import { parseScope, type Scope,ScopeError, scopeKey } from '../../src/domain/scope';
+import { parseScope, type Scope, ScopeError, scopeKey } from '../../src/domain/scope';
 import { createLoopbackCertificate } from '../tls';
 import {
   type AdminExportView,
@@ -20,7 +20,7 @@ import {
   handleAdmin,
   type RequestLogEntry,
 } from './admin';
-import { type BillingSnapshot,BillingState } from './billing';
+import { type BillingSnapshot, BillingState } from './billing';
 import type { EmulatorStorage } from './delivery';
 import { exportId, exportResponse, runResponse } from './responses';
 import {

@@ -11,7 +11,7 @@ import type { Clock, TimerHandle } from './clock';
 import type { CapturedRegistration } from './functionsCoreStub';
 import type { HostLogger } from './invocation';
 import { describeError } from './invocation';
-import { type HostEnv,resolveSettings } from './settings';
+import { type HostEnv, resolveSettings } from './settings';
 
 export interface BlobPathPattern {
   container: string;

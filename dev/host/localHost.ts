@@ -12,8 +12,8 @@ import type { AddressInfo } from 'node:net';
 
 import { HttpRequest, HttpResponse, type HttpResponseInit, type Timer } from '@azure/functions';
 
-import { type BlobDelivery,BlobTriggerWatcher, matchBlobPath, parseBlobPath } from './blobTriggers';
-import { type Clock,RealClock } from './clock';
+import { type BlobDelivery, BlobTriggerWatcher, matchBlobPath, parseBlobPath } from './blobTriggers';
+import { type Clock, RealClock } from './clock';
 import { DurableEngine, type DurableEngineOptions } from './durable/engine';
 import {
   closeServer,
@@ -24,16 +24,16 @@ import {
   isDurableApiPath,
   readBytes,
 } from './durable/httpApi';
-import { type EngineStateWriter,readEngineState, writeEngineStatePeriodically } from './durable/stateFile';
+import { type EngineStateWriter, readEngineState, writeEngineStatePeriodically } from './durable/stateFile';
 import {
   type CapturedRegistration,
   hooks,
   registrations as capturedRegistrations,
 } from './functionsCoreStub';
 import { MAX_REQUEST_BODY_BYTES, MAX_URL_BYTES, readBodyWithinLimit, urlTooLong } from './httpLimits';
-import { type CompiledRoute,compileRoute, matchRoute } from './httpRoutes';
+import { type CompiledRoute, compileRoute, matchRoute } from './httpRoutes';
 import { consoleLogger, createInvocationContext, describeError, type HostLogger } from './invocation';
-import { type HostEnv,resolveSettings } from './settings';
+import { type HostEnv, resolveSettings } from './settings';
 import { TimerTriggerRunner } from './timerTriggers';
 
 export interface LocalHostOptions {

@@ -7,8 +7,8 @@ import type { Timer } from '@azure/functions';
 import type { Clock, TimerHandle } from './clock';
 import { timeSpanMs } from './durable/history';
 import type { CapturedRegistration } from './functionsCoreStub';
-import { type NcrontabSchedule,nextOccurrence, parseNcrontab } from './ncrontab';
-import { type HostEnv,resolveSettings } from './settings';
+import { type NcrontabSchedule, nextOccurrence, parseNcrontab } from './ncrontab';
+import { type HostEnv, resolveSettings } from './settings';
 
 export type TimerInvoker = (registration: CapturedRegistration, timer: Timer) => Promise<unknown>;
 

@@ -20,7 +20,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 
-import { type Zippable,zipSync } from 'fflate';
+import { type Zippable, zipSync } from 'fflate';
 import ignore, { type Ignore } from 'ignore';
 
 export const IGNORE_FILE = '.funcignore';

@@ -133,7 +133,10 @@ export function createSasProbe(options: SasProbeOptions): SasProbe {
     // Delete whenever the blob was created, so a token that fails a later step leaves nothing behind.
     let deleted = false;
     if (created) {
-      deleted = await run('delete', async (abortSignal) => (await blob.deleteIfExists({ abortSignal })).succeeded);
+      deleted = await run(
+        'delete',
+        async (abortSignal) => (await blob.deleteIfExists({ abortSignal })).succeeded,
+      );
     }
 
     const failed = steps.find((s) => !s.ok);

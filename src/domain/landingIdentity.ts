@@ -2,7 +2,7 @@
 // manifest may be catalogued under (best first) and the rejected row itself. Pure.
 import { createHash } from 'node:crypto';
 
-import { type LandingRecord,pathFacts } from './landingPlan';
+import { type LandingRecord, pathFacts } from './landingPlan';
 import { redactSecrets } from './redact';
 import { parseExportResourceId } from './scope';
 

@@ -1,7 +1,7 @@
 // Out-of-band runs: when a registered export should be run again outside its own schedule, and
 // how a request to set that policy is validated. Pure; the round orchestration asks `outOfBandDecision`
 // for every export with a policy, and the activity asks again just before it calls `run`.
-import { type FieldError,quoteInput } from './fieldError';
+import { type FieldError, quoteInput } from './fieldError';
 import { isRecord } from './json';
 
 const MINUTE_MS = 60_000;

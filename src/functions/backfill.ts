@@ -51,7 +51,7 @@ import {
   backfillMonthOrchestrator,
   backfillOrchestrator,
 } from '../workflows/backfill';
-import { badRequest, type FieldError,httpHandler, json, notFound, readJsonBody } from './http';
+import { badRequest, type FieldError, httpHandler, json, notFound, readJsonBody } from './http';
 
 export const BACKFILL_START_FUNCTION = 'backfillStart';
 export const BACKFILL_STATUS_FUNCTION = 'backfillStatus';

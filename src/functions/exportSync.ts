@@ -26,7 +26,7 @@ import {
   syncExports,
   syncScope,
 } from '../services/exportRegistry';
-import { logRoundStart, type RoundStart,startRoundOnce } from '../services/rounds';
+import { logRoundStart, type RoundStart, startRoundOnce } from '../services/rounds';
 import {
   EXPORT_SYNC_ROUND,
   exportSyncRound,
@@ -79,7 +79,12 @@ export async function exportSyncHttp(
     const instanceId = `${EXPORT_SYNC_ROUND}-http-${now.getTime()}`;
     const client = df.getClient(context);
     await client.startNew(EXPORT_SYNC_ROUND, { instanceId, input: roundInput(rt, now) });
-    logEvent(context, 'info', 'round.started', { round: 'exportSync', instanceId, scopes: rt.scopes.length, trigger: 'http' });
+    logEvent(context, 'info', 'round.started', {
+      round: 'exportSync',
+      instanceId,
+      scopes: rt.scopes.length,
+      trigger: 'http',
+    });
     // The app's own status route: the durable management URLs carry the extension's system key.
     const statusUrl = roundStatusUrl(request, instanceId);
     return json(

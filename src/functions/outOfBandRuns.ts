@@ -16,10 +16,10 @@ import {
 import * as df from 'durable-functions';
 
 import { validateOutOfBandPolicy } from '../domain/outOfBandPolicy';
-import { ScopeError,scopeFromKey } from '../domain/scope';
+import { ScopeError, scopeFromKey } from '../domain/scope';
 import { appService } from '../services/appServices';
 import { findDueExports, runOutOfBandExport, setOutOfBandPolicy } from '../services/outOfBand';
-import { logRoundStart, type RoundStart,startRoundOnce } from '../services/rounds';
+import { logRoundStart, type RoundStart, startRoundOnce } from '../services/rounds';
 import {
   FIND_DUE_ACTIVITY,
   type FindDueInput,

@@ -2,7 +2,7 @@
 // problem naming its field), check the SAS token it relies on, and the per-month activities, with the
 // Cost Management, catalog and secret-store adapters passed in. Token values are fetched here, inside
 // an activity, and never reach orchestration input, history, tables or logs.
-import { ExportNotFoundError, isCostManagementError,ThrottledError } from '../azure/armErrors';
+import { ExportNotFoundError, isCostManagementError, ThrottledError } from '../azure/armErrors';
 import type { BackfillRunRecord, BackfillRunStatus, TokenRecord } from '../azure/catalog';
 import type { CostExportsApi } from '../azure/costExports';
 import { buildExportBody, ExportBodyError, type ExportBodyInput } from '../azure/exportModels';

@@ -4,14 +4,14 @@
 // Cost Management owns (dataset, destination, schedule, last run) is refreshed. Exports that vanished
 // are marked `missing`, never deleted, so their history stays readable. A throttled scope is reported
 // with its wait and picked up by the next tick; nothing here loops on a 429.
-import { isCostManagementError,ThrottledError } from '../azure/armErrors';
+import { isCostManagementError, ThrottledError } from '../azure/armErrors';
 import type { Catalog, ExportLastRun, ExportRecord, ExportSchedule, Stored } from '../azure/catalog';
 import { mapWithConcurrency } from '../azure/catalog';
 import type { CostExportsApi } from '../azure/costExports';
 import type { Export, ExportRun } from '../azure/exportModels';
 import type { ExportSyncReport, ScopeSyncResult } from '../domain/contracts';
 import { redactError } from '../domain/redact';
-import { EXPORT_DATASETS, type ExportDataset,parseScope, ScopeError } from '../domain/scope';
+import { EXPORT_DATASETS, type ExportDataset, parseScope, ScopeError } from '../domain/scope';
 
 export type RegistryCatalog = Pick<Catalog, 'listExports' | 'upsertMany'>;
 

@@ -2,10 +2,10 @@
 // not pass on its own: a backfill month found that its run is no run the app submitted. The row
 // stays where it is, marked `rejected` with the reason (operators find it in the catalog and on
 // /api/status), and its period is re-settled so the refused run supersedes nothing.
-import { type Catalog,CatalogConflictError } from '../azure/catalog';
+import { type Catalog, CatalogConflictError } from '../azure/catalog';
 import type { LandingKey } from '../domain/contracts';
 import { redactSecrets } from '../domain/redact';
-import { type LandingWriteCatalog,LandingWrites } from './landingWrites';
+import { type LandingWriteCatalog, LandingWrites } from './landingWrites';
 
 export type RefusalCatalog = LandingWriteCatalog & Pick<Catalog, 'get'>;
 

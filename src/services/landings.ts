@@ -14,7 +14,7 @@ import {
   unresolvedPartitionKey,
 } from '../azure/landingRows';
 import { EXPORT_LANDED_EVENT, type ExportLandedEvent, type LandingKey } from '../domain/contracts';
-import { type LandingIdentity,rejectedRecord, rejectionIdentities } from '../domain/landingIdentity';
+import { type LandingIdentity, rejectedRecord, rejectionIdentities } from '../domain/landingIdentity';
 import {
   type LandingFileRecord,
   landingPeriod,
@@ -26,7 +26,7 @@ import {
   planLanding,
   runTimeOf,
 } from '../domain/landingPlan';
-import { type PlacementKind,placementProblem } from '../domain/landingTrust';
+import { type PlacementKind, placementProblem } from '../domain/landingTrust';
 import { logEventLine } from '../domain/logEvent';
 import {
   isManifestBlobName,

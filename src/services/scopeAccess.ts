@@ -1,7 +1,7 @@
 // Whether Cost Management accepts the app's identity on each managed scope: one Exports `list` per
 // scope, at most `concurrency` at a time, remembered for a few minutes so a dashboard refreshing
 // every 30 s costs ARM nothing; and, for a refused scope, which role to grant.
-import { AuthorizationError, isCostManagementError,ThrottledError } from '../azure/armErrors';
+import { AuthorizationError, isCostManagementError, ThrottledError } from '../azure/armErrors';
 import { mapWithConcurrency } from '../azure/catalog';
 import type { CostExportsApi } from '../azure/costExports';
 import { positiveWhole as positive } from '../domain/fieldError';

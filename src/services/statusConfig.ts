@@ -2,7 +2,7 @@
 // (liveness) and a summary of the configuration that never holds a secret.
 import { serviceEndpoint } from '../azure/storageClients';
 import { type AppConfig, ConfigError, type StorageConnection } from '../config';
-import { type ConfigNoticeInput,configNotices } from '../domain/configNotices';
+import { type ConfigNoticeInput, configNotices } from '../domain/configNotices';
 import { redactDeep, redactError, redactSecrets } from '../domain/redact';
 
 export type HealthResult =

@@ -6,7 +6,7 @@
 // The fingerprint is the token's id in the `tokens` table and is written to each export row's
 // `destination.tokenRef` when that export is given the token, so after a partial rotation the exports
 // table says exactly which exports still carry an older token.
-import { ConflictError, isCostManagementError,ThrottledError } from '../azure/armErrors';
+import { ConflictError, isCostManagementError, ThrottledError } from '../azure/armErrors';
 import type { Catalog, ExportRecord, Stored, TokenRecord } from '../azure/catalog';
 import type { CostExportsApi } from '../azure/costExports';
 import type {
@@ -19,7 +19,7 @@ import type {
   FormatType,
 } from '../azure/exportModels';
 import type { SasProbe, SasProbeResult } from '../azure/sasProbe';
-import { SAS_CONTENT_TYPE, sasSecretName, type SecretStore,SecretStoreError } from '../azure/secrets';
+import { SAS_CONTENT_TYPE, sasSecretName, type SecretStore, SecretStoreError } from '../azure/secrets';
 import type { FieldError } from '../domain/fieldError';
 import { redactError } from '../domain/redact';
 import {
@@ -139,10 +139,7 @@ export function parseTokenField(sasToken: string): SasToken {
 
 // ------------------------------------------------------------------------------------------ use cases
 
-export type TokensCatalog = Pick<
-  Catalog,
-  'activateToken' | 'listTokens' | 'listExports' | 'modifyExport'
->;
+export type TokensCatalog = Pick<Catalog, 'activateToken' | 'listTokens' | 'listExports' | 'modifyExport'>;
 
 export interface RotationLimits {
   /** Attempts per export (GET + PUT each). Default 4. */

@@ -14,7 +14,7 @@ import { startEmulator } from '../../dev/emulator/server';
 import { REALISTIC_THROTTLE } from '../../dev/emulator/throttle';
 import { RealClock } from '../../dev/host/clock';
 import { registrations } from '../../dev/host/functionsCoreStub';
-import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
+import { type LocalHost, startLocalHost } from '../../dev/host/localHost';
 import { connectionSettings, staticSettings } from '../../dev/stack';
 import { Catalog } from '../../src/azure/catalog';
 import { landingKeyOf } from '../../src/azure/landingRows';

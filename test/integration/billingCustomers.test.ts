@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
-import { ArmRequestError, ArmServiceError,AuthorizationError } from '../../src/azure/armErrors';
-import { type BillingCustomer,BillingCustomersClient } from '../../src/azure/billingCustomers';
+import { type RunningEmulator, startEmulator } from '../../dev/emulator/server';
+import { ArmRequestError, ArmServiceError, AuthorizationError } from '../../src/azure/armErrors';
+import { type BillingCustomer, BillingCustomersClient } from '../../src/azure/billingCustomers';
 import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
 

@@ -2,8 +2,8 @@
 // scripts, exit codes, and a 12-month backfill followed to the end with a bar per dataset.
 import { execFile } from 'node:child_process';
 
-import { type BackfillAnswer,bar, ProgressWriter } from '../../cli/progress';
-import { type DevProcess,ROOT, startDev } from '../support/devProcess';
+import { type BackfillAnswer, bar, ProgressWriter } from '../../cli/progress';
+import { type DevProcess, ROOT, startDev } from '../support/devProcess';
 
 let dev: DevProcess;
 

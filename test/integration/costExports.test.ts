@@ -30,8 +30,8 @@ import {
   LOOPBACK_TOKEN,
   LoopbackTokenCredential,
 } from '../../src/azure/credentials';
-import { buildExportBody,ExportBodyError } from '../../src/azure/exportModels';
-import { parseScope,ScopeError } from '../../src/domain/scope';
+import { buildExportBody, ExportBodyError } from '../../src/azure/exportModels';
+import { parseScope, ScopeError } from '../../src/domain/scope';
 import type { FakeHandler, HttpsFake, RecordedRequest } from '../support/httpsFake';
 import { startHttpsFake } from '../support/httpsFake';
 

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { api, type DevProcess,startDev, waitFor } from '../support/devProcess';
+import { api, type DevProcess, startDev, waitFor } from '../support/devProcess';
 
 interface BackfillAnswer {
   runtimeStatus: string;

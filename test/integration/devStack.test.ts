@@ -1,14 +1,14 @@
 // `npm run dev` and `npm run demo` as a person or a script runs them: spawned processes, driven over
 // real HTTP, stopped with signals, and checked to leave no process (Azurite, emulator, host) behind.
-import { type ChildProcess,execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 
 import { parseBackfillView } from '../../dev/demo/backfillStatus';
 import { speedFromEnv } from '../../dev/demo/options';
-import { ProgressReporter, type ProgressSnapshot,renderBar, renderLine } from '../../dev/demo/progress';
-import { formatBytes, type MonthRow,renderTable } from '../../dev/demo/table';
+import { ProgressReporter, type ProgressSnapshot, renderBar, renderLine } from '../../dev/demo/progress';
+import { formatBytes, type MonthRow, renderTable } from '../../dev/demo/table';
 import { connectionSettings, staticSettings } from '../../dev/stack';
 import { loadConfig } from '../../src/config';
 

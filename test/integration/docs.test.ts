@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { type DevProcess,ROOT, startDev } from '../support/devProcess';
+import { type DevProcess, ROOT, startDev } from '../support/devProcess';
 
 const DOCS = ['README.md', 'docs/operations.md'];
 

@@ -6,10 +6,10 @@ import * as df from 'durable-functions';
 
 import { VirtualClock } from '../../dev/host/clock';
 import { findRegistration } from '../../dev/host/functionsCoreStub';
-import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
+import { type LocalHost, startLocalHost } from '../../dev/host/localHost';
 import { sampleSettings } from '../../dev/stack';
 import { resetConfigCache } from '../../src/config';
-import { type CleanupResult,DURABLE_CLEANUP_TIMER } from '../../src/functions/durableCleanup';
+import { type CleanupResult, DURABLE_CLEANUP_TIMER } from '../../src/functions/durableCleanup';
 import { useAppServices } from '../../src/services/appServices';
 
 df.app.orchestration('finishesAtOnce', function* () {

@@ -13,7 +13,7 @@ import {
 } from '@azure/storage-blob';
 
 import { AZURITE_ACCOUNT, AZURITE_KEY } from '../../dev/azurite';
-import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
+import { type RunningEmulator, startEmulator } from '../../dev/emulator/server';
 import { OBFUSCATED_SAS, SAS_FAILURE_MESSAGE } from '../../dev/emulator/state';
 import { Throttle, TokenBucket } from '../../dev/emulator/throttle';
 import { testStorageConnection, uniqueName } from '../support/storage';

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 
-import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
+import { type RunningEmulator, startEmulator } from '../../dev/emulator/server';
 import { SPEC_DIR } from '../../dev/emulator/validation';
 import { testStorageConnection } from '../support/storage';
 

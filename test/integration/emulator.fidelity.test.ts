@@ -3,7 +3,7 @@
 import https from 'node:https';
 
 import { SAS_AUTHORIZATION_MESSAGE } from '../../dev/emulator/delivery';
-import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
+import { type RunningEmulator, startEmulator } from '../../dev/emulator/server';
 
 const SUB = '/subscriptions/00000000-0000-0000-0000-0000000000ab';
 const BILLING = '/providers/Microsoft.Billing/billingAccounts/1234567';

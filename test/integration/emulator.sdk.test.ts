@@ -3,7 +3,7 @@
 import { CostManagementClient } from '@azure/arm-costmanagement';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 
-import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
+import { type RunningEmulator, startEmulator } from '../../dev/emulator/server';
 import { testStorageConnection } from '../support/storage';
 
 const SCOPE = '/subscriptions/00000000-0000-0000-0000-0000000000bb';

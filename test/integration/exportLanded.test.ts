@@ -15,7 +15,7 @@ import { deliverRun, type EmulatorStorage, type RunDeliveryRequest } from '../..
 import type * as FunctionsCoreStub from '../../dev/host/functionsCoreStub';
 import { findRegistration } from '../../dev/host/functionsCoreStub';
 import { createInvocationContext, type HostLogLevel } from '../../dev/host/invocation';
-import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
+import { type LocalHost, startLocalHost } from '../../dev/host/localHost';
 import { Catalog, exportKey, landingKeys } from '../../src/azure/catalog';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import { resetConfigCache } from '../../src/config';

@@ -1,9 +1,9 @@
 // Export discovery end to end: the timer (through the exportSyncRound orchestration) and POST
 // /api/exports/sync served by the local host, exports listed from the Exports emulator (one call per
 // scope, with runHistory), rows upserted into Azurite.
-import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
+import { type RunningEmulator, startEmulator } from '../../dev/emulator/server';
 import { findRegistration } from '../../dev/host/functionsCoreStub';
-import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
+import { type LocalHost, startLocalHost } from '../../dev/host/localHost';
 import { Catalog } from '../../src/azure/catalog';
 import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';

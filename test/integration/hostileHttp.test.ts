@@ -3,7 +3,7 @@
 // encodings. Every answer must be a 4xx in the one error shape, short, and free of secrets and
 // internals; the totals are printed.
 import { MAX_BODY_BYTES, MAX_BODY_DEPTH } from '../../src/functions/http';
-import { type AppHost,startAppHost } from '../support/appHost';
+import { type AppHost, startAppHost } from '../support/appHost';
 import {
   inspect,
   MARKER,

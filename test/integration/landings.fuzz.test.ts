@@ -8,7 +8,7 @@ import { mulberry32 } from '../../dev/emulator/data/prng';
 import { fromTableKey, type LandingRecord, mapWithConcurrency, type Stored } from '../../src/azure/catalog';
 import { runFolderOf } from '../../src/domain/manifest';
 import { LandingIncompleteError, type LandingOutcome } from '../../src/services/landings';
-import { filesOf, fixture, type LandingWorld,landingWorld, rawRows } from '../support/landings';
+import { filesOf, fixture, type LandingWorld, landingWorld, rawRows } from '../support/landings';
 
 const CASES = 1_200;
 const SEED = 0x1a2b3c;

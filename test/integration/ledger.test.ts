@@ -1,7 +1,7 @@
 // The completeness ledger over the jest Azurite: landings and backfill outcomes folded into cells, the
 // daily sweep, healing with its cool-down, and GET /api/ledger through the local Functions host.
 import { findRegistration } from '../../dev/host/functionsCoreStub';
-import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
+import { type LocalHost, startLocalHost } from '../../dev/host/localHost';
 import {
   Catalog,
   type ExportRecord,
@@ -9,7 +9,7 @@ import {
   type LedgerCellRecord,
 } from '../../src/azure/catalog';
 import { tableClientFactory } from '../../src/azure/storageClients';
-import { type AppConfig,loadConfig } from '../../src/config';
+import { type AppConfig, loadConfig } from '../../src/config';
 import { LEDGER_FUNCTION, runLedgerSweep } from '../../src/functions/ledger';
 import { useAppServices } from '../../src/services/appServices';
 import type { StartBackfill } from '../../src/services/healing';

@@ -11,7 +11,7 @@ import * as df from 'durable-functions';
 import { VirtualClock } from '../../dev/host/clock';
 import { MAX_REQUEST_BODY_BYTES, MAX_URL_BYTES, readBodyWithinLimit } from '../../dev/host/httpLimits';
 import type { HostLogLevel } from '../../dev/host/invocation';
-import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
+import { type LocalHost, startLocalHost } from '../../dev/host/localHost';
 import { instanceStatus, raiseEventTo } from '../../src/azure/durableClient';
 import { testStorageConnection, uniqueName } from '../support/storage';
 

@@ -9,8 +9,8 @@ import {
   SmtpMailer,
 } from '../../src/azure/mailer';
 import { composeDigest } from '../../src/domain/alertPolicy';
-import { type AcsFake,RecordingCredential, startAcsFake } from '../support/acsFake';
-import { type SmtpSink,startSmtpSink } from '../support/smtpSink';
+import { type AcsFake, RecordingCredential, startAcsFake } from '../support/acsFake';
+import { type SmtpSink, startSmtpSink } from '../support/smtpSink';
 
 const NOW = new Date('2025-07-10T06:00:00Z');
 

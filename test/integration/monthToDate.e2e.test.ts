@@ -11,7 +11,7 @@ import { Catalog, type LandingRecord } from '../../src/azure/catalog';
 import { exportKey } from '../../src/azure/catalog/keys';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import { loadConfig } from '../../src/config';
-import { type AppHost,startAppHost } from '../support/appHost';
+import { type AppHost, startAppHost } from '../support/appHost';
 
 jest.setTimeout(120_000);
 

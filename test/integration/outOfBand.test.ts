@@ -3,12 +3,12 @@
 // Exports emulator (including a 429 storm), and the policy endpoint over real HTTP.
 import { TableClient } from '@azure/data-tables';
 
-import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
+import { type RunningEmulator, startEmulator } from '../../dev/emulator/server';
 import { VirtualClock } from '../../dev/host/clock';
 import { findRegistration } from '../../dev/host/functionsCoreStub';
 import type { HostLogLevel } from '../../dev/host/invocation';
-import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
-import { Catalog, type ExportRecord,TABLE_KINDS } from '../../src/azure/catalog';
+import { type LocalHost, startLocalHost } from '../../dev/host/localHost';
+import { Catalog, type ExportRecord, TABLE_KINDS } from '../../src/azure/catalog';
 import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
 import { buildExportBody } from '../../src/azure/exportModels';

@@ -7,9 +7,9 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
+import { type RunningEmulator, startEmulator } from '../../dev/emulator/server';
 import { findRegistration } from '../../dev/host/functionsCoreStub';
-import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
+import { type LocalHost, startLocalHost } from '../../dev/host/localHost';
 import { ThrottledError } from '../../src/azure/armErrors';
 import {
   Catalog,
@@ -18,20 +18,20 @@ import {
   landingToRow,
   type TokenRecord,
 } from '../../src/azure/catalog';
-import { CostExportsClient,createCostExportsClient } from '../../src/azure/costExports';
+import { CostExportsClient, createCostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
 import type { Export } from '../../src/azure/exportModels';
 import { createTableClient, tableClientFactory } from '../../src/azure/storageClients';
-import { type Env,loadConfig, resetConfigCache } from '../../src/config';
+import { type Env, loadConfig, resetConfigCache } from '../../src/config';
 import { MAIL_OFF_NOTICE } from '../../src/domain/configNotices';
 import { liveRunOf } from '../../src/domain/landingPlan';
-import { parseScope, type Scope,SCOPE_KINDS } from '../../src/domain/scope';
+import { parseScope, type Scope, SCOPE_KINDS } from '../../src/domain/scope';
 import { HEALTH_FUNCTION, STATUS_FUNCTION } from '../../src/functions/status';
 import { useAppServices } from '../../src/services/appServices';
-import { type ExportLister,roleHint, ScopeAccessChecker } from '../../src/services/scopeAccess';
+import { type ExportLister, roleHint, ScopeAccessChecker } from '../../src/services/scopeAccess';
 import type { StatusReport, StatusRuntime } from '../../src/services/status';
 import { escapeHtml } from '../../src/services/statusHtml';
-import { type HttpsFake, type RecordedRequest,startHttpsFake } from '../support/httpsFake';
+import { type HttpsFake, type RecordedRequest, startHttpsFake } from '../support/httpsFake';
 import { testStorageConnection, uniqueName } from '../support/storage';
 
 const SUB_OK = '/subscriptions/00000000-0000-0000-0000-00000000000a';

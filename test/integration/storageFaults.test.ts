@@ -14,8 +14,8 @@ import {
 import { AZURITE_ACCOUNT, AZURITE_KEY } from '../../dev/azurite';
 import { containerBlobLister } from '../../src/azure/blobListing';
 import { createContainerClient } from '../../src/azure/storageClients';
-import { type AppHost,startAppHost } from '../support/appHost';
-import { type FaultProxy, type ProxyMode,startFaultProxy } from '../support/faultProxy';
+import { type AppHost, startAppHost } from '../support/appHost';
+import { type FaultProxy, type ProxyMode, startFaultProxy } from '../support/faultProxy';
 import { inspect, newTally, printTally, send, type Tally } from '../support/hostileAnswers';
 import { testStorageConnection } from '../support/storage';
 
@@ -117,7 +117,7 @@ describe.each<ProxyMode>(['freeze', 'down'])('storage %s', (mode) => {
   });
 });
 
-test('frozen: the landing catalog\'s blob listing gives up instead of waiting forever', async () => {
+test("frozen: the landing catalog's blob listing gives up instead of waiting forever", async () => {
   await storage('freeze');
   try {
     const lister = containerBlobLister(

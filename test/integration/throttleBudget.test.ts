@@ -2,7 +2,7 @@
 // two adapters with their own budget objects over one table stand for two function instances.
 import { TableClient } from '@azure/data-tables';
 
-import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
+import { type RunningEmulator, startEmulator } from '../../dev/emulator/server';
 import { ThrottledError } from '../../src/azure/armErrors';
 import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';

@@ -3,7 +3,7 @@
 // cannot serve the probe), values stored in a Key Vault fake through the real SDK and its challenge
 // flow, metadata in the jest Azurite's tables, and rotation PUTs sent to the Exports emulator.
 // The last test scans every table, response and log line for the tokens' signatures.
-import { type ChildProcess,spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,15 +23,15 @@ import {
 } from '@azure/storage-blob';
 
 import { AZURITE_ACCOUNT, AZURITE_KEY, stopProcess } from '../../dev/azurite';
-import { type RunningEmulator,startEmulator } from '../../dev/emulator/server';
+import { type RunningEmulator, startEmulator } from '../../dev/emulator/server';
 import { findRegistration } from '../../dev/host/functionsCoreStub';
-import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
+import { type LocalHost, startLocalHost } from '../../dev/host/localHost';
 import { createLoopbackCertificate } from '../../dev/tls';
 import { Catalog, TABLE_KINDS } from '../../src/azure/catalog';
 import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
 import { buildExportBody } from '../../src/azure/exportModels';
-import { createSasProbe,PROBE_PREFIX } from '../../src/azure/sasProbe';
+import { createSasProbe, PROBE_PREFIX } from '../../src/azure/sasProbe';
 import {
   KeyVaultSecretStore,
   SAS_CONTENT_TYPE,
@@ -50,7 +50,7 @@ import { useAppServices } from '../../src/services/appServices';
 import { syncExports } from '../../src/services/exportRegistry';
 import { registerToken, type RotationOutcome, type TokenView } from '../../src/services/tokens';
 import { inspect, newTally, printTally, send } from '../support/hostileAnswers';
-import { type KeyVaultFake,startKeyVaultFake } from '../support/keyVaultFake';
+import { type KeyVaultFake, startKeyVaultFake } from '../support/keyVaultFake';
 import { testStorageConnection, uniqueName } from '../support/storage';
 
 const DAY = 86_400_000;

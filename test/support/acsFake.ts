@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 
-import { type FakeResponse, type HttpsFake, type RecordedRequest,startHttpsFake } from './httpsFake';
+import { type FakeResponse, type HttpsFake, type RecordedRequest, startHttpsFake } from './httpsFake';
 
 export type AcsOutcome =
   /** The operation reaches Succeeded after `runningPolls` Running answers. */

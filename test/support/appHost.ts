@@ -12,7 +12,7 @@ import type { EmulatorAdmin } from '../../dev/emulator/admin';
 import { startEmulator } from '../../dev/emulator/server';
 import { REALISTIC_THROTTLE } from '../../dev/emulator/throttle';
 import { RealClock } from '../../dev/host/clock';
-import { type LocalHost,startLocalHost } from '../../dev/host/localHost';
+import { type LocalHost, startLocalHost } from '../../dev/host/localHost';
 import { connectionSettings, staticSettings } from '../../dev/stack';
 import { resetConfigCache } from '../../src/config';
 import { useAppServices } from '../../src/services/appServices';

@@ -1,6 +1,6 @@
 // `npm run dev` as a test drives it: spawned in its own process group, its JSON line read from
 // stdout, stopped with SIGINT as Ctrl-C would, and waited for.
-import { type ChildProcess,spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '../..');

@@ -18,7 +18,7 @@ import {
 import { unresolvedLandingTable } from '../../src/azure/landingRows';
 import { createTableClient, tableClientFactory } from '../../src/azure/storageClients';
 import type { StorageConnection } from '../../src/config';
-import { type LandingDependencies, type LandingLog,LandingService } from '../../src/services/landings';
+import { type LandingDependencies, type LandingLog, LandingService } from '../../src/services/landings';
 import { testStorageConnection, uniqueName } from './storage';
 
 export const FIXTURES = join(__dirname, '..', 'fixtures', 'manifests');

@@ -23,7 +23,7 @@ import {
   parseBackfillRequest,
   type ParsedBackfill,
 } from '../../src/services/backfills';
-import { type Body,invalidBodies, validBody } from '../support/backfillFuzz';
+import { type Body, invalidBodies, validBody } from '../support/backfillFuzz';
 
 const NOW = new Date('2025-07-15T08:00:00Z');
 const OPTIONS = { now: NOW, maxConcurrency: 3 };

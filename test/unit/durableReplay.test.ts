@@ -11,7 +11,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { DurableEngine, type EngineState } from '../../dev/host/durable/engine';
-import { actionSignature, flattenActions, type HistoryEvent, roundTrip } from '../../dev/host/durable/history';
+import {
+  actionSignature,
+  flattenActions,
+  type HistoryEvent,
+  roundTrip,
+} from '../../dev/host/durable/history';
 import { silentLogger } from '../../dev/host/invocation';
 import { TestHistories } from '../fixtures/durable-js/testHistories';
 
@@ -55,7 +60,11 @@ const cases: ReplayCase[] = [
     history: TestHistories.GetHelloSequenceReplayFinal('SayHelloSequence', start),
     expected: {
       isDone: true,
-      actions: [[callActivity('Hello', 'Tokyo')], [callActivity('Hello', 'Seattle')], [callActivity('Hello', 'London')]],
+      actions: [
+        [callActivity('Hello', 'Tokyo')],
+        [callActivity('Hello', 'Seattle')],
+        [callActivity('Hello', 'London')],
+      ],
       output: ['Hello, Tokyo!', 'Hello, Seattle!', 'Hello, London!'],
     },
   },
@@ -100,7 +109,16 @@ const cases: ReplayCase[] = [
     ),
     expected: {
       isDone: true,
-      actions: [[{ actionType: 2, functionName: 'SayHelloWithActivity', instanceId: `${parentId}:0`, input: 'World' }]],
+      actions: [
+        [
+          {
+            actionType: 2,
+            functionName: 'SayHelloWithActivity',
+            instanceId: `${parentId}:0`,
+            input: 'World',
+          },
+        ],
+      ],
       output: 'Hello, World!',
     },
   },

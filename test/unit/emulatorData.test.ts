@@ -2,9 +2,9 @@
 // add up, CSV quoting and the manifest's shape.
 import { gunzipSync } from 'node:zlib';
 
-import { type Cell,schemaFor, UnsupportedDatasetError } from '../../dev/emulator/data/columns';
+import { type Cell, schemaFor, UnsupportedDatasetError } from '../../dev/emulator/data/columns';
 import { csvField, encodeCsv, parseCsv, type TableShape } from '../../dev/emulator/data/csv';
-import { type DatasetOptions,encodeFile, partitionRows, planDataset } from '../../dev/emulator/data/dataset';
+import { type DatasetOptions, encodeFile, partitionRows, planDataset } from '../../dev/emulator/data/dataset';
 import { dotnetTimestamp, formatDecimal, isoMinutes, usDate } from '../../dev/emulator/data/format';
 import {
   dateRangeFolder,

@@ -2,7 +2,7 @@
 // not against every run of the period. These cases check that this gives the flags planSupersession
 // gives over the whole period, whatever the arrival order, and that the period row stays small.
 import { mulberry32 } from '../../dev/emulator/data/prng';
-import { type LandingRecord, type LiveRun,periodFromRow, periodToRow } from '../../src/azure/catalog';
+import { type LandingRecord, type LiveRun, periodFromRow, periodToRow } from '../../src/azure/catalog';
 import { planSupersession, settleNewRun } from '../../src/domain/landingPlan';
 
 const PERIOD = '20250701-20250731';

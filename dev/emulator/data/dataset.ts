@@ -3,7 +3,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 
-import { type AnySchema, type Cell,cellsOf, schemaFor } from './columns';
+import { type AnySchema, type Cell, cellsOf, schemaFor } from './columns';
 import { encodeCsv, type TableShape } from './csv';
 import type { Compression, FileFormat } from './layout';
 import { encodeParquet } from './parquet';

@@ -11,7 +11,7 @@ import type { InvocationContext } from '@azure/functions';
 
 import { redactSecrets } from '../../../src/domain/redact';
 import { type Clock, RealClock, type TimerHandle } from '../clock';
-import { type CapturedRegistration,registrations as capturedRegistrations } from '../functionsCoreStub';
+import { type CapturedRegistration, registrations as capturedRegistrations } from '../functionsCoreStub';
 import { consoleLogger, createInvocationContext, describeError, type HostLogger } from '../invocation';
 import {
   actionSignature,

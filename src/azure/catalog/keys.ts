@@ -1,7 +1,7 @@
 // Table Storage keys. PartitionKey and RowKey forbid / \ # ? and control characters and are at
 // most 1 KiB; `%` and `'` are legal but break point operations in Azure (and in Azurite), so they are
 // escaped too. Escaping (not stripping) keeps the mapping injective: two texts never share a key.
-import { type Scope,scopeKey } from '../../domain/scope';
+import { type Scope, scopeKey } from '../../domain/scope';
 
 /** 1 KiB of UTF-16: the documented key limit counted the strict way. */
 export const MAX_KEY_LENGTH = 512;

@@ -8,7 +8,7 @@ import {
   LEDGER_STATES,
   type LedgerState,
 } from '../../domain/ledger';
-import { EXPORT_DATASETS, type ExportDataset,parseScope } from '../../domain/scope';
+import { EXPORT_DATASETS, type ExportDataset, parseScope } from '../../domain/scope';
 import {
   compact,
   int64,

@@ -9,7 +9,7 @@ import {
   type LiveRun,
 } from '../../domain/landingPlan';
 import type { OutOfBandPolicy } from '../../domain/outOfBandPolicy';
-import { EXPORT_DATASETS, type ExportDataset,parseScope } from '../../domain/scope';
+import { EXPORT_DATASETS, type ExportDataset, parseScope } from '../../domain/scope';
 import {
   compact,
   int64,
@@ -34,7 +34,7 @@ import {
   scopePartitionKey,
   tableKey,
 } from './keys';
-import { ledgerCellFromRow, type LedgerCellRecord,ledgerCellToRow } from './ledgerRecords';
+import { ledgerCellFromRow, type LedgerCellRecord, ledgerCellToRow } from './ledgerRecords';
 import type { Row } from './transactions';
 
 export type TableKind = 'exports' | 'tokens' | 'landings' | 'backfillRuns' | 'ledger';
