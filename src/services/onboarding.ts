@@ -190,19 +190,19 @@ export async function onboardingBackfills(
       ...(row.errors ? { errors: row.errors } : {}),
     };
     const status = row.backfillId ? await statusOf(row.backfillId) : undefined;
-    const key = status
-      ? (backfillOutcome(status.runtimeStatus, status.output) ?? status.runtimeStatus)
-      : row.state;
-    byState[key] = (byState[key] ?? 0) + 1;
     if (!status) {
+      byState[row.state] = (byState[row.state] ?? 0) + 1;
       scopes[index] = base;
       return;
     }
+    const outcome = backfillOutcome(status.runtimeStatus, status.output);
+    const key = outcome ?? status.runtimeStatus;
+    byState[key] = (byState[key] ?? 0) + 1;
     const progress = status.customStatus as Partial<BackfillProgress> | null | undefined;
     scopes[index] = {
       ...base,
       runtimeStatus: status.runtimeStatus,
-      outcome: backfillOutcome(status.runtimeStatus, status.output),
+      outcome,
       ...(progress && typeof progress.total === 'number' && progress.counts
         ? { progress: { total: progress.total, counts: progress.counts, inFlight: progress.inFlight ?? [] } }
         : {}),
