@@ -2,6 +2,7 @@
 // caller, 403 naming the missing app role, and lets a caller with the role through. The header is
 // built as App Service Authentication builds it in front of the app in Azure.
 import { type AppHost, startAppHost } from '../support/appHost';
+import { clientPrincipal } from '../support/clientPrincipal';
 
 jest.setTimeout(180_000);
 
@@ -14,22 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-const ROLE_URI = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role';
-
-function principal(roles: string[]): string {
-  return Buffer.from(
-    JSON.stringify({
-      auth_typ: 'aad',
-      name_typ: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name',
-      role_typ: ROLE_URI,
-      claims: [
-        { typ: 'appid', val: '00000000-0000-0000-0000-000000000001' },
-        ...roles.map((val) => ({ typ: ROLE_URI, val })),
-      ],
-    }),
-  ).toString('base64');
-}
 
 async function call(
   method: string,
@@ -65,27 +50,27 @@ describe('AUTH_MODE=entra', () => {
 
   it('lets a reader read status, ledger and the token list', async () => {
     for (const path of ['status', 'ledger', 'tokens', 'fleet/profiles']) {
-      const answer = await call('GET', path, principal(['reader']));
+      const answer = await call('GET', path, clientPrincipal(['reader']));
       expect({ path, status: answer.status }).toEqual({ path, status: 200 });
     }
   });
 
   it('refuses a reader (or a caller with no app role) a change, naming the missing role', async () => {
     for (const roles of [['reader'], [], ['Operator']]) {
-      const answer = await call('POST', 'tokens', principal(roles), {});
+      const answer = await call('POST', 'tokens', clientPrincipal(roles), {});
       expect(answer.status).toBe(403);
       expect(answer.body.error?.code).toBe('Forbidden');
       expect(answer.body.error?.message).toContain('"operator"');
     }
-    const status = await call('GET', 'status', principal([]));
+    const status = await call('GET', 'status', clientPrincipal([]));
     expect(status.status).toBe(403);
     expect(status.body.error?.message).toContain('"reader"');
   });
 
   it('lets an operator through to the route itself (here its own validation), and read', async () => {
-    const change = await call('POST', 'tokens', principal(['operator']), {});
+    const change = await call('POST', 'tokens', clientPrincipal(['operator']), {});
     expect(change.status).toBe(400);
     expect(change.body.error?.code).not.toBe('Forbidden');
-    expect((await call('GET', 'status', principal(['operator']))).status).toBe(200);
+    expect((await call('GET', 'status', clientPrincipal(['operator']))).status).toBe(200);
   });
 });

@@ -7,11 +7,11 @@
 // (a trailing comma after `"recurrence": "None"` in both response bodies; CRLF line endings). It
 // is read here with the trailing commas removed, and is the only file allowed to need that.
 import { readdirSync, readFileSync } from 'node:fs';
-import https from 'node:https';
 import path from 'node:path';
 
 import { type RunningEmulator, startEmulator } from '../../dev/emulator/server';
 import { SPEC_DIR } from '../../dev/emulator/validation';
+import { emulatorCall } from '../support/emulatorHttp';
 import { testStorageConnection } from '../support/storage';
 
 const EXAMPLES_DIR = path.join(SPEC_DIR, 'examples');
@@ -49,29 +49,7 @@ function call(
   apiVersion: string,
   body?: unknown,
 ): Promise<Reply> {
-  const url = new URL(urlPath, emu.url);
-  url.searchParams.set('api-version', apiVersion);
-  const text = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      url,
-      {
-        method,
-        ca: emu.caPem,
-        headers: { authorization: 'Bearer example', ...(text ? { 'content-type': 'application/json' } : {}) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const raw = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, text: raw, body: raw ? JSON.parse(raw) : undefined });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(text);
-  });
+  return emulatorCall<Json>(emu, method, urlPath, { apiVersion, body, token: 'example' });
 }
 
 const exportUrl = (scope: string, name?: string, suffix = '') =>

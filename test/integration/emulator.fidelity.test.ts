@@ -1,9 +1,8 @@
 // The emulator's checks at PUT and run that follow what Azure is publicly reported to do (see the
 // table in dev/emulator/README.md): each test names its source.
-import https from 'node:https';
-
 import { SAS_AUTHORIZATION_MESSAGE } from '../../dev/emulator/delivery';
 import { type RunningEmulator, startEmulator } from '../../dev/emulator/server';
+import { emulatorCall, type EmulatorReply } from '../support/emulatorHttp';
 
 const SUB = '/subscriptions/00000000-0000-0000-0000-0000000000ab';
 const BILLING = '/providers/Microsoft.Billing/billingAccounts/1234567';
@@ -22,30 +21,8 @@ beforeEach(async () => {
   await emu.admin.setFaults({ sharedKeyDisabledAccounts: [] });
 });
 
-function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> {
-  const url = new URL(path, emu.url);
-  url.searchParams.set('api-version', '2025-03-01');
-  const text = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      url,
-      {
-        method,
-        ca: emu.caPem,
-        headers: { authorization: 'Bearer t', ...(text ? { 'content-type': 'application/json' } : {}) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const raw = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, body: raw ? JSON.parse(raw) : undefined });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(text);
-  });
+function call(method: string, path: string, body?: unknown): Promise<EmulatorReply<Json>> {
+  return emulatorCall<Json>(emu, method, path, { body });
 }
 
 const put = (scope: string, name: string, body: unknown) =>

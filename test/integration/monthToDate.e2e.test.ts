@@ -5,13 +5,13 @@
 // The catalog files every run under its billing month, the ledger counts the hidden one for the
 // previous month, and sync (which reads run history) neither errs nor takes the hidden run for the
 // export's last run.
-import https from 'node:https';
 
 import { Catalog, type LandingRecord } from '../../src/azure/catalog';
 import { exportKey } from '../../src/azure/catalog/keys';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import { loadConfig } from '../../src/config';
 import { type AppHost, startAppHost } from '../support/appHost';
+import { emulatorCall, type EmulatorReply } from '../support/emulatorHttp';
 
 jest.setTimeout(120_000);
 
@@ -25,30 +25,14 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => app?.stop());
 
-function azure(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const url = new URL(`${SCOPE}/providers/Microsoft.CostManagement/exports/${NAME}${path}`, app.emulatorUrl);
-  url.searchParams.set('api-version', '2025-03-01');
-  const text = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      url,
-      {
-        method,
-        ca: app.emulatorCa,
-        headers: { authorization: 'Bearer t', ...(text ? { 'content-type': 'application/json' } : {}) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const raw = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, json: raw ? JSON.parse(raw) : undefined });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(text);
-  });
+/** This export's ARM URL, called as Azure's own clients would (the emulator's CA trusted). */
+function azure(method: string, path: string, body?: unknown): Promise<EmulatorReply> {
+  return emulatorCall(
+    { url: app.emulatorUrl, caPem: app.emulatorCa },
+    method,
+    `${SCOPE}/providers/Microsoft.CostManagement/exports/${NAME}${path}`,
+    { body },
+  );
 }
 
 async function api(method: string, path: string): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -128,7 +112,7 @@ test('daily runs on consecutive days: one current run per month, the hidden reru
     [previous.month, 'Completed'],
     [previous.month, 'Completed'],
   ]);
-  const history = (await azure('GET', '/runHistory')).json as { value: { id: string }[] };
+  const history = (await azure('GET', '/runHistory')).body as { value: { id: string }[] };
   expect(history.value.map((r) => r.id.split('/').pop())).toEqual([first.runId, second.runId]);
 
   const rows = await landings(catalog, 4);

@@ -6,32 +6,15 @@ import {
   MAX_PRINCIPAL_HEADER_CHARS,
   parseClientPrincipal,
 } from '../../src/domain/callerRoles';
-
-const ROLE_URI = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role';
-
-/** The header as App Service Authentication builds it for an Entra access token with app roles. */
-function principal(roles: string[], extra: Record<string, unknown> = {}): string {
-  return Buffer.from(
-    JSON.stringify({
-      auth_typ: 'aad',
-      name_typ: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name',
-      role_typ: ROLE_URI,
-      claims: [
-        { typ: 'aud', val: 'api://cost-export-autopilot' },
-        ...roles.map((val) => ({ typ: ROLE_URI, val })),
-      ],
-      ...extra,
-    }),
-  ).toString('base64');
-}
+import { clientPrincipal, ROLE_URI } from '../support/clientPrincipal';
 
 const roles = (header: string | null | undefined) => [...parseClientPrincipal(header).roles].sort();
 
 describe('parseClientPrincipal', () => {
   it('reads app roles from the role claim type the principal names', () => {
-    expect(roles(principal(['reader']))).toEqual(['reader']);
-    expect(roles(principal(['operator', 'reader', 'Other.Role']))).toEqual(['operator', 'reader']);
-    expect(parseClientPrincipal(principal([])).authenticated).toBe(true);
+    expect(roles(clientPrincipal(['reader']))).toEqual(['reader']);
+    expect(roles(clientPrincipal(['operator', 'reader', 'Other.Role']))).toEqual(['operator', 'reader']);
+    expect(parseClientPrincipal(clientPrincipal([])).authenticated).toBe(true);
   });
 
   it('reads `roles` claims when role_typ is absent, and ignores roles under other claim types', () => {
@@ -55,7 +38,7 @@ describe('parseClientPrincipal', () => {
     ['base64 of JSON null', Buffer.from('null').toString('base64')],
     ['a principal without claims', Buffer.from('{"auth_typ":"aad"}').toString('base64')],
     ['claims that are not an array', Buffer.from('{"claims":{"typ":"roles"}}').toString('base64')],
-    ['a header over 16 KiB', principal(['operator'], { pad: 'x'.repeat(MAX_PRINCIPAL_HEADER_CHARS) })],
+    ['a header over 16 KiB', clientPrincipal(['operator'], { pad: 'x'.repeat(MAX_PRINCIPAL_HEADER_CHARS) })],
   ])('reads %s as a caller with no roles', (_name, header) => {
     const caller = parseClientPrincipal(header);
     expect(caller.roles.size).toBe(0);
@@ -80,7 +63,7 @@ describe('parseClientPrincipal', () => {
   });
 
   it('does not let a role name differing in case or spacing pass', () => {
-    expect(roles(principal(['Operator', ' operator', 'operator '])).length).toBe(0);
+    expect(roles(clientPrincipal(['Operator', ' operator', 'operator '])).length).toBe(0);
   });
 });
 
@@ -92,8 +75,8 @@ describe('role decisions', () => {
   });
 
   it('lets operator imply reader, never the reverse', () => {
-    const operator = parseClientPrincipal(principal(['operator']));
-    const reader = parseClientPrincipal(principal(['reader']));
+    const operator = parseClientPrincipal(clientPrincipal(['operator']));
+    const reader = parseClientPrincipal(clientPrincipal(['reader']));
     expect(holdsRole(operator, 'reader')).toBe(true);
     expect(holdsRole(reader, 'operator')).toBe(false);
   });
@@ -103,10 +86,10 @@ describe('role decisions', () => {
       allowed: false,
       status: 401,
     });
-    const denied = decideAccess(parseClientPrincipal(principal(['reader'])), 'operator');
+    const denied = decideAccess(parseClientPrincipal(clientPrincipal(['reader'])), 'operator');
     expect(denied).toMatchObject({ allowed: false, status: 403 });
     expect(denied.allowed || denied.message).toContain('"operator"');
-    expect(decideAccess(parseClientPrincipal(principal(['operator'])), 'operator')).toEqual({
+    expect(decideAccess(parseClientPrincipal(clientPrincipal(['operator'])), 'operator')).toEqual({
       allowed: true,
     });
   });
