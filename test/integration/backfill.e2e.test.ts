@@ -629,8 +629,16 @@ test('adversarial: forged manifests in the backfill folder while its run is Queu
       attempts: 1,
       error: '',
     });
-    const landings = [];
-    for await (const row of catalog.landingsByExport(keyOf(real.runId).partitionKey)) landings.push(row);
+    // The history poll may end the month before the blob trigger has catalogued the run's manifest.
+    const readLandings = async () => {
+      const rows = [];
+      for await (const row of catalog.landingsByExport(keyOf(real.runId).partitionKey)) rows.push(row);
+      return rows;
+    };
+    const landings = await waitUntil(async () => {
+      const rows = await readLandings();
+      return rows.some((l) => l.state === 'complete') ? rows : undefined;
+    });
     const complete = landings.filter((l) => l.state === 'complete');
     expect(complete.map((l) => l.runId)).toEqual([real.runId]);
     expect(complete[0]).toMatchObject({ current: true });
