@@ -51,7 +51,15 @@ import {
   backfillMonthOrchestrator,
   backfillOrchestrator,
 } from '../workflows/backfill';
-import { badRequest, type FieldError, httpHandler, json, notFound, readJsonBody } from './http';
+import {
+  badRequest,
+  type FieldError,
+  httpHandler,
+  routeAuthLevel,
+  json,
+  notFound,
+  readJsonBody,
+} from './http';
 
 export const BACKFILL_START_FUNCTION = 'backfillStart';
 export const BACKFILL_STATUS_FUNCTION = 'backfillStatus';
@@ -90,7 +98,7 @@ registerActivity(BACKFILL_ACTIVITIES.finishMonth, 'finishMonth');
 app.http(BACKFILL_START_FUNCTION, {
   route: 'backfills',
   methods: ['POST'],
-  authLevel: 'function',
+  authLevel: routeAuthLevel(),
   extraInputs: [df.input.durableClient()],
   handler: httpHandler('backfill start', startBackfill),
 });
@@ -98,7 +106,7 @@ app.http(BACKFILL_START_FUNCTION, {
 app.http(BACKFILL_STATUS_FUNCTION, {
   route: 'backfills/{id}',
   methods: ['GET', 'DELETE'],
-  authLevel: 'function',
+  authLevel: routeAuthLevel(),
   extraInputs: [df.input.durableClient()],
   handler: httpHandler('backfill status', backfillStatus),
 });

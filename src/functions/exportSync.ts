@@ -1,12 +1,13 @@
-// Export discovery: a timer (`%EXPORT_SYNC_SCHEDULE%`, 05:30 UTC daily by default) and
-// `POST /api/exports/sync` (authLevel function) list the exports at every MANAGED_SCOPES scope and
-// upsert the exports table (services/exportRegistry.ts). The timer starts an exportSyncRound
-// orchestration (one per tick) that syncs the scopes a page at a time with bounded concurrency, so
-// thousands of scopes never run into the function timeout. The HTTP call syncs inline and answers
-// with the report when there are at most INLINE_SYNC_MAX_SCOPES scopes; above that it starts the
-// same round and answers 202 with the URL of GET /api/exports/sync/{id} (the app's own route: the
-// durable extension's management URLs carry its system key, which must never leave the app).
-// Throttled scopes are reported and retried by the next tick.
+// Export discovery: a timer (`%EXPORT_SYNC_SCHEDULE%`, 05:30 UTC daily by default) and `POST
+// /api/exports/sync` (a function key, or an Entra role with AUTH_MODE=entra) list the exports at
+// every MANAGED_SCOPES scope and upsert the exports table (services/exportRegistry.ts). The timer
+// starts an exportSyncRound orchestration (one per tick) that syncs the scopes a page at a time
+// with bounded concurrency, so thousands of scopes never run into the function timeout. The HTTP
+// call syncs inline and answers with the report when there are at most INLINE_SYNC_MAX_SCOPES
+// scopes; above that it starts the same round and answers 202 with the URL of GET
+// /api/exports/sync/{id} (the app's own route: the durable extension's management URLs carry its
+// system key, which must never leave the app). Throttled scopes are reported and retried by the
+// next tick.
 import {
   app,
   type HttpRequest,
@@ -38,7 +39,7 @@ import {
   type SyncRoundInput,
 } from '../workflows/exportSyncRound';
 import { logEvent } from './eventLog';
-import { httpHandler, json, notFound } from './http';
+import { httpHandler, routeAuthLevel, json, notFound } from './http';
 
 export const EXPORT_SYNC_TIMER = 'exportSync';
 export const EXPORT_SYNC_HTTP = 'exportSyncNow';
@@ -155,7 +156,7 @@ app.timer(EXPORT_SYNC_TIMER, {
 app.http(EXPORT_SYNC_HTTP, {
   route: 'exports/sync',
   methods: ['POST'],
-  authLevel: 'function',
+  authLevel: routeAuthLevel(),
   extraInputs: [df.input.durableClient()],
   handler: httpHandler('export sync', exportSyncHttp),
 });
@@ -163,7 +164,7 @@ app.http(EXPORT_SYNC_HTTP, {
 app.http(EXPORT_SYNC_STATUS_HTTP, {
   route: 'exports/sync/{id}',
   methods: ['GET'],
-  authLevel: 'function',
+  authLevel: routeAuthLevel(),
   extraInputs: [df.input.durableClient()],
   handler: httpHandler('export sync status', exportSyncStatusHttp),
 });

@@ -1,5 +1,5 @@
-// The export fleet over HTTP (authLevel function) and its timer. Thin: validation and use cases are
-// in services/fleet.ts, the round in workflows/fleetRound.ts.
+// The export fleet over HTTP (a function key, or an Entra role with AUTH_MODE=entra) and its timer.
+// Thin: validation and use cases are in services/fleet.ts, the round in workflows/fleetRound.ts.
 //   GET/POST  /api/fleet/profiles          DELETE /api/fleet/profiles/{name}
 //   GET/POST  /api/fleet/assignments       GET/DELETE /api/fleet/assignments/{id}[?deleteExports=true]
 //   POST      /api/fleet/assignments/{id}/plan[?scope=…]   desired × actual, no PUT
@@ -66,7 +66,7 @@ import {
 } from '../workflows/fleetRound';
 import { beginBackfill } from './backfill';
 import { type EventSink, logEvent } from './eventLog';
-import { HttpError, httpHandler, readJsonBody } from './http';
+import { HttpError, httpHandler, routeAuthLevel, readJsonBody } from './http';
 
 // ------------------------------------------------------------------------------------- HTTP edge
 
@@ -439,7 +439,7 @@ for (const [name, route, methods, body] of routes) {
   app.http(name, {
     route,
     methods: methods as ('GET' | 'POST' | 'DELETE')[],
-    authLevel: 'function',
+    authLevel: routeAuthLevel(),
     extraInputs: [df.input.durableClient()],
     handler: handler(body),
   });

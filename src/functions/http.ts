@@ -213,6 +213,17 @@ export function httpHandler(
   };
 }
 
+/**
+ * The authLevel of every route that goes through httpHandler: `function` (a function key), unless
+ * AUTH_MODE is entra. Then App Service Authentication in front of the app and the role check here
+ * are the one gate (a shared key would be a second secret to hand out), so the route is anonymous;
+ * getConfig refuses entra in Azure while App Service Authentication is off, which fails every such
+ * route closed (500 Misconfigured). Read as the routes register; any other value keeps the key.
+ */
+export function routeAuthLevel(env: NodeJS.ProcessEnv = process.env): 'function' | 'anonymous' {
+  return env.AUTH_MODE?.trim().toLowerCase() === 'entra' ? 'anonymous' : 'function';
+}
+
 export interface HttpHandlerOptions {
   /** The app role an Entra caller needs (AUTH_MODE=entra); default reader for GET, operator otherwise. */
   role?: CallerRole | ((method: string) => CallerRole);

@@ -21,7 +21,7 @@ import { appService } from '../services/appServices';
 import { type HealingResult, healLedger, type StartBackfill } from '../services/healing';
 import { type LedgerCatalog, type LedgerQuery, LedgerService, type SweepResult } from '../services/ledger';
 import { beginBackfill } from './backfill';
-import { badRequest, type FieldError, httpHandler, json } from './http';
+import { badRequest, type FieldError, httpHandler, routeAuthLevel, json } from './http';
 
 export const LEDGER_FUNCTION = 'ledger';
 export const LEDGER_SWEEP_TIMER = 'ledgerSweep';
@@ -213,7 +213,7 @@ export async function ledgerSweepHandler(
 app.http(LEDGER_FUNCTION, {
   route: 'ledger',
   methods: ['GET'],
-  authLevel: 'function',
+  authLevel: routeAuthLevel(),
   handler: httpHandler('ledger', ledgerHandler),
 });
 

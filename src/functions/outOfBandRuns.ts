@@ -32,7 +32,7 @@ import {
   type RunExportOutput,
 } from '../workflows/outOfBandRound';
 import { logEvent } from './eventLog';
-import { badRequest, httpHandler, json, notFound, readJsonBody } from './http';
+import { badRequest, httpHandler, routeAuthLevel, json, notFound, readJsonBody } from './http';
 
 export const OUT_OF_BAND_TIMER = 'outOfBandRuns';
 export const OUT_OF_BAND_POLICY_FUNCTION = 'setOutOfBandPolicy';
@@ -160,6 +160,6 @@ export async function outOfBandPolicyHandler(
 app.http(OUT_OF_BAND_POLICY_FUNCTION, {
   route: 'exports/{scopeKey}/{exportName}/outOfBand',
   methods: ['PUT', 'DELETE'],
-  authLevel: 'function',
+  authLevel: routeAuthLevel(),
   handler: httpHandler('out-of-band policy', outOfBandPolicyHandler),
 });

@@ -17,7 +17,7 @@ import { collectStatus, type StatusRuntime } from '../services/status';
 import { checkHealth } from '../services/statusConfig';
 import { parseHeatmapPageKey } from '../services/statusHeatmap';
 import { renderStatusHtml } from '../services/statusHtml';
-import { badRequest, httpHandler } from './http';
+import { badRequest, httpHandler, routeAuthLevel } from './http';
 
 export const HEALTH_FUNCTION = 'health';
 export const STATUS_FUNCTION = 'status';
@@ -133,6 +133,6 @@ app.http(HEALTH_FUNCTION, {
 app.http(STATUS_FUNCTION, {
   route: 'status',
   methods: ['GET'],
-  authLevel: 'function',
+  authLevel: routeAuthLevel(),
   handler: httpHandler('status', statusHandler),
 });

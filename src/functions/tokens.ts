@@ -1,4 +1,4 @@
-// SAS token endpoints (authLevel function):
+// SAS token endpoints (a function key, or an Entra role with AUTH_MODE=entra):
 //   POST /api/tokens                           { storageAccount, container, sasToken } → 201 metadata
 //   POST /api/tokens/{storageAccount}/rotate   { sasToken, container? } → per-export results
 //   GET  /api/tokens                           metadata and days left of every token
@@ -17,7 +17,7 @@ import {
   TokenRequestError,
 } from '../services/tokens';
 import { logEvent } from './eventLog';
-import { HttpError, httpHandler, readJsonBody } from './http';
+import { HttpError, httpHandler, routeAuthLevel, readJsonBody } from './http';
 
 export const REGISTER_TOKEN_FUNCTION = 'registerToken';
 export const ROTATE_TOKEN_FUNCTION = 'rotateToken';
@@ -92,20 +92,20 @@ export async function listTokensHandler(
 app.http(REGISTER_TOKEN_FUNCTION, {
   route: 'tokens',
   methods: ['POST'],
-  authLevel: 'function',
+  authLevel: routeAuthLevel(),
   handler: httpHandler('token registration', registerTokenHandler),
 });
 
 app.http(ROTATE_TOKEN_FUNCTION, {
   route: 'tokens/{storageAccount}/rotate',
   methods: ['POST'],
-  authLevel: 'function',
+  authLevel: routeAuthLevel(),
   handler: httpHandler('token rotation', rotateTokenHandler),
 });
 
 app.http(LIST_TOKENS_FUNCTION, {
   route: 'tokens',
   methods: ['GET'],
-  authLevel: 'function',
+  authLevel: routeAuthLevel(),
   handler: httpHandler('token listing', listTokensHandler),
 });

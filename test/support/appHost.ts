@@ -36,6 +36,8 @@ export interface AppHostOptions {
   storage?: string;
   settings?: Record<string, string>;
   logger?: (level: string, message: string) => void;
+  /** Function-level routes refuse a request without the host's key, as Azure does (default: accepted, as `func start`). */
+  requireKeys?: boolean;
 }
 
 export async function startAppHost(options: AppHostOptions = {}): Promise<AppHost> {
@@ -91,6 +93,7 @@ export async function startAppHost(options: AppHostOptions = {}): Promise<AppHos
       clock: new RealClock(),
       blobPollIntervalMs: 200,
       taskHub: settings.DURABLE_TASK_HUB,
+      requireKeys: options.requireKeys ?? false,
       logger: options.logger ?? (() => undefined),
     });
   } catch (error) {

@@ -6,6 +6,7 @@ import {
   MAX_PRINCIPAL_HEADER_CHARS,
   parseClientPrincipal,
 } from '../../src/domain/callerRoles';
+import { routeAuthLevel } from '../../src/functions/http';
 import { clientPrincipal, ROLE_URI } from '../support/clientPrincipal';
 
 const roles = (header: string | null | undefined) => [...parseClientPrincipal(header).roles].sort();
@@ -134,5 +135,15 @@ describe('AUTH_MODE setting', () => {
       expect.stringMatching(/^AUTH_MODE: entra needs App Service Authentication/),
     ]);
     expect(problems({ ...inAzure, WEBSITE_AUTH_ENABLED: 'True' })).toEqual([]);
+  });
+});
+
+describe('routeAuthLevel', () => {
+  it('registers the routes anonymous exactly when AUTH_MODE is entra (then the role check is the gate)', () => {
+    expect(routeAuthLevel({ AUTH_MODE: 'entra' })).toBe('anonymous');
+    expect(routeAuthLevel({ AUTH_MODE: ' Entra ' })).toBe('anonymous');
+    for (const mode of [undefined, '', 'functionKey', 'basic', 'entra-ish']) {
+      expect(routeAuthLevel(mode === undefined ? {} : { AUTH_MODE: mode })).toBe('function');
+    }
   });
 });
