@@ -89,6 +89,8 @@ const RUN_TIME_FOLDER = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})$/;
  * gives even when the manifest itself is unreadable. */
 export interface PathFacts {
   exportName?: string;
+  /** The folders before the export's folder ('' when it is at the container root); set with exportName. */
+  rootFolderPath?: string;
   period?: string;
   runTime?: Date;
   runFolder?: string;
@@ -106,7 +108,10 @@ export function pathFacts(manifestPath: string): PathFacts {
   if (folders.length > 0) facts.runFolder = folders[folders.length - 1];
   if (rangeAt < 0) return facts;
   facts.period = folders[rangeAt];
-  if (rangeAt >= 1) facts.exportName = folders[rangeAt - 1];
+  if (rangeAt >= 1) {
+    facts.exportName = folders[rangeAt - 1];
+    facts.rootFolderPath = folders.slice(0, rangeAt - 1).join('/');
+  }
   const time = RUN_TIME_FOLDER.exec(folders[rangeAt + 1] ?? '');
   if (time) {
     const [y, mo, d, h, mi] = time.slice(1).map(Number) as [number, number, number, number, number];

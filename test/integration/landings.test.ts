@@ -136,6 +136,7 @@ describe('pure pieces', () => {
       ),
     ).toEqual({
       exportName: 'exp',
+      rootFolderPath: 'root/a',
       period: '20250701-20250731',
       runTime: new Date('2025-08-02T09:44:00Z'),
       runFolder: 'ca03ef2a-e064-4d5f-8009-8b51b6024852',
