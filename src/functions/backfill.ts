@@ -55,10 +55,10 @@ import {
   badRequest,
   type FieldError,
   httpHandler,
-  routeAuthLevel,
   json,
   notFound,
   readJsonBody,
+  routeAuthLevel,
 } from './http';
 
 export const BACKFILL_START_FUNCTION = 'backfillStart';

@@ -39,7 +39,7 @@ import {
   type SyncRoundInput,
 } from '../workflows/exportSyncRound';
 import { logEvent } from './eventLog';
-import { httpHandler, routeAuthLevel, json, notFound } from './http';
+import { httpHandler, json, notFound, routeAuthLevel } from './http';
 
 export const EXPORT_SYNC_TIMER = 'exportSync';
 export const EXPORT_SYNC_HTTP = 'exportSyncNow';

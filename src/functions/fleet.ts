@@ -66,7 +66,7 @@ import {
 } from '../workflows/fleetRound';
 import { beginBackfill } from './backfill';
 import { type EventSink, logEvent } from './eventLog';
-import { HttpError, httpHandler, routeAuthLevel, readJsonBody } from './http';
+import { HttpError, httpHandler, readJsonBody, routeAuthLevel } from './http';
 
 // ------------------------------------------------------------------------------------- HTTP edge
 

@@ -21,7 +21,7 @@ import { appService } from '../services/appServices';
 import { type HealingResult, healLedger, type StartBackfill } from '../services/healing';
 import { type LedgerCatalog, type LedgerQuery, LedgerService, type SweepResult } from '../services/ledger';
 import { beginBackfill } from './backfill';
-import { badRequest, type FieldError, httpHandler, routeAuthLevel, json } from './http';
+import { badRequest, type FieldError, httpHandler, json, routeAuthLevel } from './http';
 
 export const LEDGER_FUNCTION = 'ledger';
 export const LEDGER_SWEEP_TIMER = 'ledgerSweep';

@@ -32,7 +32,7 @@ import {
   type RunExportOutput,
 } from '../workflows/outOfBandRound';
 import { logEvent } from './eventLog';
-import { badRequest, httpHandler, routeAuthLevel, json, notFound, readJsonBody } from './http';
+import { badRequest, httpHandler, json, notFound, readJsonBody, routeAuthLevel } from './http';
 
 export const OUT_OF_BAND_TIMER = 'outOfBandRuns';
 export const OUT_OF_BAND_POLICY_FUNCTION = 'setOutOfBandPolicy';

@@ -17,7 +17,7 @@ import {
   TokenRequestError,
 } from '../services/tokens';
 import { logEvent } from './eventLog';
-import { HttpError, httpHandler, routeAuthLevel, readJsonBody } from './http';
+import { HttpError, httpHandler, readJsonBody, routeAuthLevel } from './http';
 
 export const REGISTER_TOKEN_FUNCTION = 'registerToken';
 export const ROTATE_TOKEN_FUNCTION = 'rotateToken';
