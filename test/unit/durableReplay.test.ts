@@ -3,8 +3,9 @@
 // from the library's own tests (test/fixtures/durable-js, MIT) are replayed through the engine's
 // real entry point (DurableEngine.replay → the registered orchestrationTrigger handler), and each
 // must give the actions the library's own test expects
-// (azure-functions-durable-js test/integration/orchestrator-spec.ts at c212f6c). A new library
-// release that changes replay fails here before the engine silently drifts from the real host.
+// (azure-functions-durable-js test/integration/orchestrator-spec.ts at c212f6c) — for a failed
+// activity or sub-orchestration, the state and error carried in the `$OutOfProcData$:` envelope.
+// A new library release that changes replay fails here before the engine drifts from the real host.
 import '../fixtures/durable-js/testOrchestrations';
 
 import { readFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ import {
   roundTrip,
 } from '../../dev/host/durable/history';
 import { silentLogger } from '../../dev/host/invocation';
+import { TestFailureHistories } from '../fixtures/durable-js/testFailureHistories';
 import { TestHistories } from '../fixtures/durable-js/testHistories';
 
 interface ReplayCase {
@@ -136,8 +138,74 @@ const cases: ReplayCase[] = [
   },
 ];
 
+// Failures: the library throws OrchestrationFailureError, whose message carries the state decided so
+// far in the `$OutOfProcData$:` envelope; upstream's tests (TestUtils.extractStateFromError) expect
+// that state's actions and an `error` including the failed task's Reason.
+interface FailureCase extends Omit<ReplayCase, 'expected'> {
+  expected: { isDone: false; actions: unknown[][]; errorIncludes: string };
+}
+
+const retryOptions = { firstRetryIntervalInMilliseconds: 10_000, maxNumberOfAttempts: 2 };
+const failureCases: FailureCase[] = [
+  {
+    upstream: 'Task.all throws if a parallel task has faulted',
+    name: 'FanOutFanInDiskUsage',
+    instanceId: 'replay-fan-out-faulted',
+    input: 'C:\\Dev',
+    history: TestFailureHistories.GetFanOutFanInDiskUsageFaulted(start, files),
+    expected: {
+      isDone: false,
+      actions: [[callActivity('GetFileList', 'C:\\Dev')], files.map((f) => callActivity('GetFileSize', f))],
+      errorIncludes: "Activity function 'GetFileSize' failed: Could not find file file2.png",
+    },
+  },
+  {
+    upstream: 'callActivityWithRetry() reports a failed activity function if >= max attempts',
+    name: 'SayHelloWithActivityRetry',
+    instanceId: 'replay-activity-failed',
+    input: 'World',
+    history: TestFailureHistories.GetSayHelloWithActivityRetryRetryTwo(
+      start,
+      'World',
+      retryOptions.firstRetryIntervalInMilliseconds,
+    ),
+    expected: {
+      isDone: false,
+      actions: [[{ ...callActivity('Hello', 'World'), actionType: 1, retryOptions }]],
+      errorIncludes: "Activity function 'Hello' failed: Result: Failure",
+    },
+  },
+  {
+    upstream: 'callSubOrchestratorWithRetry() reports a failed suborchestrator function if >= max attempts',
+    name: 'SayHelloWithSubOrchestratorRetry',
+    instanceId: parentId,
+    input: 'World',
+    history: TestFailureHistories.GetSayHelloWithSubOrchestratorRetryRetryTwo(
+      start,
+      `${parentId}:0`,
+      'World',
+      retryOptions.firstRetryIntervalInMilliseconds,
+    ),
+    expected: {
+      isDone: false,
+      actions: [
+        [
+          {
+            actionType: 3,
+            functionName: 'SayHelloInline',
+            retryOptions,
+            input: 'World',
+            instanceId: `${parentId}:0`,
+          },
+        ],
+      ],
+      errorIncludes: "Sub orchestrator function 'SayHelloInline' failed: Result: Failure",
+    },
+  },
+];
+
 /** An engine holding one idle instance with the given history (nothing pending, so nothing resumes). */
-function engineWith(c: ReplayCase, schemaVersion: 0 | 3): DurableEngine {
+function engineWith(c: Omit<ReplayCase, 'expected'>, schemaVersion: 0 | 3): DurableEngine {
   const engine = new DurableEngine({ schemaVersion, logger: silentLogger });
   const at = start.toISOString();
   const state: EngineState = {
@@ -193,6 +261,23 @@ describe('durable-functions replay of its own test histories, through the local 
     expect(result.state?.schemaVersion).toBe(3);
     expect(result.state?.isDone).toBe(c.expected.isDone);
     expect(roundTrip(result.state?.output)).toEqual(c.expected.output);
+    expect(result.signatures).toEqual(flattenActions(c.expected.actions.flat()).map(actionSignature));
+  });
+
+  it.each(failureCases)('schema V1, failing: $upstream', async (c) => {
+    const result = await engineWith(c, 0).replay(c.instanceId);
+    expect(result.state).toBeUndefined();
+    expect(result.error).toContain(c.expected.errorIncludes);
+    const { error, ...decided } = roundTrip(result.failedState) as { error: string };
+    expect(error).toContain(c.expected.errorIncludes);
+    expect(decided).toEqual({ isDone: false, actions: c.expected.actions, schemaVersion: 0 });
+  });
+
+  it.each(failureCases)('schema V4 (the engine default), failing: $upstream', async (c) => {
+    const result = await engineWith(c, 3).replay(c.instanceId);
+    expect(result.state).toBeUndefined();
+    expect(result.error).toContain(c.expected.errorIncludes);
+    expect(result.failedState).toMatchObject({ isDone: false, schemaVersion: 3 });
     expect(result.signatures).toEqual(flattenActions(c.expected.actions.flat()).map(actionSignature));
   });
 });

@@ -243,15 +243,21 @@ export class DurableEngine {
 
   /**
    * Runs the orchestrator once more over the instance's stored history and returns what it
-   * decided (a determinism probe: the same history must always give the same actions).
+   * decided (a determinism probe: the same history must always give the same actions). When the
+   * orchestrator fails, `failedState` is the state the library sent along with its error (actions
+   * so far, `error`), and the signatures are its actions.
    */
-  async replay(
-    instanceId: string,
-  ): Promise<{ state?: OrchestratorStateLike; error?: string; signatures: string[] }> {
+  async replay(instanceId: string): Promise<{
+    state?: OrchestratorStateLike;
+    error?: string;
+    failedState?: OrchestratorStateLike;
+    signatures: string[];
+  }> {
     const inst = this.requireInstance(instanceId);
     const result = await this.invokeOrchestrator(inst, inst.history);
-    const actions = result.state ? flattenActions(result.state.actions) : [];
-    return { state: result.state, error: result.error, signatures: actions.map(actionSignature) };
+    const decided = result.state ?? result.failedState;
+    const actions = decided ? flattenActions(decided.actions) : [];
+    return { ...result, signatures: actions.map(actionSignature) };
   }
 
   /**
@@ -740,7 +746,7 @@ export class DurableEngine {
   private async invokeOrchestrator(
     inst: Instance,
     history: HistoryEvent[],
-  ): Promise<{ state?: OrchestratorStateLike; error?: string }> {
+  ): Promise<{ state?: OrchestratorStateLike; error?: string; failedState?: OrchestratorStateLike }> {
     const registration = this.orchestratorRegistration(inst.name);
     const trigger = {
       // The library mutates events (Timestamp → Date): give it a copy, as the host gives it JSON.
@@ -761,7 +767,7 @@ export class DurableEngine {
       const state = (await registration.handler(trigger, context)) as OrchestratorStateLike;
       return { state };
     } catch (err) {
-      return { error: orchestratorError(err) };
+      return orchestratorFailure(err);
     }
   }
 
@@ -1019,19 +1025,23 @@ function activityFailure(name: string, err: unknown): Record<string, unknown> {
   return failure;
 }
 
-/** The orchestrator's own error text, out of the library's OrchestrationFailureError envelope. */
-function orchestratorError(err: unknown): string {
+/**
+ * The orchestrator's own error text, and the state it had decided, out of the library's
+ * OrchestrationFailureError envelope (`<message>$OutOfProcData$:<state JSON>`, the state's `error`
+ * being the failed task's message); any other throw is its raw message.
+ */
+function orchestratorFailure(err: unknown): { error: string; failedState?: OrchestratorStateLike } {
   const message = err instanceof Error ? err.message : String(err);
   const at = message.indexOf(OUT_OF_PROC_LABEL);
   if (at >= 0) {
     try {
-      const state = JSON.parse(message.slice(at + OUT_OF_PROC_LABEL.length)) as { error?: unknown };
-      if (typeof state.error === 'string') return state.error;
+      const state = JSON.parse(message.slice(at + OUT_OF_PROC_LABEL.length)) as OrchestratorStateLike;
+      if (typeof state.error === 'string') return { error: state.error, failedState: state };
     } catch {
       // fall through to the raw message
     }
   }
-  return message;
+  return { error: message };
 }
 
 class Semaphore {
