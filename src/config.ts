@@ -59,7 +59,7 @@ export interface AppConfig {
   };
   outOfBand: { schedule: string; concurrency: number };
   exportSync: { schedule: string };
-  /** Export fleet reconcile rounds (services/fleet.ts): when, and scopes reconciled at once. */
+  /** Export fleet reconcile rounds (services/fleetReconcile.ts): when, and scopes reconciled at once. */
   fleet: { schedule: string; concurrency: number };
   /** The completeness ledger: its daily sweep, when a month is final, and healing per scope. */
   ledger: {

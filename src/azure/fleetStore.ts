@@ -14,6 +14,7 @@
 // | `onboardingBackfill|{onboarding id}` | scope key | the scope's backfill id or why none |
 import type { TableClient } from '@azure/data-tables';
 
+import type { RecordedOutcome } from '../domain/fleetOutcomes';
 import { FLEET_TABLE } from './appTables';
 import { mapWithConcurrency } from './catalog';
 import { unlessMissing, wentThrough } from './storageRefusal';
@@ -27,7 +28,7 @@ export interface ExportOutcomeRecord {
   scope: string;
   exportName: string;
   assignmentId: string;
-  outcome: 'created' | 'updated' | 'unchanged' | 'not-owned' | 'failed' | 'forbidden' | 'throttled';
+  outcome: RecordedOutcome;
   /** What differed before an update (field names only). */
   fields?: string[];
   /** Fingerprint of the token this app last put on the export (SAS destinations). */

@@ -1,5 +1,6 @@
 // The export fleet over HTTP (a function key, or an Entra role with AUTH_MODE=entra) and its timer.
-// Thin: validation and use cases are in services/fleet.ts, the round in workflows/fleetRound.ts.
+// Thin: validation and use cases are in domain/fleetAssignment.ts and services/fleet*.ts, the round
+// in workflows/fleetRound.ts.
 //   GET/POST  /api/fleet/profiles          DELETE /api/fleet/profiles/{name}
 //   GET/POST  /api/fleet/assignments       GET/DELETE /api/fleet/assignments/{id}[?deleteExports=true]
 //   POST      /api/fleet/assignments/{id}/plan[?scope=…]   desired × actual, no PUT
@@ -19,26 +20,15 @@ import * as df from 'durable-functions';
 
 import { isCostManagementError, ThrottledError } from '../azure/armErrors';
 import { instanceStatus } from '../azure/durableClient';
+import { FleetRequestError } from '../domain/fleetAssignment';
+import { handOffFor } from '../domain/fleetHandOff';
 import { redactError } from '../domain/redact';
 import { appService } from '../services/appServices';
-import {
-  deleteProfile,
-  findProfile,
-  FleetRequestError,
-  type FleetRuntime,
-  getAssignment,
-  handOffFor,
-  listAssignments,
-  listProfiles,
-  markMembers,
-  outcomesOf,
-  putAssignment,
-  reconcileAssignmentInline,
-  reconcileScope,
-  removeAssignment,
-  saveProfile,
-  targetsPage,
-} from '../services/fleet';
+import { getAssignment, putAssignment, removeAssignment } from '../services/fleetAssignments';
+import type { FleetRuntime } from '../services/fleetDeps';
+import { deleteProfile, findProfile, listProfiles, saveProfile } from '../services/fleetProfiles';
+import { reconcileAssignmentInline, reconcileScope, targetsPage } from '../services/fleetReconcile';
+import { listAssignments, markMembers, outcomesOf } from '../services/fleetRows';
 import { assignmentSummary, finishAssignment, scopeTally } from '../services/fleetSummary';
 import {
   beginOnboarding,

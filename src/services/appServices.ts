@@ -21,7 +21,7 @@ import { parseBackfillExportName } from '../domain/backfillPlan';
 import type { SasWatchRuntime } from './alerts';
 import type { BackfillDeps } from './backfills';
 import type { ExportSyncRuntime } from './exportRegistry';
-import { type FleetRuntime, registeredTokens } from './fleet';
+import { type FleetRuntime, registeredTokens } from './fleetDeps';
 import { fleetStatus } from './fleetSummary';
 import { LandingRefusals } from './landingRefusals';
 import type { LandingAdapters } from './landings';

@@ -2,13 +2,15 @@
 // outcome (and the first exports that need a person) as one row, so /api/status and the fleet
 // view read O(assignments) rows, never one per export.
 import type { ExportOutcomeRecord, FleetStoreApi } from '../azure/fleetStore';
+import type { Assignment } from '../domain/fleetAssignment';
 import {
   type AssignmentSummary,
   type AssignmentTally,
   ATTENTION_OUTCOMES,
   type AttentionItem,
 } from '../domain/fleetContracts';
-import { type Assignment, ASSIGNMENT_PK, departedMembers, type ScopeResult, SUMMARY_PK } from './fleet';
+import { ASSIGNMENT_PK, departedMembers, SUMMARY_PK } from './fleetRows';
+import type { ScopeResult } from './fleetScopeResults';
 
 /** One scope's recorded rows as counts, and the ones that need a person (for the round's tally). */
 export function scopeTally(result: Pick<ScopeResult, 'recorded'>): {

@@ -7,17 +7,13 @@ import type { FleetStoreApi } from '../azure/fleetStore';
 import type { BackfillOutcome } from '../domain/backfillView';
 import { backfillOutcome } from '../domain/backfillView';
 import type { BackfillProgress } from '../domain/contracts';
+import { type Assignment, FleetRequestError } from '../domain/fleetAssignment';
 import { isRecord } from '../domain/json';
 import { onboardingBackfill } from '../domain/onboarding';
 import { parseScope, scopeKey } from '../domain/scope';
-import {
-  type Assignment,
-  findProfile,
-  type FleetDeps,
-  FleetRequestError,
-  getAssignment,
-  putAssignment,
-} from './fleet';
+import { getAssignment, putAssignment } from './fleetAssignments';
+import type { FleetDeps } from './fleetDeps';
+import { findProfile } from './fleetProfiles';
 import type { StartBackfill } from './healing';
 
 export const ONBOARDING_PK = 'onboarding';

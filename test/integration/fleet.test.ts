@@ -17,7 +17,7 @@ import { FleetStore } from '../../src/azure/fleetStore';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import { loadConfig } from '../../src/config';
 import { useAppServices } from '../../src/services/appServices';
-import type { FleetRuntime } from '../../src/services/fleet';
+import type { FleetRuntime } from '../../src/services/fleetDeps';
 import { fleetStatus } from '../../src/services/fleetSummary';
 import {
   BACKFILL_ACTIVITIES,
