@@ -53,30 +53,43 @@ export function ledgerServiceOf(rt: LedgerRuntime): LedgerService {
   });
 }
 
+const LEDGER_QUERY_KEYS = new Set([
+  'scope',
+  'export',
+  'from',
+  'to',
+  'state',
+  'pageSize',
+  'continuationToken',
+  'format',
+  'code',
+]);
+
 /** Validates the query string; every problem is named by its parameter. */
 export function parseLedgerQuery(
   query: URLSearchParams,
 ): { ok: true; value: LedgerQuery } | { ok: false; errors: FieldError[] } {
   const errors: FieldError[] = [];
   const value: LedgerQuery = { pageSize: DEFAULT_LEDGER_PAGE };
-  const allowed = new Set([
-    'scope',
-    'export',
-    'from',
-    'to',
-    'state',
-    'pageSize',
-    'continuationToken',
-    'format',
-    'code',
-  ]);
+  checkLedgerQueryKeys(query, errors);
+  parseLedgerFilters(query, value, errors);
+  parseLedgerMonths(query, value, errors);
+  parseLedgerPaging(query, value, errors);
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, value };
+}
+
+function checkLedgerQueryKeys(query: URLSearchParams, errors: FieldError[]): void {
   for (const key of query.keys()) {
-    if (!allowed.has(key))
+    if (!LEDGER_QUERY_KEYS.has(key))
       errors.push({
         field: key.slice(0, 40),
-        message: `unknown parameter; allowed: ${[...allowed].filter((k) => k !== 'code').join(', ')}`,
+        message: `unknown parameter; allowed: ${[...LEDGER_QUERY_KEYS].filter((k) => k !== 'code').join(', ')}`,
       });
   }
+}
+
+/** `scope` and `export`: which cells the page holds. */
+function parseLedgerFilters(query: URLSearchParams, value: LedgerQuery, errors: FieldError[]): void {
   const scope = query.get('scope');
   if (scope !== null) {
     try {
@@ -94,6 +107,10 @@ export function parseLedgerQuery(
       errors.push({ field: 'export', message: 'expected an export name of 1-256 characters' });
     else value.exportName = exportName;
   }
+}
+
+/** `from` and `to`: the month range, in order. */
+function parseLedgerMonths(query: URLSearchParams, value: LedgerQuery, errors: FieldError[]): void {
   for (const [field, key] of [
     ['from', 'fromMonth'],
     ['to', 'toMonth'],
@@ -109,6 +126,10 @@ export function parseLedgerQuery(
   }
   if (value.fromMonth && value.toMonth && value.fromMonth > value.toMonth)
     errors.push({ field: 'to', message: 'must not be before from' });
+}
+
+/** `state`, `pageSize` and `continuationToken`. */
+function parseLedgerPaging(query: URLSearchParams, value: LedgerQuery, errors: FieldError[]): void {
   const states = query.get('state');
   if (states !== null) {
     const list = states.split(',').map((s) => s.trim());
@@ -133,7 +154,6 @@ export function parseLedgerQuery(
       errors.push({ field: 'continuationToken', message: 'expected the token a previous page returned' });
     else value.continuationToken = token;
   }
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, value };
 }
 
 export async function ledgerHandler(
