@@ -10,8 +10,10 @@ import { assertNoSecrets, compact } from './catalog/guards';
 import { landingFilesPrefix, landingRowKey } from './catalog/keys';
 import {
   allRows,
+  backfillLookupsNamed,
   backfillRunsOf,
   type CatalogQuery,
+  exportsNamed,
   exportsOfScope,
   landingFilesFilter,
   landingsOfExport,
@@ -296,6 +298,11 @@ export class Catalog {
     return this.get('exports', exportKeys(scopeText(scope), exportName));
   }
 
+  /** The registered exports of that name in every scope (a scan across partitions). */
+  exportsNamed(exportName: string): AsyncGenerator<Stored<ExportRecord>, void, undefined> {
+    return this.query(exportsNamed(exportName));
+  }
+
   /** Every registered export, or those of one scope (one partition). */
   listExports(scope?: Scope | string): AsyncGenerator<Stored<ExportRecord>, void, undefined> {
     return this.query(scope === undefined ? allRows('exports') : exportsOfScope(scopeText(scope)));
@@ -549,6 +556,17 @@ export class Catalog {
   ): Promise<BackfillLookup | undefined> {
     const row = await this.pointRead('backfillRuns', backfillLookupKeys(scopeText(scope), exportName, month));
     return row && backfillLookupFromRow(row);
+  }
+
+  /** The lookup rows of a backfill export name and month in every scope: which scopes' backfills
+   * created an export of that name (and where it delivered), even after it was deleted. */
+  async *backfillLookupsNamed(exportName: string, month: string): AsyncGenerator<BackfillLookup> {
+    const pages = this.client('backfillRuns')
+      .listEntities<Record<string, unknown>>({
+        queryOptions: { filter: backfillLookupsNamed(exportName, month).filter },
+      })
+      .byPage({ maxPageSize: this.pageSize });
+    for await (const page of pages) for (const row of page) yield backfillLookupFromRow(row);
   }
 
   modifyBackfillRun(

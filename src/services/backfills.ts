@@ -3,7 +3,12 @@
 // Cost Management, catalog and secret-store adapters passed in. Token values are fetched here, inside
 // an activity, and never reach orchestration input, history, tables or logs.
 import { ExportNotFoundError, isCostManagementError, ThrottledError } from '../azure/armErrors';
-import type { BackfillRunRecord, BackfillRunStatus, TokenRecord } from '../azure/catalog';
+import type {
+  BackfillRunDestination,
+  BackfillRunRecord,
+  BackfillRunStatus,
+  TokenRecord,
+} from '../azure/catalog';
 import type { CostExportsApi } from '../azure/costExports';
 import { buildExportBody, ExportBodyError, type ExportBodyInput } from '../azure/exportModels';
 import type { SecretStore } from '../azure/secrets';
@@ -513,7 +518,20 @@ function runRecord(
     instanceId,
     status,
     ...extra,
+    destination: runDestination(task.destination),
     updatedAt: now.toISOString(),
+  };
+}
+
+const STORAGE_ACCOUNT_ID = /\/providers\/Microsoft\.Storage\/storageAccounts\/([^/]+)$/i;
+
+/** Where the month's export delivers, as the blob trigger compares it with a landing's folder. */
+export function runDestination(d: BackfillDestination): BackfillRunDestination {
+  const account = 'resourceId' in d ? STORAGE_ACCOUNT_ID.exec(d.resourceId)?.[1] : d.storageAccount;
+  return {
+    ...(account ? { storageAccount: account.toLowerCase() } : {}),
+    container: d.container,
+    rootFolderPath: (d.rootFolderPath ?? '').replace(/^\/+|\/+$/g, ''),
   };
 }
 
@@ -711,6 +729,7 @@ export async function cleanupBackfill(deps: BackfillDeps, backfillId: string): P
         status: 'cancelled',
         ...(run.runId !== undefined ? { runId: run.runId } : {}),
         ...(run.attempts !== undefined ? { attempts: run.attempts } : {}),
+        ...(run.destination ? { destination: run.destination } : {}),
         updatedAt: now().toISOString(),
       });
       summary.deleted.push(run.exportName);

@@ -647,6 +647,31 @@ describe('Catalog on Azurite', () => {
     await expect(catalog.findBackfillRun(SCOPE, 'x', '2024-13')).rejects.toThrow(/month/);
   });
 
+  it("keeps where a backfill's export delivered, and finds exports and backfill exports by name in every scope", async () => {
+    const destination = { storageAccount: 'partnerexports', container: 'msexports', rootFolderPath: 'bf/x' };
+    const run = backfillRun({ backfillId: 'bf/named', exportName: 'cea-bf-named-202411', month: '2024-11' });
+    await catalog.upsertBackfillRun({ ...run, destination });
+    await catalog.upsertBackfillRun({ ...run, backfillId: 'bf/named2', scope: BILLING_SCOPE });
+    expect(await catalog.getBackfillRun('bf/named', run.dataset, '2024-11')).toMatchObject({ destination });
+    expect((await catalog.findBackfillRun(SCOPE, run.exportName, '2024-11'))?.destination).toEqual(
+      destination,
+    );
+    const named = await collect(catalog.backfillLookupsNamed('CEA-BF-named-202411', '2024-11'));
+    expect(named.map((l) => [l.scope, l.destination])).toEqual(
+      expect.arrayContaining([
+        [SCOPE, destination],
+        [BILLING_SCOPE, undefined],
+      ]),
+    );
+    expect(named).toHaveLength(2);
+    expect(await collect(catalog.backfillLookupsNamed(run.exportName, '2024-12'))).toEqual([]);
+
+    await catalog.upsertExport(exportRecord({ exportName: 'Named-Everywhere' }));
+    await catalog.upsertExport(exportRecord({ scope: BILLING_SCOPE, exportName: 'named-everywhere' }));
+    const exports = await collect(catalog.exportsNamed('NAMED-everywhere'));
+    expect(exports.map((e) => e.scope).sort()).toEqual([BILLING_SCOPE, SCOPE].sort());
+  });
+
   it('records an export run by Merge, and reports an unregistered export', async () => {
     await catalog.upsertExport(exportRecord({ exportName: 'runs' }));
     const ok = await catalog.recordExportRun(SCOPE, 'runs', {

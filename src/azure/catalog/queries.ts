@@ -4,7 +4,7 @@
 import { odata } from '@azure/data-tables';
 
 import type { LedgerState } from '../../domain/ledger';
-import { LANDING_ROWS_END, prefixRange, scopePartitionKey, tableKey } from './keys';
+import { exportNameKey, LANDING_ROWS_END, prefixRange, scopePartitionKey, tableKey } from './keys';
 import { ledgerExportRange } from './ledgerRecords';
 import { type TableKind, tokenKeys } from './records';
 
@@ -37,6 +37,12 @@ export function exportsOfScopeAndDataset(scopeCanonical: string, dataset: string
     'exports',
     odata`PartitionKey eq ${scopePartitionKey(scopeCanonical)} and dataset eq ${dataset}`,
   );
+}
+
+/** The registered exports of that name in every scope (ARM names ignore case; so does the RowKey).
+ * A scan across partitions: for landings no scope's export claims. */
+export function exportsNamed(exportName: string): CatalogQuery<'exports'> {
+  return query('exports', odata`RowKey eq ${exportNameKey(exportName)}`);
 }
 
 /** Exports with an out-of-band policy (the column outOfBand.minIntervalMinutes maps to). */
@@ -83,6 +89,15 @@ export function landingFilesFilter(landingPartition: string, filesPrefix: string
 /** One backfill's run rows (its partition), ordered by dataset then month. */
 export function backfillRunsOf(backfillId: string): CatalogQuery<'backfillRuns'> {
   return query('backfillRuns', odata`PartitionKey eq ${tableKey(backfillId, 'backfillId')}`);
+}
+
+/** The blob trigger's lookup rows of an export name and month in every scope (a scan across
+ * partitions; backfills name their exports in lower case). */
+export function backfillLookupsNamed(exportName: string, month: string): CatalogQuery<'backfillRuns'> {
+  return query(
+    'backfillRuns',
+    odata`kind eq ${'lookup'} and RowKey eq ${month} and exportName eq ${exportName.toLowerCase()}`,
+  );
 }
 
 /** Every backfill's run rows; the table also holds the blob trigger's lookup rows (kind `lookup`). */

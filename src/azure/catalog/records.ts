@@ -583,7 +583,18 @@ export interface BackfillRunRecord {
   runId?: string;
   attempts?: number;
   error?: string;
+  /** Where the temporary export delivers, recorded before it is PUT: the blob trigger checks a landing
+   * against it even after the export is deleted. Absent on rows written before it was recorded. */
+  destination?: BackfillRunDestination;
   updatedAt: string;
+}
+
+export interface BackfillRunDestination {
+  /** Storage account name, when the destination names it (a resource id or a SAS destination). */
+  storageAccount?: string;
+  container: string;
+  /** '' for the container root. */
+  rootFolderPath: string;
 }
 
 /** What the blob trigger needs to raise the event: stored in a lookup partition keyed by scope and
@@ -595,6 +606,37 @@ export interface BackfillLookup {
   month: string;
   exportName: string;
   scope: string;
+  destination?: BackfillRunDestination;
+}
+
+function backfillDestinationColumns(d: BackfillRunDestination | undefined): Record<string, string> {
+  if (!d) return {};
+  if (typeof d.container !== 'string' || !CONTAINER.test(d.container)) {
+    throw new TypeError(
+      `destination.container: expected a storage container name, got "${String(d.container)}"`,
+    );
+  }
+  if (typeof d.rootFolderPath !== 'string' || d.rootFolderPath.length > 1024) {
+    throw new TypeError('destination.rootFolderPath: expected a string of at most 1024 characters');
+  }
+  return {
+    ...(d.storageAccount !== undefined
+      ? { destinationAccount: storageAccount('destination.storageAccount', d.storageAccount) }
+      : {}),
+    destinationContainer: d.container,
+    destinationRootFolderPath: d.rootFolderPath,
+  };
+}
+
+function backfillDestinationOf(r: RowReader): BackfillRunDestination | undefined {
+  const container = r.optionalString('destinationContainer');
+  if (container === undefined) return undefined;
+  const account = r.optionalString('destinationAccount');
+  return {
+    ...(account !== undefined ? { storageAccount: account } : {}),
+    container,
+    rootFolderPath: r.optionalString('destinationRootFolderPath') ?? '',
+  };
 }
 
 export function backfillKeys(
@@ -627,6 +669,7 @@ export function backfillLookupKeys(
 export function backfillToRows(b: BackfillRunRecord): [Row, Row] {
   const scope = parseScope(b.scope).canonical;
   const instanceId = nonEmpty('instanceId', b.instanceId, 256);
+  const destination = backfillDestinationColumns(b.destination);
   const main = compact({
     ...backfillKeys(b.backfillId, b.dataset, b.month),
     kind: 'run',
@@ -640,6 +683,7 @@ export function backfillToRows(b: BackfillRunRecord): [Row, Row] {
     runId: optional(b.runId, (v) => nonEmpty('runId', v, 128)),
     attempts: optional(b.attempts, (v) => wholeNumber('attempts', v, 0, 1000)),
     error: optional(b.error, (v) => redactSecrets(v).slice(0, 8_000)),
+    ...destination,
     updatedAt: isoTimestamp('updatedAt', b.updatedAt),
   });
   const lookup = {
@@ -651,6 +695,7 @@ export function backfillToRows(b: BackfillRunRecord): [Row, Row] {
     month: b.month,
     exportName: b.exportName,
     scope,
+    ...destination,
   };
   return [main, lookup];
 }
@@ -668,12 +713,14 @@ export function backfillFromRow(row: Record<string, unknown>): BackfillRunRecord
     runId: r.optionalString('runId'),
     attempts: r.optionalNumber('attempts'),
     error: r.optionalString('error'),
+    destination: backfillDestinationOf(r),
     updatedAt: r.string('updatedAt'),
   });
 }
 
 export function backfillLookupFromRow(row: Record<string, unknown>): BackfillLookup {
   const r = new RowReader('backfillRuns', row);
+  const destination = backfillDestinationOf(r);
   return {
     backfillId: r.string('backfillId'),
     instanceId: r.string('instanceId'),
@@ -681,6 +728,7 @@ export function backfillLookupFromRow(row: Record<string, unknown>): BackfillLoo
     month: r.string('month'),
     exportName: r.string('exportName'),
     scope: r.string('scope'),
+    ...(destination ? { destination } : {}),
   };
 }
 
