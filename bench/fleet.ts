@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { Counters } from '../dev/emulator/admin';
 import { startStack } from '../dev/stack';
 import type { FleetRoundTotals } from '../src/workflows/fleetRound';
+import { fleetApi } from './fleetApi';
 
 const CUSTOMERS = Number(process.argv[2] ?? 2000);
 /** The emulator's per-principal limit on non-run calls, per 10 s (0: no limit). */
@@ -36,31 +37,11 @@ async function main(): Promise<void> {
     settings: { DURABLE_TASK_HUB: 'fleetbench', FLEET_CONCURRENCY: '16' },
     emulator: LIMIT > 0 ? { throttle: { otherPerPrincipal: { limit: LIMIT, windowSeconds: 10 } } } : {},
   });
-  const headers = { 'content-type': 'application/json', 'x-functions-key': stack.functionKey };
-  const post = async (path: string, body: unknown) => {
-    const response = await fetch(`${stack.api}/fleet/${path}`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify(body),
-    });
-    const json = (await response.json()) as { id?: string; statusUrl?: string; error?: unknown };
-    if (!json.statusUrl) throw new Error(`POST ${path}: ${response.status} ${JSON.stringify(json)}`);
-    return json.statusUrl;
-  };
-  const wait = async (statusUrl: string): Promise<FleetRoundTotals> => {
-    for (;;) {
-      const response = await fetch(statusUrl, { headers });
-      const json = (await response.json()) as { runtimeStatus: string; result: FleetRoundTotals | null };
-      if (json.runtimeStatus === 'Completed' && json.result) return json.result;
-      if (['Failed', 'Terminated'].includes(json.runtimeStatus))
-        throw new Error(`round ${json.runtimeStatus}`);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  };
+  const fleet = fleetApi(stack);
   const phase = async (run: () => Promise<string>): Promise<Phase> => {
     await stack.emulatorAdmin.resetCounters();
     const started = performance.now();
-    const totals = await wait(await run());
+    const totals = await fleet.wait(await run());
     const ms = performance.now() - started;
     const c: Counters = await stack.emulatorAdmin.counters();
     return {
@@ -77,14 +58,14 @@ async function main(): Promise<void> {
       pageSize: 50,
     });
     const onboarding = await phase(() =>
-      post('onboard', {
+      fleet.start('onboard', {
         billingAccountId: MPA,
         profile: 'flexera-csp',
         destination: DESTINATION,
         backfillMonths: 0,
       }),
     );
-    const reconcile = await phase(() => post('reconcile', {}));
+    const reconcile = await phase(() => fleet.start('reconcile', {}));
     const exports = CUSTOMERS * 2;
     const per = (n: number, d: number) => (n / d).toFixed(2);
     const ok =

@@ -12,7 +12,6 @@
 // landings 3.00 storage requests per export at both sizes, the sweep 0.01 (ratio 0.79), the first
 // /api/ledger page 1 request at both, the HTML page 11 requests vs 7: the status counts still read
 // the exports table up to its 5,000-row cap (5 pages at 5,000 exports), the heatmap one page.
-import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
 import { startAzurite } from '../dev/azurite';
@@ -29,22 +28,13 @@ import { LedgerService } from '../src/services/ledger';
 import { ScopeAccessChecker } from '../src/services/scopeAccess';
 import { collectStatus } from '../src/services/status';
 import { renderStatusHtml } from '../src/services/statusHtml';
+import { countHttpRequests } from './httpRequests';
 
 const EXPORTS = Number(process.argv[2] ?? 5000);
 const SMALL = Math.max(2, Math.round(EXPORTS / 10));
 const MPA = 'aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa:bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb_2019-05-31';
 
-function countRequests(): { reset(): void; total(): number } {
-  let n = 0;
-  const original = http.request.bind(http) as (...args: unknown[]) => http.ClientRequest;
-  (http as { request: unknown }).request = (...args: unknown[]) => {
-    n++;
-    return original(...args);
-  };
-  return { reset: () => (n = 0), total: () => n };
-}
-
-const requests = countRequests();
+const requests = countHttpRequests();
 
 function monthsBefore(at: Date, n: number): string {
   return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() - n, 1)).toISOString().slice(0, 7);

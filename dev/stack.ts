@@ -20,6 +20,7 @@ import { REALISTIC_THROTTLE } from './emulator/throttle';
 import { RealClock } from './host/clock';
 import { installFunctionsCoreStub } from './host/installFunctionsCoreStub';
 import type { HostLogger } from './host/invocation';
+import type { InvocationObserver } from './host/invocationTiming';
 import { type LocalHost, startLocalHost } from './host/localHost';
 
 /** The billing account the local stack manages unless told otherwise (an EA enrollment: its id is digits). */
@@ -48,6 +49,8 @@ export interface StackOptions {
   /** Keep state here across restarts: Azurite's data, the emulator's exports and runs, the durable
    * engine's orchestrations and the function key. Default: everything in memory, a new key each start. */
   dataDir?: string;
+  /** Told the wall time of every function invocation the host makes (benchmarks). */
+  onInvocation?: InvocationObserver;
 }
 
 export interface RunningStack {
@@ -240,6 +243,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       blobPollIntervalMs: options.blobPollIntervalMs ?? 500,
       taskHub: settings.DURABLE_TASK_HUB,
       logger,
+      ...(options.onInvocation ? { onInvocation: options.onInvocation } : {}),
       ...(dataDir
         ? {
             durableStateFile: path.join(dataDir, 'durable.json'),

@@ -33,6 +33,7 @@ import {
 import { MAX_REQUEST_BODY_BYTES, MAX_URL_BYTES, readBodyWithinLimit, urlTooLong } from './httpLimits';
 import { type CompiledRoute, compileRoute, matchRoute } from './httpRoutes';
 import { consoleLogger, createInvocationContext, describeError, type HostLogger } from './invocation';
+import { type InvocationObserver, timedRegistrations } from './invocationTiming';
 import { type HostEnv, resolveSettings } from './settings';
 import { TimerTriggerRunner } from './timerTriggers';
 
@@ -63,6 +64,8 @@ export interface LocalHostOptions {
   startBlobWatchers?: boolean;
   /** Keep the durable engine's instances in this JSON file and resume them from it at start. */
   durableStateFile?: string;
+  /** Told the wall time of every invocation (HTTP, timer, blob, activity, orchestrator episode). */
+  onInvocation?: InvocationObserver;
 }
 
 export interface LocalHost {
@@ -102,7 +105,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   const env = options.env ?? process.env;
   const clock = options.clock ?? new RealClock();
   const logger = options.logger ?? consoleLogger;
-  const all = options.registrations ?? capturedRegistrations;
+  const all = timedRegistrations(options.registrations ?? capturedRegistrations, options.onInvocation);
   const routePrefix = (options.routePrefix ?? 'api').replace(/^\/+|\/+$/g, '');
   const functionKey = options.functionKey ?? randomBytes(24).toString('base64url');
   const taskHub = options.taskHub ?? env.DURABLE_TASK_HUB ?? 'LocalTaskHub';

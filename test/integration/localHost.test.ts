@@ -11,6 +11,7 @@ import * as df from 'durable-functions';
 import { VirtualClock } from '../../dev/host/clock';
 import { MAX_REQUEST_BODY_BYTES, MAX_URL_BYTES, readBodyWithinLimit } from '../../dev/host/httpLimits';
 import type { HostLogLevel } from '../../dev/host/invocation';
+import type { InvocationTiming } from '../../dev/host/invocationTiming';
 import { type LocalHost, startLocalHost } from '../../dev/host/localHost';
 import { instanceStatus, raiseEventTo } from '../../src/azure/durableClient';
 import { testStorageConnection, uniqueName } from '../support/storage';
@@ -135,6 +136,7 @@ app.storageBlob('onLanded', {
 let clock: VirtualClock;
 let host: LocalHost;
 const logs: { level: HostLogLevel; message: string }[] = [];
+const invocations: InvocationTiming[] = [];
 
 beforeAll(async () => {
   await BlobServiceClient.fromConnectionString(testStorageConnection())
@@ -152,6 +154,7 @@ beforeAll(async () => {
     blobPollIntervalMs: MINUTE,
     functionKey: 'local-test-key',
     logger: (level, message) => logs.push({ level, message }),
+    onInvocation: (timing) => invocations.push(timing),
   });
   await clock.runUntilIdle();
 });
@@ -316,6 +319,28 @@ describe('durable client against the engine', () => {
     expect(await call('typedRaise', 'flow-3', 'go')).toEqual({ status: 200, body: { outcome: 'raised' } });
     expect((await call('terminate', 'flow-2')).status).toBe(202);
     expect((await call('status', 'flow-2')).body).toEqual({ runtimeStatus: 'Terminated', output: 'enough' });
+  });
+});
+
+describe('invocation timing', () => {
+  test('every invocation is reported once with its function, trigger type, duration and failure', async () => {
+    const from = invocations.length;
+    await host.fireTimer('tick');
+    expect((await fetch(`${host.baseUrl}/explode`)).status).toBe(500);
+    const start = await fetch(`${host.baseUrl}/ops/start/timed-1`, { method: 'POST' });
+    expect(start.status).toBe(200);
+    await clock.runUntilIdle();
+    const seen = invocations.slice(from);
+    expect(seen.map(({ functionName, trigger, failed }) => ({ functionName, trigger, failed }))).toEqual(
+      expect.arrayContaining([
+        { functionName: 'tick', trigger: 'timerTrigger', failed: false },
+        { functionName: 'explode', trigger: 'httpTrigger', failed: true },
+        { functionName: 'durableOps', trigger: 'httpTrigger', failed: false },
+        { functionName: 'approvalFlow', trigger: 'orchestrationTrigger', failed: false },
+      ]),
+    );
+    expect(seen.filter((t) => t.functionName === 'tick')).toHaveLength(1);
+    for (const t of seen) expect(t.ms).toBeGreaterThanOrEqual(0);
   });
 });
 
