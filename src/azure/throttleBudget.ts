@@ -35,7 +35,12 @@ export interface BudgetKey {
 }
 
 /** The numbers of the tokens a call took, per bucket (absent where the bucket is not paced). */
-export type BudgetTickets = Partial<Record<BudgetLevel, number>>;
+export interface BudgetTickets {
+  entity?: number;
+  client?: number;
+  /** The buckets in which the call's slot was spaced from the others' (pacing's Admission). */
+  spaced?: BudgetLevel[];
+}
 
 export type BudgetDecision =
   { kind: 'go'; tickets?: BudgetTickets } | { kind: 'defer'; retryAfterMs: number };
@@ -189,12 +194,13 @@ export class TableThrottleBudget implements ThrottleBudget {
     const seen = this.lastSeen.get(id);
     if (ticket === undefined || seen === undefined || !Number.isInteger(remaining) || remaining < 0) return;
     const seed = this.seeds[level][key.kind];
-    if (!learnRemaining(seen, seed, this.now(), remaining, ticket, this.pace)) return;
+    const answer = { remaining, ticket, spaced: tickets.spaced?.includes(level) === true };
+    if (!learnRemaining(seen, seed, this.now(), answer, this.pace)) return;
     try {
       await this.inTurn(id, async () => {
         for (let attempt = 0; attempt <= this.maxConflicts; attempt++) {
           const read = await this.read(level, key);
-          const next = learnRemaining(read.state, seed, this.now(), remaining, ticket, this.pace);
+          const next = learnRemaining(read.state, seed, this.now(), answer, this.pace);
           if (!next) return;
           if (await this.write(level, key, read, next)) {
             this.stats.synced++;
@@ -271,6 +277,10 @@ export class TableThrottleBudget implements ThrottleBudget {
       const tickets: BudgetTickets = {};
       if (a.ticket !== undefined) tickets.entity = a.ticket;
       if (b.ticket !== undefined) tickets.client = b.ticket;
+      const spaced: BudgetLevel[] = [];
+      if (a.spaced) spaced.push('entity');
+      if (b.spaced) spaced.push('client');
+      if (spaced.length) tickets.spaced = spaced;
       return { sleepMs: Math.max(a.sleepMs, b.sleepMs), tickets };
     }
     // Contention beyond reason: come back shortly rather than send unpaced into a crowd.

@@ -15,7 +15,11 @@
 // learnt is an echo of it (the call was already on its way) and teaches nothing new; a measurement
 // counts only the calls issued before the refused one (the later ones are still in flight); and a
 // service that reports its remaining calls (x-ms-ratelimit-remaining-…-requests) tells the bucket
-// exactly where it stands: the remaining count less the tickets issued after the answered call.
+// where it stands: the remaining count less the tickets issued after the answered call. Exactly so
+// (to within a fraction: the count is whole tokens) only when the calls reached the service in
+// ticket order, which a call spaced from the others by its slot vouches for; calls sent at once (a
+// burst) overtake each other, so a burst's counts say nothing about tokens. Every count shows the
+// service's real burst, though, which a fresh bucket (its seed kept a fifth back) then gains.
 
 export interface PaceState {
   /** Calls per millisecond; 0 = not paced (nothing learned, no seed). */
@@ -71,8 +75,10 @@ export const DEFAULT_PACE_OPTIONS: PaceOptions = {
 
 export type Admission =
   /** Send after sleeping `sleepMs`; `state` must be stored (undefined: nothing changed). `ticket`
-   * numbers the token taken (undefined when unpaced). */
-  | { kind: 'go'; sleepMs: number; state: PaceState | undefined; ticket?: number }
+   * numbers the token taken (undefined when unpaced). `spaced`: its slot is at least half an
+   * interval after the previous token's, so calls issued before it reach the service before it and
+   * later ones after it (the count on its answer can be trusted; see learnRemaining). */
+  | { kind: 'go'; sleepMs: number; state: PaceState | undefined; ticket?: number; spaced?: boolean }
   /** Do not send; come back in `retryAfterMs`. Nothing to store. */
   | { kind: 'defer'; retryAfterMs: number };
 
@@ -139,6 +145,7 @@ export function admit(
     kind: 'go',
     sleepMs: waitMs,
     ticket: state.issued + 1,
+    spaced: state.tokens <= 0.5,
     state: {
       ...state,
       tokens: state.tokens - 1,
@@ -209,24 +216,53 @@ export function learnThrottle(
   };
 }
 
-/** The service answered the call holding `ticket` and said its bucket has `remaining` calls left.
- * Tickets issued after that call are already counted against our tokens but not yet against its
- * count, so the bucket stands at `remaining` less those; the tokens follow it (up or down, never
- * above the capacity, which grows to what the service shows it holds). Undefined: nothing to change
- * (less than a token apart, or an answer from before the bucket's last reset). */
+/** An answer that reported its bucket's remaining calls. */
+export interface CountedAnswer {
+  /** The calls the service says its bucket has left. */
+  remaining: number;
+  /** The ticket of the call answered. */
+  ticket: number;
+  /** The call's slot was spaced from the others' (Admission `spaced`): the calls issued before it
+   * reached the service before it, the ones issued after it reach it later. Calls sent at once (a
+   * burst) overtake each other. */
+  spaced: boolean;
+}
+
+/** The service answered the call holding `answer.ticket` and said its bucket has `remaining` calls
+ * left. Tickets issued after that call are counted against our tokens but not yet against its
+ * count, so the bucket stands at `remaining` less those, if the calls reached it in ticket order.
+ * A spaced call vouches for that (to within a fraction: the count is whole tokens), and the tokens
+ * follow its count both ways: down when above it (a fraction above is enough for a 429; a twentieth
+ * is let be), up when a whole token below. The last ticket issued vouches for half of it: nothing
+ * can have overtaken it, but an earlier call may still be on its way, so its count only brings the
+ * tokens down. Any other answer (a burst's calls overtake each other) says nothing about tokens:
+ * an overtaker would be counted twice (too low), a call still on its way not at all (too high).
+ * Every count shows the service's burst (the count plus one): the capacity grows to it, and a
+ * fresh bucket (no 429 since its seed, which assumed the service's bucket full) gains the
+ * difference as tokens, less one kept back for calls that reach the service late while its bucket
+ * is full (ours refills from when a call is admitted, the service's from when it arrives).
+ * Undefined: nothing to change (or an answer from before the bucket's last reset, or while a 429's
+ * block says more). */
 export function learnRemaining(
   stored: PaceState | undefined,
   seed: PaceSeed,
   now: number,
-  remaining: number,
-  ticket: number,
+  answer: CountedAnswer,
   options: PaceOptions = DEFAULT_PACE_OPTIONS,
 ): PaceState | undefined {
+  const { remaining, ticket } = answer;
   if (stored === undefined || stored.rate === 0 || ticket > stored.issued) return undefined;
   const state = current(stored, seed, now, options);
   if (state.blockedUntil > now) return undefined; // a 429's block says more than an earlier answer
   const capacity = Math.max(state.capacity, remaining + 1);
-  const tokens = Math.min(capacity, remaining - (state.issued - ticket));
-  if (Math.abs(tokens - state.tokens) < 1 && capacity === state.capacity) return undefined;
+  const gain = state.sampleSince === 0 ? capacity - 1 - state.capacity : 0;
+  const grown = gain > 0 ? state.tokens + gain : state.tokens;
+  const later = state.issued - ticket;
+  const bound = remaining - later;
+  // A twentieth of a token over is left alone: calls reach the service that much later anyway.
+  const down = (answer.spaced || later === 0) && grown - bound > 0.05;
+  const up = answer.spaced && bound - grown >= 1;
+  const tokens = down || up ? bound : grown;
+  if (tokens === state.tokens && capacity === state.capacity) return undefined;
   return { ...state, capacity, tokens };
 }

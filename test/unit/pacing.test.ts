@@ -1,5 +1,6 @@
 import {
   admit,
+  type CountedAnswer,
   DEFAULT_PACE_OPTIONS,
   learnRemaining,
   learnThrottle,
@@ -8,17 +9,25 @@ import {
 } from '../../src/domain/pacing';
 
 const UNPACED: PaceSeed = { perMinute: 0, burst: 1 };
+/** An answer's count; spaced unless said otherwise (the call waited for its slot). */
+const counted = (remaining: number, ticket: number, spaced = true): CountedAnswer => ({
+  remaining,
+  ticket,
+  spaced,
+});
 const TEN_A_MINUTE: PaceSeed = { perMinute: 10, burst: 10 };
 
-/** A simulated service bucket (as the emulator's throttle) and callers that always want to call. */
-function simulate(limitPerMinute: number, capacity: number, seed: PaceSeed, minutes: number) {
+/** A simulated service bucket (as the emulator's throttle) and callers that always want to call.
+ * `counts`: the service reports its remaining calls on every answer, as Cost Management does. */
+function simulate(limitPerMinute: number, capacity: number, seed: PaceSeed, minutes: number, counts = false) {
   const rate = limitPerMinute / 60_000;
   let serverTokens = capacity;
   let state: PaceState | undefined;
   let admitted = 0;
   let throttled = 0;
-  let now = 0;
-  let lastServerAt = 0;
+  // Clocks are epoch milliseconds: 0 is never a time anything happened.
+  let now = 1_000;
+  let lastServerAt = now;
   while (now < minutes * 60_000) {
     const a = admit(state, seed, now, 0.5);
     if (a.kind === 'defer') {
@@ -32,6 +41,10 @@ function simulate(limitPerMinute: number, capacity: number, seed: PaceSeed, minu
     if (serverTokens >= 1) {
       serverTokens -= 1;
       admitted++;
+      if (counts && state && a.ticket !== undefined)
+        state =
+          learnRemaining(state, seed, now, counted(Math.floor(serverTokens), a.ticket, a.spaced === true)) ??
+          state;
     } else {
       throttled++;
       const retryAfterMs = Math.max(1, Math.ceil((1 - serverTokens) / rate / 1000)) * 1000;
@@ -89,11 +102,14 @@ describe('pacing rules', () => {
   });
 
   it.each([
-    ['a seeded limit', 10, 10, TEN_A_MINUTE],
-    ['a stricter limit than the seed', 6, 6, TEN_A_MINUTE],
-    ['a limit learned from nothing', 600, 10, UNPACED],
-  ])('keeps 429s rare and throughput high against %s', (_name, limit, capacity, seed) => {
-    const r = simulate(limit, capacity, seed, 60);
+    ['a seeded limit', 10, 10, TEN_A_MINUTE, false],
+    ['a stricter limit than the seed', 6, 6, TEN_A_MINUTE, false],
+    ['a limit learned from nothing', 600, 10, UNPACED, false],
+    ['a seeded limit, with the counts the service reports', 10, 10, TEN_A_MINUTE, true],
+    ['a raised limit, with the counts the service reports', 13, 10, TEN_A_MINUTE, true],
+    ['a stricter limit, with the counts the service reports', 6, 6, TEN_A_MINUTE, true],
+  ])('keeps 429s rare and throughput high against %s', (_name, limit, capacity, seed, counts) => {
+    const r = simulate(limit, capacity, seed, 60, counts);
     expect(r.admitted / r.allowed).toBeGreaterThanOrEqual(0.9);
     expect(r.throttled / r.admitted).toBeLessThanOrEqual(0.05);
   });
@@ -141,21 +157,65 @@ describe('pacing rules', () => {
     expect(measured.rate * 60_000).toBeCloseTo(29 / (1 + DEFAULT_PACE_OPTIONS.margin), 5);
   });
 
-  it('sets its tokens to the remaining count the service reports, less the tickets issued after the answered call', () => {
-    const { state } = take(undefined, TEN_A_MINUTE, 0, 5); // tickets 1-5, 3 of the usable 8 left
-    // Ticket 2's answer: the service holds 9 (its bucket of 10, less ticket 1 and 2)... and 3 more
-    // tickets (3-5) are on their way: 6 left, more than the 3 we kept back, up to what it holds.
-    const up = learnRemaining(state, TEN_A_MINUTE, 100, 8, 2)!;
-    expect(up.tokens).toBeCloseTo(5, 5);
-    expect(up.capacity).toBe(9);
-    // Another service user drained it: ticket 5's answer says 0 left, so the next call waits a slot.
-    const down = learnRemaining(up, TEN_A_MINUTE, 200, 0, 5)!;
-    expect(down.tokens).toBeCloseTo(0, 1);
-    expect(admit(down, TEN_A_MINUTE, 200, 0)).toMatchObject({ kind: 'go' });
-    expect((admit(down, TEN_A_MINUTE, 200, 0) as { sleepMs: number }).sleepMs).toBeGreaterThan(5_000);
-    // Less than a token apart, an unknown ticket, or an unpaced bucket: nothing to write.
-    expect(learnRemaining(down, TEN_A_MINUTE, 200, 0, 5)).toBeUndefined();
-    expect(learnRemaining(down, TEN_A_MINUTE, 200, 3, 99)).toBeUndefined();
-    expect(learnRemaining(undefined, UNPACED, 200, 3, 1)).toBeUndefined();
+  it('brings its tokens down to the count the last ticket’s answer reports, less nothing: no call came after it', () => {
+    const { state } = take(undefined, TEN_A_MINUTE, 1_000, 5); // tickets 1-5 at once, 3 of the usable 8 left
+    // Another service user drained the bucket: ticket 5's answer says 0 left. Nothing was issued
+    // after it, so nothing overtook it: the next call waits a slot.
+    const down = learnRemaining(state, TEN_A_MINUTE, 1_100, counted(0, 5, false))!;
+    expect(down.tokens).toBe(0);
+    expect((admit(down, TEN_A_MINUTE, 1_100, 0) as { sleepMs: number }).sleepMs).toBeGreaterThan(5_000);
+    // Nothing to bring down, an unknown ticket, or an unpaced bucket: nothing to write.
+    expect(learnRemaining(down, TEN_A_MINUTE, 1_100, counted(0, 5, false))).toBeUndefined();
+    expect(learnRemaining(down, TEN_A_MINUTE, 1_100, counted(3, 99))).toBeUndefined();
+    expect(learnRemaining(undefined, UNPACED, 1_100, counted(3, 1))).toBeUndefined();
+  });
+
+  it('takes no tokens from a burst call’s count (calls overtake each other), only the service’s burst', () => {
+    const { state } = take(undefined, TEN_A_MINUTE, 1_000, 8);
+    // Ticket 8 overtook 4-7 and is answered first: the service took 1, 2, 3 and 8 of its 10 and says
+    // 6 left, though 4 of those are already spoken for. Lifting to 6 would overspend.
+    expect(learnRemaining(state, TEN_A_MINUTE, 1_000, counted(6, 8, false))).toBeUndefined();
+    // 4-8 overtook 3: ticket 3's answer says 2 left with 5 issued after it. Bringing the tokens
+    // down to -3 would stall the bucket for half a minute while the service holds 2.
+    const three = learnRemaining(state, TEN_A_MINUTE, 1_000, counted(2, 3, false));
+    expect(three).toBeUndefined();
+    // Ticket 1's answer (9 left) shows the service's burst of 10, not the seed's usable 8: a fresh
+    // bucket gains the difference less one kept back for late arrivals.
+    const grown = learnRemaining(state, TEN_A_MINUTE, 1_000, counted(9, 1, false))!;
+    expect(grown.capacity).toBe(10);
+    expect(grown.tokens).toBeCloseTo(1, 5);
+    // A bucket that drew a 429 is not fresh: its capacity grows, its tokens do not.
+    const throttled = learnThrottle(state, TEN_A_MINUTE, 1_000, 6_000);
+    const later = learnRemaining(throttled, TEN_A_MINUTE, 7_000, counted(9, 8, false))!;
+    expect(later.capacity).toBe(10);
+    expect(later.tokens).toBeCloseTo(6_000 * throttled.rate, 5);
+  });
+
+  it('sets its tokens to a spaced call’s count both ways: its calls reached the service in order', () => {
+    const { state } = take(undefined, TEN_A_MINUTE, 1_000, 8);
+    const slot = admit(state, TEN_A_MINUTE, 1_000, 0) as {
+      state: PaceState;
+      ticket: number;
+      sleepMs: number;
+    };
+    expect(slot).toMatchObject({ kind: 'go', ticket: 9, spaced: true });
+    // Answered after its slot: the service says 2 left (its burst was larger than the seed's usable
+    // 8), where we count none: a whole token under, so the tokens go up to it...
+    const at = 1_000 + slot.sleepMs + 100;
+    const lifted = learnRemaining(slot.state, TEN_A_MINUTE, at, counted(2, 9))!;
+    expect(lifted.tokens).toBe(2);
+    // ...and down to 0 when it says 0 where we count 2.
+    expect(learnRemaining(lifted, TEN_A_MINUTE, at, counted(0, 9))!.tokens).toBe(0);
+  });
+
+  it('takes back a fraction of a token it counts over the service: enough for a 429 on the next call', () => {
+    const { state } = take(undefined, TEN_A_MINUTE, 1_000, 8);
+    const full = { ...state, capacity: 10, tokens: 0, issued: 10 }; // the service's burst of 10, spent
+    // 3 s on our clock: half a token refilled. The service answers ticket 10 with 0 left (its
+    // refill is at or under ours), so the half token we count is not there to spend.
+    const held = learnRemaining(full, TEN_A_MINUTE, 4_000, counted(0, 10))!;
+    expect(held.tokens).toBe(0);
+    // A twentieth of a token or less over is let be (nothing to write).
+    expect(learnRemaining(held, TEN_A_MINUTE, 4_200, counted(0, 10))).toBeUndefined();
   });
 });
