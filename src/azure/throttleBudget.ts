@@ -14,8 +14,9 @@
 //   entity: one scope and ClientType (a 429 with only Retry-After or the entity header lands here);
 //   client: the whole ClientType across scopes (client, tenant and qpu headers land here).
 // Each is kept separately for runs (POST …/run) and for every other call. The rules are in
-// domain/pacing.ts; this file only stores them. Storage trouble never stops a call: the budget then
-// lets it through unpaced, and the service's own 429 still protects us.
+// domain/pacing.ts; this file only stores them. Storage trouble (a busy table timing out) defers a
+// call for a moment rather than sending it unpaced into a crowd; only a table that stays out of
+// reach for a minute (an outage) lets calls through unpaced, the service's own 429 then protecting us.
 import type { TableClient } from '@azure/data-tables';
 
 import type { PaceOptions, PaceSeed, PaceState } from '../domain/pacing';
@@ -93,9 +94,14 @@ export interface TableThrottleBudgetOptions {
   now?: () => number;
   random?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  /** Lost races retried before letting the call through unpaced. */
+  /** Lost races retried before deferring the call. */
   maxConflicts?: number;
+  /** Storage failing for this long in a row counts as an outage: calls then go unpaced. */
+  outageMs?: number;
 }
+
+/** A table out of reach for a minute is an outage, not a busy moment (tries time out after 5 s). */
+export const STORAGE_OUTAGE_MS = 60_000;
 
 /** A bucket's row: the pure pacing state plus its keys and the scope it paces. */
 type Row = PaceState & { partitionKey: string; rowKey: string; scope: string };
@@ -131,6 +137,10 @@ export class TableThrottleBudget implements ThrottleBudget {
   private readonly random: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly maxConflicts: number;
+  private readonly outageMs: number;
+  /** Since when the table has failed every acquire of this process (undefined: it answers). Only
+   * about this process's reach of storage; the budget itself is in the rows. */
+  private failingSince: number | undefined;
   private tableReady: Promise<void> | undefined;
   /** Blocks this process learnt from its own 429s: a caller that slept towards its slot re-checks
    * them before sending. Only a shortcut: the rows hold the same blocks for everyone. */
@@ -153,6 +163,7 @@ export class TableThrottleBudget implements ThrottleBudget {
     this.random = options.random ?? Math.random;
     this.sleep = options.sleep ?? sleep;
     this.maxConflicts = options.maxConflicts ?? 8;
+    this.outageMs = options.outageMs ?? STORAGE_OUTAGE_MS;
   }
 
   async acquire(key: BudgetKey, signal?: AbortSignal): Promise<BudgetDecision> {
@@ -160,13 +171,20 @@ export class TableThrottleBudget implements ThrottleBudget {
     let tickets: BudgetTickets = {};
     try {
       ({ sleepMs, tickets } = await this.inTurn(keyId('entity', key), () => this.reserve(key)));
+      this.failingSince = undefined;
     } catch (error) {
       if (error instanceof Deferred) {
+        this.failingSince = undefined;
         this.stats.deferred++;
         return { kind: 'defer', retryAfterMs: error.retryAfterMs };
       }
       this.stats.storageErrors++;
-      return { kind: 'go' };
+      const now = this.now();
+      this.failingSince ??= now;
+      if (now - this.failingSince >= this.outageMs) return { kind: 'go' };
+      // A busy table: come back in a moment (spread, so the deferred do not return together).
+      this.stats.deferred++;
+      return { kind: 'defer', retryAfterMs: 1_000 + Math.floor(this.random() * 2_000) };
     }
     if (sleepMs > 0) {
       this.stats.slept++;

@@ -7,7 +7,11 @@ import { ThrottledError } from '../../src/azure/armErrors';
 import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
 import { buildExportBody } from '../../src/azure/exportModels';
-import { TableThrottleBudget, type TableThrottleBudgetOptions } from '../../src/azure/throttleBudget';
+import {
+  STORAGE_OUTAGE_MS,
+  TableThrottleBudget,
+  type TableThrottleBudgetOptions,
+} from '../../src/azure/throttleBudget';
 import { testStorageConnection, uniqueName } from '../support/storage';
 
 const SCOPE = '/subscriptions/00000000-0000-4000-8000-000000000001';
@@ -131,14 +135,16 @@ describe('shared pacing budget', () => {
     expect(runs.filter((e) => e.status === 429)).toHaveLength(0);
   });
 
-  it('lets calls through unpaced when its table cannot be reached', async () => {
+  it('defers calls while its table cannot be reached, and lets them through unpaced once that lasts a minute', async () => {
     await createExport(SCOPE);
+    let clock = 1_000_000;
     const broken = new TableThrottleBudget(
       TableClient.fromConnectionString(
         'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Zm9v;TableEndpoint=http://127.0.0.1:9/devstoreaccount1',
         'budget',
         { allowInsecureConnection: true, retryOptions: { maxRetries: 0 } },
       ),
+      { now: () => clock },
     );
     const api = new CostExportsClient({
       endpoint: emulator.url,
@@ -147,7 +153,17 @@ describe('shared pacing budget', () => {
       caPem: emulator.caPem,
       budget: broken,
     });
-    await expect(api.run(SCOPE, 'daily')).resolves.toBeUndefined();
-    expect(broken.stats.storageErrors).toBe(1);
+    await emulator.admin.resetCounters();
+    // A table that does not answer may be a busy moment: the call waits rather than go unpaced.
+    expect(await runOutcome(api, SCOPE)).toBe('deferred');
+    clock += STORAGE_OUTAGE_MS - 1;
+    expect(await runOutcome(api, SCOPE)).toBe('deferred');
+    expect((await emulator.admin.requests()).filter((e) => e.operation === 'Exports_Execute')).toHaveLength(
+      0,
+    );
+    // Out of reach for a minute: an outage, and the service's own 429s pace the calls meanwhile.
+    clock += 1;
+    expect(await runOutcome(api, SCOPE)).toBe('ok');
+    expect(broken.stats.storageErrors).toBe(3);
   });
 });
