@@ -13,6 +13,7 @@ export default tseslint.config(
       '*.config.js',
       '*.config.mjs',
       'cli/*.cjs',
+      'bench/.baseline/**',
     ],
   },
   ...tseslint.configs.recommendedTypeChecked,
