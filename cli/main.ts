@@ -89,24 +89,31 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     case 'backfill':
       return backfill(target, flags, sub, rest[0]);
     case 'fleet':
-      if (sub === 'profiles' || sub === 'assignments') return show(target, flags, 'GET', `/fleet/${sub}`);
-      if (sub === 'reconcile') return show(target, flags, 'POST', '/fleet/reconcile');
-      throw new CliError(`fleet: expected profiles, assignments or reconcile\n\n${USAGE}`, EXIT.usage);
-    case 'run-timer': {
-      if (!sub) throw new CliError('run-timer: name the timer function (e.g. sasWatch)', EXIT.usage);
-      await call(
-        target,
-        'POST',
-        `/admin/functions/${encodeURIComponent(sub)}`,
-        { input: '' },
-        { fromOrigin: true },
-      );
-      out(flags.json ? JSON.stringify({ started: sub }) : `${sub} started (its log says what it did)`);
-      return EXIT.ok;
-    }
+      return fleet(target, flags, sub);
+    case 'run-timer':
+      return runTimer(target, flags, sub);
     default:
       throw new CliError(`unknown command "${command}"\n\n${USAGE}`, EXIT.usage);
   }
+}
+
+async function fleet(target: ApiTarget, flags: Flags, sub: string | undefined): Promise<number> {
+  if (sub === 'profiles' || sub === 'assignments') return show(target, flags, 'GET', `/fleet/${sub}`);
+  if (sub === 'reconcile') return show(target, flags, 'POST', '/fleet/reconcile');
+  throw new CliError(`fleet: expected profiles, assignments or reconcile\n\n${USAGE}`, EXIT.usage);
+}
+
+async function runTimer(target: ApiTarget, flags: Flags, name: string | undefined): Promise<number> {
+  if (!name) throw new CliError('run-timer: name the timer function (e.g. sasWatch)', EXIT.usage);
+  await call(
+    target,
+    'POST',
+    `/admin/functions/${encodeURIComponent(name)}`,
+    { input: '' },
+    { fromOrigin: true },
+  );
+  out(flags.json ? JSON.stringify({ started: name }) : `${name} started (its log says what it did)`);
+  return EXIT.ok;
 }
 
 async function show(target: ApiTarget, flags: Flags, method: string, path: string): Promise<number> {
@@ -216,63 +223,76 @@ async function backfill(
   sub: string | undefined,
   id: string | undefined,
 ): Promise<number> {
-  if (sub === 'start') {
-    const body = {
-      scope: required(flags, 'scope'),
-      datasets: required(flags, 'datasets')
-        .split(',')
-        .map((d) => d.trim())
-        .filter(Boolean),
-      ...(flags.months !== undefined ? { months: wholeNumber('months', flags.months) } : {}),
-      ...(flags.from !== undefined ? { from: flags.from } : {}),
-      ...(flags.to !== undefined ? { to: flags.to } : {}),
-      ...(flags.concurrency !== undefined
-        ? { concurrency: wholeNumber('concurrency', flags.concurrency) }
-        : {}),
-      destination: {
-        ...(flags['resource-id']
-          ? { resourceId: flags['resource-id'] }
-          : { storageAccount: required(flags, 'account') }),
-        container: required(flags, 'container'),
-        ...(flags['root-folder'] ? { rootFolderPath: flags['root-folder'] } : {}),
-      },
-    };
-    const started = await call<{ id: string; started?: boolean; runtimeStatus?: string }>(
-      target,
-      'POST',
-      '/backfills',
-      body,
-    );
-    if (!flags.follow) {
-      out(
-        flags.json
-          ? JSON.stringify(started)
-          : `${started.started === false ? 'already known' : 'started'}: ${started.id}`,
-      );
-      return EXIT.ok;
-    }
-    if (!flags.json) process.stderr.write(`started: ${started.id}\n`);
-    return follow(target, flags, started.id);
-  }
+  if (sub === 'start') return backfillStart(target, flags);
   if (!id) throw new CliError(`backfill ${sub ?? ''}: the backfill id is required\n\n${USAGE}`, EXIT.usage);
-  const path = `/backfills/${encodeURIComponent(id)}`;
-  if (sub === 'show') {
-    if (flags.follow) return follow(target, flags, id);
-    const view = await call<BackfillAnswer>(target, 'GET', path);
-    out(flags.json ? JSON.stringify(view) : describe(view));
-    return exitFor(view);
-  }
-  if (sub === 'cancel') {
-    const view = await call<BackfillAnswer & { progress?: { cancelled?: string[] } }>(target, 'DELETE', path);
-    if (flags.json) out(JSON.stringify(view));
-    else {
-      out(describe(view));
-      const cancelled = view.progress?.cancelled ?? [];
-      out(cancelled.length ? `cancelled months: ${cancelled.join(', ')}` : 'no month was in flight');
-    }
+  if (sub === 'show') return backfillShow(target, flags, id);
+  if (sub === 'cancel') return backfillCancel(target, flags, id);
+  throw new CliError(`backfill: expected start, show or cancel\n\n${USAGE}`, EXIT.usage);
+}
+
+/** The POST /api/backfills body from the flags (required ones named when missing). */
+function backfillBody(flags: Flags) {
+  return {
+    scope: required(flags, 'scope'),
+    datasets: required(flags, 'datasets')
+      .split(',')
+      .map((d) => d.trim())
+      .filter(Boolean),
+    ...(flags.months !== undefined ? { months: wholeNumber('months', flags.months) } : {}),
+    ...(flags.from !== undefined ? { from: flags.from } : {}),
+    ...(flags.to !== undefined ? { to: flags.to } : {}),
+    ...(flags.concurrency !== undefined
+      ? { concurrency: wholeNumber('concurrency', flags.concurrency) }
+      : {}),
+    destination: {
+      ...(flags['resource-id']
+        ? { resourceId: flags['resource-id'] }
+        : { storageAccount: required(flags, 'account') }),
+      container: required(flags, 'container'),
+      ...(flags['root-folder'] ? { rootFolderPath: flags['root-folder'] } : {}),
+    },
+  };
+}
+
+async function backfillStart(target: ApiTarget, flags: Flags): Promise<number> {
+  const started = await call<{ id: string; started?: boolean; runtimeStatus?: string }>(
+    target,
+    'POST',
+    '/backfills',
+    backfillBody(flags),
+  );
+  if (!flags.follow) {
+    out(
+      flags.json
+        ? JSON.stringify(started)
+        : `${started.started === false ? 'already known' : 'started'}: ${started.id}`,
+    );
     return EXIT.ok;
   }
-  throw new CliError(`backfill: expected start, show or cancel\n\n${USAGE}`, EXIT.usage);
+  if (!flags.json) process.stderr.write(`started: ${started.id}\n`);
+  return follow(target, flags, started.id);
+}
+
+async function backfillShow(target: ApiTarget, flags: Flags, id: string): Promise<number> {
+  if (flags.follow) return follow(target, flags, id);
+  const view = await call<BackfillAnswer>(target, 'GET', `/backfills/${encodeURIComponent(id)}`);
+  out(flags.json ? JSON.stringify(view) : describe(view));
+  return exitFor(view);
+}
+
+async function backfillCancel(target: ApiTarget, flags: Flags, id: string): Promise<number> {
+  const view = await call<BackfillAnswer & { progress?: { cancelled?: string[] } }>(
+    target,
+    'DELETE',
+    `/backfills/${encodeURIComponent(id)}`,
+  );
+  if (flags.json) out(JSON.stringify(view));
+  else {
+    out(describe(view));
+    const cancelled = view.progress?.cancelled ?? [];
+    out(cancelled.length ? `cancelled months: ${cancelled.join(', ')}` : 'no month was in flight');
+  }
+  return EXIT.ok;
 }
 
 function wholeNumber(name: string, raw: string): number {
