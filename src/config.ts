@@ -264,9 +264,23 @@ class SettingsReader {
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const CONTAINER_NAME = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 
-export function loadConfig(env: Env = process.env): AppConfig {
-  const r = new SettingsReader(env);
+function readSmtp(r: SettingsReader, transport: MailTransport): AppConfig['alerts']['smtp'] {
+  const smtpHost = r.optionalString('SMTP_HOST');
+  if (transport === 'smtp' && !smtpHost)
+    r.problems.push('SMTP_HOST: required when ALERT_MAIL_TRANSPORT is smtp');
+  const smtpUser = r.optionalString('SMTP_USER');
+  const smtpPassword = r.optionalString('SMTP_PASSWORD');
+  if (!smtpHost) return undefined;
+  return {
+    host: smtpHost,
+    port: r.int('SMTP_PORT', 587, 1, 65535),
+    secure: r.oneOf('SMTP_SECURE', 'false', ['true', 'false']) === 'true',
+    ...(smtpUser ? { user: smtpUser } : {}),
+    ...(smtpPassword ? { password: smtpPassword } : {}),
+  };
+}
 
+function readAlerts(r: SettingsReader): AppConfig['alerts'] {
   const transport = r.oneOf<MailTransport>('ALERT_MAIL_TRANSPORT', 'none', ['acs', 'smtp', 'none']);
   const recipients = r.list('ALERT_RECIPIENTS');
   for (const address of recipients) {
@@ -282,21 +296,17 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const acsEndpoint = r.url('ACS_ENDPOINT');
   if (transport === 'acs' && !acsEndpoint)
     r.problems.push('ACS_ENDPOINT: required when ALERT_MAIL_TRANSPORT is acs');
-  const smtpHost = r.optionalString('SMTP_HOST');
-  if (transport === 'smtp' && !smtpHost)
-    r.problems.push('SMTP_HOST: required when ALERT_MAIL_TRANSPORT is smtp');
-  const smtpUser = r.optionalString('SMTP_USER');
-  const smtpPassword = r.optionalString('SMTP_PASSWORD');
-  const smtp = smtpHost
-    ? {
-        host: smtpHost,
-        port: r.int('SMTP_PORT', 587, 1, 65535),
-        secure: r.oneOf('SMTP_SECURE', 'false', ['true', 'false']) === 'true',
-        ...(smtpUser ? { user: smtpUser } : {}),
-        ...(smtpPassword ? { password: smtpPassword } : {}),
-      }
-    : undefined;
+  const smtp = readSmtp(r, transport);
+  return {
+    transport,
+    recipients,
+    ...(sender ? { sender } : {}),
+    ...(acsEndpoint ? { acsEndpoint } : {}),
+    ...(smtp ? { smtp } : {}),
+  };
+}
 
+function readSasThresholdsDays(r: SettingsReader): number[] {
   const thresholdsText = r.list('SAS_ALERT_THRESHOLDS_DAYS', ['30', '14', '7', '3', '1', '0']);
   const thresholdsDays = [...new Set(thresholdsText.map(Number))].sort((a, b) => b - a);
   if (thresholdsText.some((t) => !/^\d{1,3}$/.test(t))) {
@@ -304,7 +314,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       `SAS_ALERT_THRESHOLDS_DAYS: expected whole numbers of days from 0 to 999, like "30,14,7,3,1,0", got "${thresholdsText.join(',')}"`,
     );
   }
+  return thresholdsDays;
+}
 
+function readSecrets(r: SettingsReader, env: Env): AppConfig['secrets'] {
   const secretStore = r.oneOf<SecretStoreKind>('SECRET_STORE', 'keyvault', ['keyvault', 'table']);
   const keyVaultUri = r.url('KEY_VAULT_URI');
   // App Service (which hosts Functions) sets WEBSITE_INSTANCE_ID on every instance it runs; a laptop
@@ -319,7 +332,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       'KEY_VAULT_URI: required when SECRET_STORE is keyvault (the default); use SECRET_STORE=table only for local development',
     );
   }
+  return { store: secretStore, ...(keyVaultUri ? { keyVaultUri } : {}) };
+}
 
+function readAuth(r: SettingsReader, env: Env): AppConfig['auth'] {
   const authMode = r.oneOf<AuthMode>('AUTH_MODE', 'functionKey', AUTH_MODES);
   // Only App Service Authentication strips a forged x-ms-client-principal from outside requests;
   // App Service sets WEBSITE_AUTH_ENABLED=True on the app when it is on.
@@ -332,48 +348,83 @@ export function loadConfig(env: Env = process.env): AppConfig {
       'AUTH_MODE: entra needs App Service Authentication turned on for the app (WEBSITE_AUTH_ENABLED is not True); deploy with entraClientId or use functionKey',
     );
   }
+  return { mode: authMode };
+}
 
+function readCostManagement(r: SettingsReader): AppConfig['costManagement'] {
   const caFile = r.optionalString('COST_MANAGEMENT_CA_FILE');
+  return {
+    endpoint:
+      r.url('COST_MANAGEMENT_ENDPOINT', 'https://management.azure.com') ?? 'https://management.azure.com',
+    ...(caFile ? { caFile } : {}),
+    clientType: r.string(
+      'COST_MANAGEMENT_CLIENT_TYPE',
+      'CostExportAutopilot',
+      /^[\w.-]{1,64}$/,
+      'letters, digits, . _ - (at most 64)',
+    ),
+  };
+}
+
+function readStorage(r: SettingsReader): AppConfig['storage'] {
+  return {
+    catalog: r.storageConnection('AzureWebJobsStorage'),
+    exports: r.storageConnection('ExportsStorage'),
+    exportsContainer: r.string(
+      'EXPORTS_CONTAINER',
+      'msexports',
+      CONTAINER_NAME,
+      'a storage container name (3-63 lower-case letters, digits, hyphens)',
+    ),
+    landingTriggerSource: r.oneOf<LandingTriggerSource>('LANDING_TRIGGER_SOURCE', 'EventGrid', [
+      'EventGrid',
+      'LogsAndContainerScan',
+    ]),
+    blobEndpointTemplate: r.blobEndpointTemplate(
+      'STORAGE_BLOB_ENDPOINT_TEMPLATE',
+      'https://{account}.blob.core.windows.net',
+    ),
+  };
+}
+
+function readLedger(r: SettingsReader): AppConfig['ledger'] {
+  return {
+    schedule: r.ncrontab('LEDGER_SWEEP_SCHEDULE', '0 45 6 * * *'),
+    finalAfterDays: r.int('LEDGER_FINAL_AFTER_DAYS', 4, 1, 31),
+    graceHours: r.int('LEDGER_GRACE_HOURS', 12, 0, 720),
+    healing: {
+      defaultPolicy: r.oneOf<HealingPolicy>('HEALING_POLICY', 'report', [...HEALING_POLICIES]),
+      scopes: healingScopes(r),
+      coolDownHours: r.int('HEALING_COOLDOWN_HOURS', 24, 1, 8760),
+      maxAttempts: r.int('HEALING_MAX_ATTEMPTS', 3, 1, 20),
+      maxPerSweep: r.int('HEALING_MAX_PER_SWEEP', 20, 1, 1000),
+    },
+  };
+}
+
+function readBackfill(r: SettingsReader): AppConfig['backfill'] {
+  return {
+    maxConcurrency: r.int('BACKFILL_MAX_CONCURRENCY', 3, 1, 12),
+    maxAttempts: r.int('BACKFILL_MAX_ATTEMPTS', 3, 1, 10),
+    landingTimeoutMinutes: r.int('BACKFILL_LANDING_TIMEOUT_MINUTES', 480, 5, 2880),
+    pollIntervalMinutes: r.int('BACKFILL_POLL_INTERVAL_MINUTES', 15, 1, 240),
+  };
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const r = new SettingsReader(env);
+  // Groups are read in this order so the problems list in the order operators have always seen.
+  const alerts = readAlerts(r);
+  const thresholdsDays = readSasThresholdsDays(r);
+  const secrets = readSecrets(r, env);
+  const auth = readAuth(r, env);
   const config: AppConfig = {
-    costManagement: {
-      endpoint:
-        r.url('COST_MANAGEMENT_ENDPOINT', 'https://management.azure.com') ?? 'https://management.azure.com',
-      ...(caFile ? { caFile } : {}),
-      clientType: r.string(
-        'COST_MANAGEMENT_CLIENT_TYPE',
-        'CostExportAutopilot',
-        /^[\w.-]{1,64}$/,
-        'letters, digits, . _ - (at most 64)',
-      ),
-    },
-    storage: {
-      catalog: r.storageConnection('AzureWebJobsStorage'),
-      exports: r.storageConnection('ExportsStorage'),
-      exportsContainer: r.string(
-        'EXPORTS_CONTAINER',
-        'msexports',
-        CONTAINER_NAME,
-        'a storage container name (3-63 lower-case letters, digits, hyphens)',
-      ),
-      landingTriggerSource: r.oneOf<LandingTriggerSource>('LANDING_TRIGGER_SOURCE', 'EventGrid', [
-        'EventGrid',
-        'LogsAndContainerScan',
-      ]),
-      blobEndpointTemplate: r.blobEndpointTemplate(
-        'STORAGE_BLOB_ENDPOINT_TEMPLATE',
-        'https://{account}.blob.core.windows.net',
-      ),
-    },
+    costManagement: readCostManagement(r),
+    storage: readStorage(r),
     managedScopes: r.list('MANAGED_SCOPES'),
-    secrets: { store: secretStore, ...(keyVaultUri ? { keyVaultUri } : {}) },
+    secrets,
     sasWatch: { schedule: r.ncrontab('SAS_WATCH_SCHEDULE', '0 0 6 * * *'), thresholdsDays },
-    alerts: {
-      transport,
-      recipients,
-      ...(sender ? { sender } : {}),
-      ...(acsEndpoint ? { acsEndpoint } : {}),
-      ...(smtp ? { smtp } : {}),
-    },
+    alerts,
     outOfBand: {
       schedule: r.ncrontab('OUT_OF_BAND_SCHEDULE', '0 0 */6 * * *'),
       concurrency: r.int('OUT_OF_BAND_CONCURRENCY', 4, 1, 50),
@@ -383,25 +434,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
       schedule: r.ncrontab('FLEET_RECONCILE_SCHEDULE', '0 45 5 * * *'),
       concurrency: r.int('FLEET_CONCURRENCY', 4, 1, 50),
     },
-    ledger: {
-      schedule: r.ncrontab('LEDGER_SWEEP_SCHEDULE', '0 45 6 * * *'),
-      finalAfterDays: r.int('LEDGER_FINAL_AFTER_DAYS', 4, 1, 31),
-      graceHours: r.int('LEDGER_GRACE_HOURS', 12, 0, 720),
-      healing: {
-        defaultPolicy: r.oneOf<HealingPolicy>('HEALING_POLICY', 'report', [...HEALING_POLICIES]),
-        scopes: healingScopes(r),
-        coolDownHours: r.int('HEALING_COOLDOWN_HOURS', 24, 1, 8760),
-        maxAttempts: r.int('HEALING_MAX_ATTEMPTS', 3, 1, 20),
-        maxPerSweep: r.int('HEALING_MAX_PER_SWEEP', 20, 1, 1000),
-      },
-    },
-    backfill: {
-      maxConcurrency: r.int('BACKFILL_MAX_CONCURRENCY', 3, 1, 12),
-      maxAttempts: r.int('BACKFILL_MAX_ATTEMPTS', 3, 1, 10),
-      landingTimeoutMinutes: r.int('BACKFILL_LANDING_TIMEOUT_MINUTES', 480, 5, 2880),
-      pollIntervalMinutes: r.int('BACKFILL_POLL_INTERVAL_MINUTES', 15, 1, 240),
-    },
-    auth: { mode: authMode },
+    ledger: readLedger(r),
+    backfill: readBackfill(r),
+    auth,
     durableTaskHub: r.string(
       'DURABLE_TASK_HUB',
       'costexportautopilot',
