@@ -23,7 +23,7 @@ import { type RunningEmulator, startEmulator } from '../dev/emulator/server';
 import { ThrottledError } from '../src/azure/armErrors';
 import { CostExportsClient } from '../src/azure/costExports';
 import { LoopbackTokenCredential } from '../src/azure/credentials';
-import { buildExportBody } from '../src/azure/exportModels';
+import { buildExportBody } from '../src/azure/exportBody';
 import { createTableClient } from '../src/azure/storageClients';
 import {
   type BudgetDecision,

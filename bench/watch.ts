@@ -13,7 +13,7 @@ import { alertStateTableName, TableAlertStateStore } from '../src/azure/alertSta
 import { Catalog, type ExportRecord, mapWithConcurrency, type TokenRecord } from '../src/azure/catalog';
 import { CostExportsClient } from '../src/azure/costExports';
 import { LoopbackTokenCredential } from '../src/azure/credentials';
-import { buildExportBody } from '../src/azure/exportModels';
+import { buildExportBody } from '../src/azure/exportBody';
 import { LogMailer } from '../src/azure/mailer';
 import { createTableClient, tableClientFactory } from '../src/azure/storageClients';
 import { runSasWatch } from '../src/services/alerts';

@@ -40,15 +40,10 @@ import {
   ThrottledError,
 } from './armErrors';
 import { ARM_TOKEN_SCOPE, costManagementAccess } from './credentials';
+import { buildRunRequest } from './exportBody';
 import type { Export, ExportPutBody, ExportRun } from './exportModels';
-import {
-  buildRunRequest,
-  EXPORTS_API_VERSION,
-  parseExport,
-  parseExportList,
-  parseRunList,
-  ResponseShapeError,
-} from './exportModels';
+import { EXPORTS_API_VERSION } from './exportModels';
+import { parseExport, parseExportList, parseRunList, ResponseShapeError } from './exportResponses';
 import { lazyModule } from './lazyModule';
 import type { BudgetKey, BudgetLevel, BudgetTickets, ThrottleBudget } from './throttleBudget';
 

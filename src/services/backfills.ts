@@ -10,7 +10,8 @@ import type {
   TokenRecord,
 } from '../azure/catalog';
 import type { CostExportsApi } from '../azure/costExports';
-import { buildExportBody, ExportBodyError, type ExportBodyInput } from '../azure/exportModels';
+import { buildExportBody, ExportBodyError } from '../azure/exportBody';
+import type { ExportBodyInput } from '../azure/exportModels';
 import type { SecretStore } from '../azure/secrets';
 import type { AppConfig } from '../config';
 import {

@@ -1,6 +1,7 @@
 // The Exports PUT body for a desired export: the eTag and schedule start kept from the export it
 // repairs, the schedule's end extended, a SAS destination's token the account's current one.
-import { buildExportBody, type Export, ExportBodyError, type ExportPutBody } from '../azure/exportModels';
+import { buildExportBody, ExportBodyError } from '../azure/exportBody';
+import type { Export, ExportPutBody } from '../azure/exportModels';
 import { type DesiredExport, scheduleWindow } from '../domain/exportProfile';
 import type { CurrentToken } from './fleetDeps';
 

@@ -30,7 +30,7 @@ import {
   LOOPBACK_TOKEN,
   LoopbackTokenCredential,
 } from '../../src/azure/credentials';
-import { buildExportBody, ExportBodyError } from '../../src/azure/exportModels';
+import { buildExportBody, ExportBodyError } from '../../src/azure/exportBody';
 import { parseScope, ScopeError } from '../../src/domain/scope';
 import type { FakeHandler, HttpsFake, RecordedRequest } from '../support/httpsFake';
 import { startHttpsFake } from '../support/httpsFake';

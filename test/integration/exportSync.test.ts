@@ -7,7 +7,7 @@ import { type LocalHost, startLocalHost } from '../../dev/host/localHost';
 import { Catalog } from '../../src/azure/catalog';
 import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
-import { buildExportBody } from '../../src/azure/exportModels';
+import { buildExportBody } from '../../src/azure/exportBody';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import type { ExportSyncReport } from '../../src/domain/contracts';
 import {

@@ -11,7 +11,7 @@ import { type LocalHost, startLocalHost } from '../../dev/host/localHost';
 import { Catalog, type ExportRecord, TABLE_KINDS } from '../../src/azure/catalog';
 import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
-import { buildExportBody } from '../../src/azure/exportModels';
+import { buildExportBody } from '../../src/azure/exportBody';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import type { StorageConnection } from '../../src/config';
 import type { OutOfBandPolicy } from '../../src/domain/outOfBandPolicy';

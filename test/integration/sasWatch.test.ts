@@ -14,7 +14,7 @@ import { alertStateTableName, TableAlertStateStore } from '../../src/azure/alert
 import { Catalog, type ExportRecord, TABLE_KINDS, type TokenRecord } from '../../src/azure/catalog';
 import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
-import { buildExportBody } from '../../src/azure/exportModels';
+import { buildExportBody } from '../../src/azure/exportBody';
 import { SmtpMailer } from '../../src/azure/mailer';
 import { createTableClient, tableClientFactory } from '../../src/azure/storageClients';
 import type { StorageConnection } from '../../src/config';

@@ -30,7 +30,7 @@ import { createLoopbackCertificate } from '../../dev/tls';
 import { Catalog, TABLE_KINDS } from '../../src/azure/catalog';
 import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
-import { buildExportBody } from '../../src/azure/exportModels';
+import { buildExportBody } from '../../src/azure/exportBody';
 import { createSasProbe, PROBE_PREFIX } from '../../src/azure/sasProbe';
 import {
   KeyVaultSecretStore,

@@ -13,18 +13,11 @@ import Ajv from 'ajv';
 import Ajv2019 from 'ajv/dist/2019';
 import addFormats from 'ajv-formats';
 
+import { buildExportBody, buildRunRequest, ExportBodyError } from '../../src/azure/exportBody';
+import { addOneCalendarMonth } from '../../src/azure/exportBody/timePeriod';
 import type { ExportBodyInput } from '../../src/azure/exportModels';
-import {
-  addOneCalendarMonth,
-  buildExportBody,
-  buildRunRequest,
-  COMPRESSION_MODES,
-  ExportBodyError,
-  FORMATS,
-  parseExport,
-  parseExportList,
-  parseRunList,
-} from '../../src/azure/exportModels';
+import { COMPRESSION_MODES, FORMATS } from '../../src/azure/exportModels';
+import { parseExport, parseExportList, parseRunList } from '../../src/azure/exportResponses';
 import { EXPORT_DATASETS, isUncompressedCsvOnly } from '../../src/domain/scope';
 
 const SPEC_DIR = join(__dirname, '../../dev/emulator/spec/2025-03-01');
