@@ -241,6 +241,62 @@ export interface StaleExportItem extends ExportRef {
   currentTokenId: string;
 }
 
+/** What the watch learned about one export: the alert-state value that identifies the finding (a
+ * failed run, or the token the export should carry) and the digest item, unless the state already
+ * holds that value (reported before). */
+export interface ExportFinding<T> {
+  stateValue: string;
+  item?: T;
+}
+
+/** The export's SAS or authorization failure, or undefined when its last run did not fail that way. */
+export function failingExportFinding(
+  ref: ExportRef & { storageAccount: string },
+  lastRun: LastRunView | undefined,
+  reported: string | undefined,
+): ExportFinding<FailingExportItem> | undefined {
+  const reason = sasFailure(lastRun);
+  if (!reason || !lastRun) return undefined;
+  const stateValue = failureKey(lastRun);
+  if (reported === stateValue) return { stateValue };
+  const item: FailingExportItem = {
+    scope: ref.scope,
+    exportName: ref.exportName,
+    storageAccount: ref.storageAccount,
+    reason,
+    status: lastRun.status,
+    at: lastRun.at,
+    ...(lastRun.error ? { error: redactSecrets(lastRun.error) } : {}),
+  };
+  return { stateValue, item };
+}
+
+/** The export's stale token (see `carriesStaleToken`), or undefined when it carries its account's
+ * current token, carries none, or the account has none. */
+export function staleExportFinding(
+  ref: ExportRef & { storageAccount: string },
+  exportView: ExportTokenView,
+  current: Pick<AccountTokenView, 'tokenId' | 'fingerprint'> | undefined,
+  reported: string | undefined,
+): ExportFinding<StaleExportItem> | undefined {
+  if (!current || !carriesStaleToken(exportView, current)) return undefined;
+  const stateValue = current.tokenId;
+  if (reported === stateValue) return { stateValue };
+  const item: StaleExportItem = {
+    scope: ref.scope,
+    exportName: ref.exportName,
+    storageAccount: ref.storageAccount,
+    ...(exportView.tokenRef ? { carriedTokenId: exportView.tokenRef } : {}),
+    currentTokenId: current.tokenId,
+  };
+  return { stateValue, item };
+}
+
+/** Keys of findings reported before that this run no longer saw (recovered, or rotated). */
+export function recoveredKeys(reported: ReadonlyMap<string, string>, seen: ReadonlySet<string>): string[] {
+  return [...reported.keys()].filter((key) => !seen.has(key));
+}
+
 export interface DigestInput {
   now: Date;
   tokens: readonly TokenDigestItem[];

@@ -15,14 +15,16 @@ import {
 import type { CostExportsApi } from '../azure/costExports';
 import type { Mailer } from '../azure/mailer';
 import {
-  carriesStaleToken,
   composeDigest,
   currentToken,
+  type Digest,
+  type ExportFinding,
+  failingExportFinding,
   type FailingExportItem,
-  failureKey,
   type LastRunView,
   normalizeThresholds,
-  sasFailure,
+  recoveredKeys,
+  staleExportFinding,
   type StaleExportItem,
   type TokenAlert,
   tokenAlert,
@@ -90,209 +92,328 @@ export interface SasWatchResult {
 
 const tokenKey = (account: string, tokenId: string) => `${account}\u0000${tokenId}`;
 
+type ExportStatePartition = 'failure' | 'stale';
+
 interface PendingExportState {
-  partition: 'failure' | 'stale';
+  partition: ExportStatePartition;
   key: string;
   value: string;
 }
 
+/** One round's dependencies and settings, resolved once. */
+interface WatchRound {
+  deps: SasWatchDeps;
+  options: SasWatchOptions;
+  log: WatchLog;
+  thresholds: number[];
+  listedPerToken: number;
+  writeConcurrency: number;
+  /** Where last runs come from with `scanRunHistory`; undefined: the exports table. */
+  runHistory: Pick<CostExportsApi, 'list'> | undefined;
+}
+
+/** Tokens: which alert, and each account's current token. */
+interface TokenScan {
+  scanned: number;
+  alerts: Map<string, TokenDigestItem>;
+  current: Map<string, TokenRecord>;
+}
+
+/** Exports: who fails on authorization, who carries a replaced token, and the state to record. */
+interface ExportScan {
+  scanned: number;
+  scopesScanned: number;
+  armCalls: number;
+  failing: FailingExportItem[];
+  stale: StaleExportItem[];
+  /** State rows to write once the digest was accepted. */
+  pending: PendingExportState[];
+  /** What earlier runs reported, and which of it this run saw again. */
+  reported: Record<ExportStatePartition, Map<string, string>>;
+  seen: Record<ExportStatePartition, Set<string>>;
+}
+
 /** One watch run: scan, digest, send, then record. Never throws for a mail failure (see `mail`). */
 export async function runSasWatch(deps: SasWatchDeps, options: SasWatchOptions): Promise<SasWatchResult> {
-  const log: WatchLog = deps.log ?? (() => undefined);
-  const now = options.now;
+  const round = watchRound(deps, options);
+  const tokens = await scanTokens(deps.catalog, options.now, round.thresholds);
+  const exports = await scanExports(round, tokens);
+  const removeFailures = await forgetRecovered(round, exports);
+  const result = roundResult(options.now, tokens, exports, removeFailures);
+
+  if (alertCount(result) === 0) {
+    round.log(
+      'info',
+      `SAS watch: ${tokens.scanned} tokens and ${exports.scanned} exports checked, nothing new to report`,
+    );
+    return finish(round, result);
+  }
+
+  const digest = watchDigest(options, tokens, exports);
+  result.subject = digest.subject;
+  if (!(await sendDigest(round, digest, result))) return finish(round, result);
+
+  // Only now: remember what was said.
+  await recordTokenAlerts(round, tokens, result);
+  await recordExportStates(round, exports.pending, result);
+  round.log(
+    'info',
+    `SAS watch: sent "${digest.subject}" to ${options.recipients.length} recipient(s) via ${deps.mailer.transport}`,
+  );
+  return finish(round, result);
+}
+
+function watchRound(deps: SasWatchDeps, options: SasWatchOptions): WatchRound {
   const thresholds = normalizeThresholds(options.thresholdsDays);
-  const listedPerToken = options.exportsListedPerToken ?? 5;
   if (options.scanRunHistory && !deps.costExports) {
     throw new TypeError('costExports: required when scanRunHistory is set');
   }
+  return {
+    deps,
+    options,
+    log: deps.log ?? (() => undefined),
+    thresholds,
+    listedPerToken: options.exportsListedPerToken ?? 5,
+    writeConcurrency: options.stateWriteConcurrency ?? 8,
+    runHistory: options.scanRunHistory ? deps.costExports : undefined,
+  };
+}
 
-  // 1. Tokens: which alert, and each account's current token (streamed, one page at a time).
-  const alerts = new Map<string, TokenDigestItem>();
-  const current = new Map<string, TokenRecord>();
-  let tokensScanned = 0;
-  for await (const token of deps.catalog.listTokens()) {
-    tokensScanned++;
-    const best = current.get(token.storageAccount);
+/** Streams the tokens table (one page at a time). */
+async function scanTokens(
+  catalog: WatchCatalog,
+  now: Date,
+  thresholds: readonly number[],
+): Promise<TokenScan> {
+  const scan: TokenScan = { scanned: 0, alerts: new Map(), current: new Map() };
+  for await (const token of catalog.listTokens()) {
+    scan.scanned++;
+    const best = scan.current.get(token.storageAccount);
     const next = currentToken(best ? [best, token] : [token]);
-    if (next) current.set(token.storageAccount, next);
+    if (next) scan.current.set(token.storageAccount, next);
     const alert = tokenAlert(token, now, thresholds);
-    if (alert)
-      alerts.set(tokenKey(token.storageAccount, token.tokenId), { alert, exports: [], exportCount: 0 });
+    if (alert) {
+      scan.alerts.set(tokenKey(token.storageAccount, token.tokenId), { alert, exports: [], exportCount: 0 });
+    }
   }
+  return scan;
+}
 
-  // 2. Exports: who uses an alerting token, who fails on authorization, who carries a replaced token.
+/** Streams the exports table: who uses an alerting token, who fails on authorization, who carries
+ * a replaced token. */
+async function scanExports(round: WatchRound, tokens: TokenScan): Promise<ExportScan> {
   const [failureState, staleState] = await Promise.all([
-    deps.state.load('failure'),
-    deps.state.load('stale'),
+    round.deps.state.load('failure'),
+    round.deps.state.load('stale'),
   ]);
-  const seenFailing = new Set<string>();
-  const seenStale = new Set<string>();
-  const failing: FailingExportItem[] = [];
-  const stale: StaleExportItem[] = [];
-  const pending: PendingExportState[] = [];
-  let exportsScanned = 0;
-  let scopesScanned = 0;
-  let armCalls = 0;
-  let scopeRuns: { scope: string; runs: Map<string, LastRunView> | undefined } | undefined;
-
-  for await (const record of deps.catalog.listExports()) {
-    exportsScanned++;
+  const scan: ExportScan = {
+    scanned: 0,
+    scopesScanned: 0,
+    armCalls: 0,
+    failing: [],
+    stale: [],
+    pending: [],
+    reported: { failure: failureState, stale: staleState },
+    seen: { failure: new Set(), stale: new Set() },
+  };
+  const lastRuns = lastRunReader(round, scan);
+  for await (const record of round.deps.catalog.listExports()) {
+    scan.scanned++;
     if (record.missing) continue;
-    let lastRun: LastRunView | undefined = record.lastRun;
-    if (options.scanRunHistory) {
-      if (scopeRuns?.scope !== record.scope) {
-        scopesScanned++;
-        armCalls++;
-        scopeRuns = {
-          scope: record.scope,
-          runs: await lastRunsOfScope(deps.costExports!, record.scope, log),
-        };
-      }
-      lastRun = scopeRuns.runs?.get(record.exportName.toLowerCase()) ?? lastRun;
-    }
-    const key = exportKey(record.scope, record.exportName);
-    const account = record.destination.storageAccount;
-    const accountToken = current.get(account);
-
-    if (record.destination.sasDelivered) {
-      const tokenId = record.destination.tokenRef ?? accountToken?.tokenId;
-      const item = tokenId === undefined ? undefined : alerts.get(tokenKey(account, tokenId));
-      if (item) {
-        item.exportCount++;
-        if (item.exports.length < listedPerToken) {
-          item.exports.push({ scope: record.scope, exportName: record.exportName });
-        }
-      }
-    }
-
-    const reason = sasFailure(lastRun);
-    if (reason && lastRun) {
-      seenFailing.add(key);
-      const value = failureKey(lastRun);
-      if (failureState.get(key) !== value) {
-        failing.push({
-          scope: record.scope,
-          exportName: record.exportName,
-          storageAccount: account,
-          reason,
-          status: lastRun.status,
-          at: lastRun.at,
-          ...(lastRun.error ? { error: redactSecrets(lastRun.error) } : {}),
-        });
-        pending.push({ partition: 'failure', key, value });
-      }
-    }
-
-    if (accountToken && carriesStaleToken(tokenView(record), accountToken)) {
-      seenStale.add(key);
-      if (staleState.get(key) !== accountToken.tokenId) {
-        stale.push({
-          scope: record.scope,
-          exportName: record.exportName,
-          storageAccount: account,
-          ...(record.destination.tokenRef ? { carriedTokenId: record.destination.tokenRef } : {}),
-          currentTokenId: accountToken.tokenId,
-        });
-        pending.push({ partition: 'stale', key, value: accountToken.tokenId });
-      }
-    }
+    const lastRun = await lastRuns(record);
+    countTokenUse(tokens, record, round.listedPerToken);
+    noteFindings(scan, record, lastRun, tokens.current.get(record.destination.storageAccount));
   }
+  return scan;
+}
 
-  // Exports that recovered (or were rotated) no longer need their state rows; removing them loses nothing.
-  const recovered = [
-    ...[...failureState.keys()].filter((k) => !seenFailing.has(k)).map((k) => ['failure', k] as const),
-    ...[...staleState.keys()].filter((k) => !seenStale.has(k)).map((k) => ['stale', k] as const),
-  ];
-  let stateFailures = 0;
-  await mapWithConcurrency(recovered, options.stateWriteConcurrency ?? 8, async ([partition, key]) => {
+/** Each export's last run: the exports table's, or with `scanRunHistory` its scope's run history,
+ * read with one list call per scope (the table lists exports scope by scope, so one scope is kept). */
+function lastRunReader(
+  round: WatchRound,
+  counts: Pick<ExportScan, 'scopesScanned' | 'armCalls'>,
+): (record: ExportRecord) => Promise<LastRunView | undefined> {
+  let scopeRuns: { scope: string; runs: Map<string, LastRunView> | undefined } | undefined;
+  return async (record) => {
+    if (!round.runHistory) return record.lastRun;
+    if (scopeRuns?.scope !== record.scope) {
+      counts.scopesScanned++;
+      counts.armCalls++;
+      scopeRuns = {
+        scope: record.scope,
+        runs: await lastRunsOfScope(round.runHistory, record.scope, round.log),
+      };
+    }
+    return scopeRuns.runs?.get(record.exportName.toLowerCase()) ?? record.lastRun;
+  };
+}
+
+/** Lists a SAS-delivered export under the alerting token it delivers with: its own token reference,
+ * else its account's current token. */
+function countTokenUse(tokens: TokenScan, record: ExportRecord, listedPerToken: number): void {
+  if (!record.destination.sasDelivered) return;
+  const account = record.destination.storageAccount;
+  const tokenId = record.destination.tokenRef ?? tokens.current.get(account)?.tokenId;
+  const item = tokenId === undefined ? undefined : tokens.alerts.get(tokenKey(account, tokenId));
+  if (!item) return;
+  item.exportCount++;
+  if (item.exports.length < listedPerToken) {
+    item.exports.push({ scope: record.scope, exportName: record.exportName });
+  }
+}
+
+function noteFindings(
+  scan: ExportScan,
+  record: ExportRecord,
+  lastRun: LastRunView | undefined,
+  accountToken: TokenRecord | undefined,
+): void {
+  const key = exportKey(record.scope, record.exportName);
+  const ref = {
+    scope: record.scope,
+    exportName: record.exportName,
+    storageAccount: record.destination.storageAccount,
+  };
+  const failure = failingExportFinding(ref, lastRun, scan.reported.failure.get(key));
+  if (failure) noteFinding(scan, 'failure', key, failure, scan.failing);
+  const stale = staleExportFinding(ref, tokenView(record), accountToken, scan.reported.stale.get(key));
+  if (stale) noteFinding(scan, 'stale', key, stale, scan.stale);
+}
+
+/** Marks the export seen; a finding not reported before goes to the digest and, once sent, to the state. */
+function noteFinding<T>(
+  scan: ExportScan,
+  partition: ExportStatePartition,
+  key: string,
+  finding: ExportFinding<T>,
+  items: T[],
+): void {
+  scan.seen[partition].add(key);
+  if (finding.item === undefined) return;
+  items.push(finding.item);
+  scan.pending.push({ partition, key, value: finding.stateValue });
+}
+
+/** Exports that recovered (or were rotated) no longer need their state rows; removing them loses
+ * nothing. Returns how many removals failed. */
+async function forgetRecovered(round: WatchRound, scan: ExportScan): Promise<number> {
+  const recovered = (['failure', 'stale'] as const).flatMap((partition) =>
+    recoveredKeys(scan.reported[partition], scan.seen[partition]).map((key) => [partition, key] as const),
+  );
+  let failures = 0;
+  await mapWithConcurrency(recovered, round.writeConcurrency, async ([partition, key]) => {
     try {
-      await deps.state.remove(partition, key);
+      await round.deps.state.remove(partition, key);
     } catch (error) {
-      stateFailures++;
-      log('warn', `alert state ${partition}/${key} could not be removed: ${redactError(error)}`);
+      failures++;
+      round.log('warn', `alert state ${partition}/${key} could not be removed: ${redactError(error)}`);
     }
   });
+  return failures;
+}
 
-  const tokenItems = [...alerts.values()];
+function roundResult(
+  now: Date,
+  tokens: TokenScan,
+  exports: ExportScan,
+  removeFailures: number,
+): SasWatchResult {
+  const tokenItems = [...tokens.alerts.values()];
   const expired = tokenItems.filter((t) => t.alert.kind === 'expired').length;
-  const result: SasWatchResult = {
+  return {
     at: now.toISOString(),
-    tokensScanned,
-    exportsScanned,
-    scopesScanned,
-    armCalls,
-    alerts: { expired, expiring: tokenItems.length - expired, failing: failing.length, stale: stale.length },
+    tokensScanned: tokens.scanned,
+    exportsScanned: exports.scanned,
+    scopesScanned: exports.scopesScanned,
+    armCalls: exports.armCalls,
+    alerts: {
+      expired,
+      expiring: tokenItems.length - expired,
+      failing: exports.failing.length,
+      stale: exports.stale.length,
+    },
     mail: 'nothingToSend',
-    stateWrites: { tokens: 0, exports: 0, failed: stateFailures },
+    stateWrites: { tokens: 0, exports: 0, failed: removeFailures },
   };
+}
 
-  // 3. Nothing new: no mail.
-  if (tokenItems.length === 0 && failing.length === 0 && stale.length === 0) {
-    log(
-      'info',
-      `SAS watch: ${tokensScanned} tokens and ${exportsScanned} exports checked, nothing new to report`,
-    );
-    await saveSummary(deps.state, result, log);
-    return result;
-  }
+function alertCount({ alerts }: SasWatchResult): number {
+  return alerts.expired + alerts.expiring + alerts.failing + alerts.stale;
+}
 
-  // 4. One digest to everyone.
-  const digest = composeDigest({
-    now,
-    tokens: tokenItems,
-    failing,
-    stale,
+/** One digest to everyone. */
+function watchDigest(options: SasWatchOptions, tokens: TokenScan, exports: ExportScan): Digest {
+  return composeDigest({
+    now: options.now,
+    tokens: [...tokens.alerts.values()],
+    failing: exports.failing,
+    stale: exports.stale,
     appBaseUrl: options.appBaseUrl,
     ...(options.maxItemsPerSection !== undefined ? { maxItemsPerSection: options.maxItemsPerSection } : {}),
   });
-  result.subject = digest.subject;
+}
+
+/** Sends the digest and records the outcome in `result`; false when the mail was not accepted (the
+ * alerts then stay pending for the next run). */
+async function sendDigest(round: WatchRound, digest: Digest, result: SasWatchResult): Promise<boolean> {
   try {
-    const receipt = await deps.mailer.send({ to: options.recipients, ...digest });
+    const receipt = await round.deps.mailer.send({ to: round.options.recipients, ...digest });
     result.mail = 'sent';
     if (receipt.messageId) result.messageId = receipt.messageId;
     if (receipt.rejected.length > 0) {
-      log('warn', `SAS watch: the mail relay refused ${receipt.rejected.join(', ')}`);
+      round.log('warn', `SAS watch: the mail relay refused ${receipt.rejected.join(', ')}`);
     }
+    return true;
   } catch (error) {
     result.mail = 'failed';
     result.error = redactError(error);
-    log(
+    round.log(
       'error',
-      `SAS watch: digest "${digest.subject}" was not accepted (${result.error}); ${tokenItems.length + failing.length + stale.length} alert(s) stay pending for the next run`,
+      `SAS watch: digest "${digest.subject}" was not accepted (${result.error}); ${alertCount(result)} alert(s) stay pending for the next run`,
     );
-    await saveSummary(deps.state, result, log);
-    return result;
+    return false;
   }
+}
 
-  // 5. Only now: remember what was said.
-  await mapWithConcurrency(tokenItems, options.stateWriteConcurrency ?? 8, async ({ alert }) => {
+async function recordTokenAlerts(
+  round: WatchRound,
+  tokens: TokenScan,
+  result: SasWatchResult,
+): Promise<void> {
+  await mapWithConcurrency([...tokens.alerts.values()], round.writeConcurrency, async ({ alert }) => {
     try {
-      await deps.catalog.modifyToken(alert.storageAccount, alert.tokenId, (row) =>
-        recordAlert(row, alert, now),
+      await round.deps.catalog.modifyToken(alert.storageAccount, alert.tokenId, (row) =>
+        recordAlert(row, alert, round.options.now),
       );
       result.stateWrites.tokens++;
     } catch (error) {
       result.stateWrites.failed++;
-      log(
+      round.log(
         'warn',
         `token ${alert.storageAccount}/${alert.tokenId}: alert state not saved: ${redactError(error)}`,
       );
     }
   });
-  await mapWithConcurrency(pending, options.stateWriteConcurrency ?? 8, async (p) => {
+}
+
+async function recordExportStates(
+  round: WatchRound,
+  pending: readonly PendingExportState[],
+  result: SasWatchResult,
+): Promise<void> {
+  await mapWithConcurrency(pending, round.writeConcurrency, async (p) => {
     try {
-      await deps.state.put(p.partition, p.key, p.value);
+      await round.deps.state.put(p.partition, p.key, p.value);
       result.stateWrites.exports++;
     } catch (error) {
       result.stateWrites.failed++;
-      log('warn', `alert state ${p.partition}/${p.key} not saved: ${redactError(error)}`);
+      round.log('warn', `alert state ${p.partition}/${p.key} not saved: ${redactError(error)}`);
     }
   });
-  log(
-    'info',
-    `SAS watch: sent "${digest.subject}" to ${options.recipients.length} recipient(s) via ${deps.mailer.transport}`,
-  );
-  await saveSummary(deps.state, result, log);
+}
+
+async function finish(round: WatchRound, result: SasWatchResult): Promise<SasWatchResult> {
+  await saveSummary(round.deps.state, result, round.log);
   return result;
 }
 

@@ -6,10 +6,13 @@ import {
   currentToken,
   daysLeft,
   digestSubject,
+  failingExportFinding,
   failureKey,
   normalizeThresholds,
+  recoveredKeys,
   rotateCommand,
   sasFailure,
+  staleExportFinding,
   type TokenAlert,
   tokenAlert,
   type TokenAlertState,
@@ -245,6 +248,47 @@ describe('currentToken and carriesStaleToken', () => {
   });
   it('nothing is stale without a current token', () => {
     expect(carriesStaleToken({ sasDelivered: true, tokenRef: 'x' }, undefined)).toBe(false);
+  });
+});
+
+describe('export findings', () => {
+  const ref = { scope: 's', exportName: 'e', storageAccount: 'acct1' };
+  const failed = {
+    runId: 'r1',
+    status: 'Failed',
+    at: 'x',
+    error: 'AuthorizationPermissionMismatch on https://a.blob.core.windows.net/c?sv=1&sig=SECRET',
+  };
+  it('reports a SAS failure once, keyed by its run, with the error redacted', () => {
+    const finding = failingExportFinding(ref, failed, undefined);
+    expect(finding?.stateValue).toBe('r1@x');
+    expect(finding?.item).toMatchObject({
+      ...ref,
+      reason: 'AuthorizationPermissionMismatch',
+      status: 'Failed',
+    });
+    expect(finding?.item?.error).not.toContain('SECRET');
+    expect(failingExportFinding(ref, failed, 'r1@x')).toEqual({ stateValue: 'r1@x' });
+    expect(failingExportFinding(ref, { ...failed, status: 'Completed' }, undefined)).toBeUndefined();
+  });
+  it('reports a stale token once per current token', () => {
+    const current = { tokenId: 'cur', fingerprint: 'fp-cur' };
+    const view = { sasDelivered: true, tokenRef: 'old' };
+    expect(staleExportFinding(ref, view, current, undefined)).toEqual({
+      stateValue: 'cur',
+      item: { ...ref, carriedTokenId: 'old', currentTokenId: 'cur' },
+    });
+    expect(staleExportFinding(ref, view, current, 'cur')).toEqual({ stateValue: 'cur' });
+    expect(staleExportFinding(ref, view, current, 'older')?.item).toBeDefined();
+    expect(staleExportFinding(ref, { ...view, tokenRef: 'cur' }, current, undefined)).toBeUndefined();
+    expect(staleExportFinding(ref, view, undefined, undefined)).toBeUndefined();
+  });
+  it('names the reported keys this run did not see again', () => {
+    const reported = new Map([
+      ['a', '1'],
+      ['b', '2'],
+    ]);
+    expect(recoveredKeys(reported, new Set(['b', 'c']))).toEqual(['a']);
   });
 });
 
