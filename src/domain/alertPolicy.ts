@@ -385,18 +385,73 @@ function exportName(e: ExportRef): string {
   return `${e.exportName} at ${e.scope}`;
 }
 
-/** The digest e-mail: plain text and HTML with the same content, worst first. */
-export function composeDigest(input: DigestInput): Digest {
-  const max = input.maxItemsPerSection ?? 50;
-  if (!Number.isInteger(max) || max < 1)
-    throw new RangeError('maxItemsPerSection: expected a whole number ≥ 1');
-  const tokens = [...input.tokens].sort((a, b) => compareTokenAlerts(a.alert, b.alert));
-  const totals = {
-    tokens: input.totals?.tokens ?? tokens.length,
-    failing: input.totals?.failing ?? input.failing.length,
-    stale: input.totals?.stale ?? input.stale.length,
+interface DigestSection {
+  title: string;
+  lines: string[];
+  more: number;
+}
+
+interface DigestTotals {
+  tokens: number;
+  failing: number;
+  stale: number;
+}
+
+/** Each token, then its exports indented (`    - `), at most `max` tokens. */
+function tokenSection(tokens: TokenDigestItem[], total: number, max: number): DigestSection {
+  const lines: string[] = [];
+  for (const item of tokens.slice(0, max)) {
+    lines.push(tokenLine(item));
+    for (const e of item.exports) lines.push(`    - ${exportName(e)}`);
+    if (item.exportCount > item.exports.length) {
+      lines.push(`    - … and ${item.exportCount - item.exports.length} more`);
+    }
+  }
+  return { title: 'SAS tokens', lines, more: total - Math.min(max, tokens.length) };
+}
+
+function failingSection(failing: DigestInput['failing'], total: number, max: number): DigestSection {
+  const lines = failing.slice(0, max).map((f) => {
+    const error = f.error ? `: ${oneLine(redactSecrets(f.error), 300)}` : '';
+    return `${exportName(f)} (account ${f.storageAccount}): run ${f.status} at ${f.at}, ${f.reason}${error}`;
+  });
+  return {
+    title: 'Exports failing with a SAS or authorization error',
+    lines,
+    more: total - lines.length,
   };
-  // One rotate call per account the digest lists (not per alert: a big digest stays readable).
+}
+
+function staleSection(stale: DigestInput['stale'], total: number, max: number): DigestSection {
+  const lines = stale
+    .slice(0, max)
+    .map(
+      (s) =>
+        `${exportName(s)} (account ${s.storageAccount}) still carries token ${s.carriedTokenId ?? '(unknown)'}; current is ${s.currentTokenId}`,
+    );
+  return {
+    title: 'Exports still carrying a replaced token (partial rotation)',
+    lines,
+    more: total - lines.length,
+  };
+}
+
+/** The non-empty sections, worst first: tokens, failing exports, exports on a replaced token. */
+function digestSections(
+  tokens: TokenDigestItem[],
+  input: DigestInput,
+  totals: DigestTotals,
+  max: number,
+): DigestSection[] {
+  const sections: DigestSection[] = [];
+  if (tokens.length > 0) sections.push(tokenSection(tokens, totals.tokens, max));
+  if (input.failing.length > 0) sections.push(failingSection(input.failing, totals.failing, max));
+  if (input.stale.length > 0) sections.push(staleSection(input.stale, totals.stale, max));
+  return sections;
+}
+
+/** One rotate call per account the digest lists (not per alert: a big digest stays readable). */
+function rotateCommands(tokens: TokenDigestItem[], input: DigestInput, max: number): string[] {
   const accounts = [
     ...new Set([
       ...tokens.slice(0, max).map((t) => t.alert.storageAccount),
@@ -404,54 +459,20 @@ export function composeDigest(input: DigestInput): Digest {
       ...input.stale.slice(0, max).map((s) => s.storageAccount),
     ]),
   ].sort();
-
-  const sections: { title: string; lines: string[]; more: number }[] = [];
-  if (tokens.length > 0) {
-    const lines: string[] = [];
-    for (const item of tokens.slice(0, max)) {
-      lines.push(tokenLine(item));
-      for (const e of item.exports) lines.push(`    - ${exportName(e)}`);
-      if (item.exportCount > item.exports.length) {
-        lines.push(`    - … and ${item.exportCount - item.exports.length} more`);
-      }
-    }
-    sections.push({ title: 'SAS tokens', lines, more: totals.tokens - Math.min(max, tokens.length) });
-  }
-  if (input.failing.length > 0) {
-    const lines = input.failing.slice(0, max).map((f) => {
-      const error = f.error ? `: ${oneLine(redactSecrets(f.error), 300)}` : '';
-      return `${exportName(f)} (account ${f.storageAccount}): run ${f.status} at ${f.at}, ${f.reason}${error}`;
-    });
-    sections.push({
-      title: 'Exports failing with a SAS or authorization error',
-      lines,
-      more: totals.failing - lines.length,
-    });
-  }
-  if (input.stale.length > 0) {
-    const lines = input.stale
-      .slice(0, max)
-      .map(
-        (s) =>
-          `${exportName(s)} (account ${s.storageAccount}) still carries token ${s.carriedTokenId ?? '(unknown)'}; current is ${s.currentTokenId}`,
-      );
-    sections.push({
-      title: 'Exports still carrying a replaced token (partial rotation)',
-      lines,
-      more: totals.stale - lines.length,
-    });
-  }
-
   const commands = accounts.slice(0, max).map((account) => rotateCommand(input.appBaseUrl, account));
   if (accounts.length > max) commands.push(`… and the same call for ${accounts.length - max} more accounts`);
-  const subject = digestSubject({ tokens, failing: input.failing, stale: input.stale, totals });
-  const intro = `${PRODUCT} watch of ${input.now.toISOString()}.`;
-  const how =
-    `To rotate, create a new account SAS (blob service; service, container and object resource types; ` +
-    `permissions racwdl; HTTPS only) and send it with the call below, replacing ${NEW_TOKEN_PLACEHOLDER} ` +
-    `and ${FUNCTION_KEY_PLACEHOLDER}. The app stores it in Key Vault and updates every export of the account.`;
+  return commands;
+}
 
-  const text = [
+interface DigestBody {
+  intro: string;
+  sections: DigestSection[];
+  how: string;
+  commands: string[];
+}
+
+function digestText({ intro, sections, how, commands }: DigestBody): string {
+  return [
     intro,
     '',
     ...sections.flatMap((s) => [
@@ -465,8 +486,10 @@ export function composeDigest(input: DigestInput): Digest {
     ...commands,
     '',
   ].join('\n');
+}
 
-  const html = [
+function digestHtml({ intro, sections, how, commands }: DigestBody): string {
+  return [
     '<!doctype html><html><body style="font-family:Segoe UI,Arial,sans-serif">',
     `<p>${escapeHtml(intro)}</p>`,
     ...sections.map(
@@ -483,8 +506,30 @@ export function composeDigest(input: DigestInput): Digest {
     ...commands.map((c) => `<pre>${escapeHtml(c)}</pre>`),
     '</body></html>',
   ].join('\n');
+}
 
-  return { subject, text, html };
+/** The digest e-mail: plain text and HTML with the same content, worst first. */
+export function composeDigest(input: DigestInput): Digest {
+  const max = input.maxItemsPerSection ?? 50;
+  if (!Number.isInteger(max) || max < 1)
+    throw new RangeError('maxItemsPerSection: expected a whole number ≥ 1');
+  const tokens = [...input.tokens].sort((a, b) => compareTokenAlerts(a.alert, b.alert));
+  const totals: DigestTotals = {
+    tokens: input.totals?.tokens ?? tokens.length,
+    failing: input.totals?.failing ?? input.failing.length,
+    stale: input.totals?.stale ?? input.stale.length,
+  };
+  const body: DigestBody = {
+    intro: `${PRODUCT} watch of ${input.now.toISOString()}.`,
+    sections: digestSections(tokens, input, totals, max),
+    how:
+      `To rotate, create a new account SAS (blob service; service, container and object resource types; ` +
+      `permissions racwdl; HTTPS only) and send it with the call below, replacing ${NEW_TOKEN_PLACEHOLDER} ` +
+      `and ${FUNCTION_KEY_PLACEHOLDER}. The app stores it in Key Vault and updates every export of the account.`,
+    commands: rotateCommands(tokens, input, max),
+  };
+  const subject = digestSubject({ tokens, failing: input.failing, stale: input.stale, totals });
+  return { subject, text: digestText(body), html: digestHtml(body) };
 }
 
 function oneLine(text: string, max: number): string {
