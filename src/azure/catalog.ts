@@ -6,8 +6,34 @@ import type { TableClient, TransactionAction } from '@azure/data-tables';
 import type { LandingFlagChange } from '../domain/landingPlan';
 import type { Scope } from '../domain/scope';
 import { ADAPTER_TABLES } from './appTables';
+import {
+  backfillKeys,
+  type BackfillLookup,
+  backfillLookupFromRow,
+  backfillLookupKeys,
+  type BackfillRunRecord,
+} from './catalog/backfillRecords';
+import {
+  exportKeys,
+  type ExportLastRun,
+  type ExportRecord,
+  lastRunProperties,
+  type OutOfBandAttempt,
+  outOfBandAttemptProperties,
+} from './catalog/exportRecords';
 import { assertNoSecrets, compact } from './catalog/guards';
 import { landingFilesPrefix, landingRowKey } from './catalog/keys';
+import {
+  landingFileFromRow,
+  type LandingFileRecord,
+  landingFileToRow,
+  landingKeys,
+  type LandingRecord,
+  periodFromRow,
+  periodKeys,
+  type PeriodRecord,
+  periodToRow,
+} from './catalog/landingRecords';
 import {
   allRows,
   backfillLookupsNamed,
@@ -19,35 +45,8 @@ import {
   landingsOfExport,
   tokensOfAccount,
 } from './catalog/queries';
-import {
-  backfillKeys,
-  type BackfillLookup,
-  backfillLookupFromRow,
-  backfillLookupKeys,
-  type BackfillRunRecord,
-  exportKeys,
-  type ExportLastRun,
-  type ExportRecord,
-  landingFileFromRow,
-  type LandingFileRecord,
-  landingFileToRow,
-  landingKeys,
-  type LandingRecord,
-  lastRunProperties,
-  MAPPINGS,
-  type OutOfBandAttempt,
-  outOfBandAttemptProperties,
-  periodFromRow,
-  periodKeys,
-  type PeriodRecord,
-  periodToRow,
-  type RecordTypes,
-  type Stored,
-  TABLE_KINDS,
-  type TableKind,
-  tokenKeys,
-  type TokenRecord,
-} from './catalog/records';
+import { MAPPINGS, type RecordTypes, type Stored, TABLE_KINDS, type TableKind } from './catalog/records';
+import { tokenKeys, type TokenRecord } from './catalog/tokenRecords';
 import {
   MAX_TRANSACTION_ACTIONS,
   type Row,
@@ -57,6 +56,8 @@ import {
 import { storageRefusal, unlessMissing, wentThrough } from './storageRefusal';
 
 export type { LandingFlagChange };
+export * from './catalog/backfillRecords';
+export * from './catalog/exportRecords';
 export {
   CatalogDataError,
   CatalogSecretError,
@@ -64,9 +65,11 @@ export {
   MAX_STRING_PROPERTY_LENGTH,
 } from './catalog/guards';
 export * from './catalog/keys';
+export * from './catalog/landingRecords';
 export * from './catalog/ledgerRecords';
 export * from './catalog/queries';
 export * from './catalog/records';
+export * from './catalog/tokenRecords';
 export {
   mapWithConcurrency,
   MAX_TRANSACTION_ACTIONS,

@@ -203,3 +203,33 @@ export function compact<T extends Record<string, unknown>>(entity: T): T {
   for (const key of Object.keys(entity)) if (entity[key] === undefined) delete entity[key];
   return entity;
 }
+
+const STORAGE_ACCOUNT = /^[a-z0-9]{3,24}$/;
+const CONTAINER = /^(?!.*--)[a-z0-9$][a-z0-9-]{1,61}[a-z0-9]$/;
+
+/** A storage account name (3-24 lower-case letters and digits). */
+export function storageAccount(field: string, value: string): string {
+  if (typeof value !== 'string' || !STORAGE_ACCOUNT.test(value)) {
+    throw new TypeError(
+      `${field}: expected a storage account name (3-24 lower-case letters and digits), got "${String(value)}"`,
+    );
+  }
+  return value;
+}
+
+/** A destination's container name and root folder (at most 1024 characters), as an export or backfill run records them. */
+export function checkDestinationFolder(d: { container: string; rootFolderPath: string }): void {
+  if (typeof d.container !== 'string' || !CONTAINER.test(d.container)) {
+    throw new TypeError(
+      `destination.container: expected a storage container name, got "${String(d.container)}"`,
+    );
+  }
+  if (typeof d.rootFolderPath !== 'string' || d.rootFolderPath.length > 1024) {
+    throw new TypeError('destination.rootFolderPath: expected a string of at most 1024 characters');
+  }
+}
+
+/** `map(value)`, or undefined for an absent value. */
+export function optional<T, R>(value: T | undefined, map: (v: T) => R): R | undefined {
+  return value === undefined ? undefined : map(value);
+}

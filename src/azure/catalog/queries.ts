@@ -6,7 +6,8 @@ import { odata } from '@azure/data-tables';
 import type { LedgerState } from '../../domain/ledger';
 import { exportNameKey, LANDING_ROWS_END, prefixRange, scopePartitionKey, tableKey } from './keys';
 import { ledgerExportRange } from './ledgerRecords';
-import { type TableKind, tokenKeys } from './records';
+import type { TableKind } from './records';
+import { tokenKeys } from './tokenRecords';
 
 /** One table and the filter that selects rows in it (undefined: every row). Built by the functions
  * below; Catalog.page and Catalog.query take nothing else. */
