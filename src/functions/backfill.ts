@@ -1,6 +1,6 @@
 // HTTP start / status / cancel of durable backfills, and the registrations of their orchestrations
-// and activities. Thin: validation and activities live in services/backfills.ts, the orchestrator
-// bodies in workflows/backfill.ts.
+// and activities. Thin: validation lives in services/backfillRequest.ts and backfillToken.ts, the
+// activities in services/backfillActivities.ts, the orchestrator bodies in workflows/backfill.ts.
 //
 // Instance ids are deterministic: backfillInstanceId(scope, datasets, months). A repeated POST while
 // the backfill runs returns it (202); after it finished, 200 with its result. `force: true` purges the
@@ -35,15 +35,12 @@ import type { ExportDataset } from '../domain/scope';
 import { appService } from '../services/appServices';
 import {
   type BackfillActivities,
-  backfillTiming,
-  buildBackfillInput,
-  checkBackfillToken,
-  cleanupBackfill,
   createBackfillActivities,
-  monthInstanceIds,
-  parseBackfillRequest,
   toCallResult,
-} from '../services/backfills';
+} from '../services/backfillActivities';
+import { parseBackfillRequest } from '../services/backfillRequest';
+import { backfillTiming, buildBackfillInput, cleanupBackfill, monthInstanceIds } from '../services/backfills';
+import { checkBackfillToken } from '../services/backfillToken';
 import {
   BACKFILL_ACTIVITIES,
   BACKFILL_MONTH_ORCHESTRATOR,

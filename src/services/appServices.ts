@@ -19,7 +19,7 @@ import { type AppConfig, getConfig } from '../config';
 import { appBaseUrl } from '../domain/alertPolicy';
 import { parseBackfillExportName } from '../domain/backfillPlan';
 import type { SasWatchRuntime } from './alerts';
-import type { BackfillDeps } from './backfills';
+import type { BackfillDeps } from './backfillActivities';
 import type { ExportSyncRuntime } from './exportRegistry';
 import { type FleetRuntime, registeredTokens } from './fleetDeps';
 import { fleetStatus } from './fleetSummary';

@@ -11,18 +11,15 @@ import type { CostExportsApi } from '../../src/azure/costExports';
 import type { Export, ExportPutBody, ExportRun } from '../../src/azure/exportModels';
 import { loadConfig } from '../../src/config';
 import type { MonthResult, MonthTask } from '../../src/domain/contracts';
+import { type BackfillCatalog, createBackfillActivities } from '../../src/services/backfillActivities';
+import { parseBackfillRequest, type ParsedBackfill } from '../../src/services/backfillRequest';
 import {
-  type BackfillCatalog,
   backfillTiming,
   buildBackfillInput,
-  checkBackfillToken,
   cleanupBackfill,
-  createBackfillActivities,
-  estimateBackfillMs,
   monthInstanceIds,
-  parseBackfillRequest,
-  type ParsedBackfill,
 } from '../../src/services/backfills';
+import { checkBackfillToken, estimateBackfillMs } from '../../src/services/backfillToken';
 import { type Body, invalidBodies, validBody } from '../support/backfillFuzz';
 
 const NOW = new Date('2025-07-15T08:00:00Z');
