@@ -126,6 +126,18 @@ export async function handleDurableApiRequest(
   res.end(text);
 }
 
+/** One durable API request, its path split into resource/id/action/extra. */
+interface RouteRequest {
+  engine: DurableEngine;
+  settings: DurableApiSettings;
+  method: string;
+  body: string;
+  q: URLSearchParams;
+  id?: string;
+  action?: string;
+  extra?: string;
+}
+
 function route(
   engine: DurableEngine,
   settings: DurableApiSettings,
@@ -140,43 +152,74 @@ function route(
     .filter((p) => p !== '')
     .map((p) => decodeURIComponent(p));
   const [resource, id, action, extra] = parts;
-  const q = url.searchParams;
+  const request: RouteRequest = { engine, settings, method, body, q: url.searchParams, id, action, extra };
+  const response =
+    resource === 'orchestrators'
+      ? startOrchestration(request)
+      : resource === 'instances'
+        ? instancesRoute(request)
+        : resource === 'entities'
+          ? { status: 501, body: { error: 'The local host does not emulate durable entities' } }
+          : undefined;
+  return response ?? { status: 404, body: { error: `No durable API route for ${method} ${url.pathname}` } };
+}
 
-  if (resource === 'orchestrators' && method === 'POST' && id) {
-    const input = body.trim() === '' ? undefined : parseJson(body, 'request body');
-    const instanceId = engine.startNew(id, { instanceId: action, input });
-    const payload = managementPayload(settings, instanceId);
-    return {
-      status: 202,
-      body: { id: instanceId, ...payload },
-      headers: { Location: payload.statusQueryGetUri! },
-    };
+/** POST orchestrators/{name}[/{instanceId}]: 202 with the management links. */
+function startOrchestration({
+  engine,
+  settings,
+  method,
+  body,
+  id,
+  action,
+}: RouteRequest): ApiResponse | undefined {
+  if (method !== 'POST' || !id) return undefined;
+  const input = body.trim() === '' ? undefined : parseJson(body, 'request body');
+  const instanceId = engine.startNew(id, { instanceId: action, input });
+  const payload = managementPayload(settings, instanceId);
+  return {
+    status: 202,
+    body: { id: instanceId, ...payload },
+    headers: { Location: payload.statusQueryGetUri! },
+  };
+}
+
+/** instances (list, purge by filter), instances/{id} (status, purge) and instances/{id}/{action}. */
+function instancesRoute(request: RouteRequest): ApiResponse | undefined {
+  const { engine, settings, method, q, id } = request;
+  if (!id) {
+    if (method === 'GET')
+      return { status: 200, body: engine.listInstances(query(q)).map((s) => statusBody(s)) };
+    if (method === 'DELETE') return { status: 200, body: { instancesDeleted: engine.purgeBy(query(q)) } };
+    return undefined;
   }
-  if (resource === 'instances') {
-    if (!id) {
-      if (method === 'GET')
-        return { status: 200, body: engine.listInstances(query(q)).map((s) => statusBody(s)) };
-      if (method === 'DELETE') return { status: 200, body: { instancesDeleted: engine.purgeBy(query(q)) } };
-    } else if (!action) {
-      if (method === 'GET') return statusResponse(engine, settings, id, q);
-      if (method === 'DELETE') {
-        const deleted = engine.purge(id);
-        return deleted ? { status: 200, body: { instancesDeleted: deleted } } : { status: 404 };
-      }
-    } else if (action === 'raiseEvent' && method === 'POST' && extra) {
-      engine.raiseEvent(id, extra, body.trim() === '' ? null : parseJson(body, 'event data'));
-      return { status: 202 };
-    } else if (action === 'terminate' && method === 'POST') {
-      engine.terminate(id, q.get('reason') ?? '');
-      return { status: 202 };
-    } else if (['rewind', 'suspend', 'resume', 'restart'].includes(action) && method === 'POST') {
-      return { status: 501, body: { error: `The local host does not support ${action}` } };
-    }
+  if (!request.action) {
+    if (method === 'GET') return statusResponse(engine, settings, id, q);
+    if (method !== 'DELETE') return undefined;
+    const deleted = engine.purge(id);
+    return deleted ? { status: 200, body: { instancesDeleted: deleted } } : { status: 404 };
   }
-  if (resource === 'entities') {
-    return { status: 501, body: { error: 'The local host does not emulate durable entities' } };
+  return method === 'POST' ? instanceAction(request, id, request.action) : undefined;
+}
+
+/** POST instances/{id}/raiseEvent/{name} | terminate; the actions the local host does not support. */
+function instanceAction(
+  { engine, body, q, extra }: RouteRequest,
+  id: string,
+  action: string,
+): ApiResponse | undefined {
+  if (action === 'raiseEvent' && extra) {
+    engine.raiseEvent(id, extra, body.trim() === '' ? null : parseJson(body, 'event data'));
+    return { status: 202 };
   }
-  return { status: 404, body: { error: `No durable API route for ${method} ${url.pathname}` } };
+  if (action === 'terminate') {
+    engine.terminate(id, q.get('reason') ?? '');
+    return { status: 202 };
+  }
+  if (['rewind', 'suspend', 'resume', 'restart'].includes(action)) {
+    return { status: 501, body: { error: `The local host does not support ${action}` } };
+  }
+  return undefined;
 }
 
 function statusResponse(
