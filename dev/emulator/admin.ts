@@ -164,6 +164,63 @@ function asObject(value: unknown, name: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/** An admin route: answers 200 with what it returns (as JSON). */
+type AdminRoute = (control: EmulatorControl, req: IncomingMessage, url: URL) => unknown;
+
+const bodyOf = async (req: IncomingMessage, name: string) => asObject(await readJson(req), name);
+
+/** `METHOD /_admin/path` -> its handler (the run outcome route has an id in it: see handleAdmin). */
+const ADMIN_ROUTES: Record<string, AdminRoute> = {
+  'GET /_admin/counters': (control) => control.counters(),
+  'POST /_admin/counters/reset': (control) => {
+    control.resetCounters();
+    return control.counters();
+  },
+  'GET /_admin/requests': (control) => control.requestLog(),
+  'GET /_admin/faults': (control) => control.faults(),
+  'PUT /_admin/faults': async (control, req) => control.setFaults(await bodyOf(req, 'faults')),
+  'GET /_admin/throttle': (control) => control.throttle(),
+  'PUT /_admin/throttle': async (control, req) => control.setThrottle(await bodyOf(req, 'throttle')),
+  'GET /_admin/clock': (control) => control.clock(),
+  'PUT /_admin/clock': async (control, req) => control.setClock(await bodyOf(req, 'clock')),
+  'GET /_admin/speed': (control) => ({ speedFactor: control.speedFactor() }),
+  'PUT /_admin/speed': async (control, req) => {
+    const value = (await bodyOf(req, 'speed')).speedFactor;
+    const speed = value === 'max' ? Infinity : value;
+    if (typeof speed !== 'number' || !(speed > 0))
+      throw new AdminInputError('speedFactor must be > 0 or "max"');
+    control.setSpeedFactor(speed);
+    return { speedFactor: control.speedFactor() };
+  },
+  'GET /_admin/exports': (control) => control.exports(),
+  'GET /_admin/runs': (control) => control.runs(),
+  'POST /_admin/scheduled-runs': async (control, req) => {
+    const body = await bodyOf(req, 'body');
+    if (typeof body.scope !== 'string' || typeof body.exportName !== 'string')
+      throw new AdminInputError('scope and exportName are required strings');
+    return control.scheduledRun(body.scope, body.exportName);
+  },
+  'POST /_admin/idle': async (control, _req, url) => {
+    const timeoutMs = Number(url.searchParams.get('timeoutMs') ?? '30000');
+    await control.waitForIdle(Number.isFinite(timeoutMs) ? timeoutMs : 30_000);
+    return { idle: true };
+  },
+  'GET /_admin/billing': (control) => control.billing(),
+  'PUT /_admin/billing': async (control, req) =>
+    control.setBilling(billingUpdate(await bodyOf(req, 'billing'))),
+  'POST /_admin/reset': (control) => {
+    control.reset();
+    return { reset: true };
+  },
+};
+
+const RUN_OUTCOME = /^POST \/_admin\/runs\/([0-9a-fA-F-]{36})\/outcome$/;
+
+async function forceRunOutcome(control: EmulatorControl, req: IncomingMessage, runId: string) {
+  const body = await bodyOf(req, 'body');
+  return control.forceRunOutcome(runId, body.status as RunStatus, body.error as RunError | undefined);
+}
+
 /** Serves `/_admin/...`. Returns false if the path is not an admin path. */
 export async function handleAdmin(
   control: EmulatorControl,
@@ -173,101 +230,30 @@ export async function handleAdmin(
   const url = new URL(`https://emulator${req.url ?? '/'}`);
   if (!url.pathname.startsWith('/_admin/')) return false;
   const route = `${req.method ?? 'GET'} ${url.pathname.replace(/\/+$/, '')}`;
+  if (route === 'GET /_admin/ca') {
+    res.writeHead(200, { 'content-type': 'application/x-pem-file' });
+    res.end(control.caPem);
+    return true;
+  }
   try {
-    const runOutcome = /^POST \/_admin\/runs\/([0-9a-fA-F-]{36})\/outcome$/.exec(route);
-    if (runOutcome) {
-      const body = asObject(await readJson(req), 'body');
-      const status = body.status as RunStatus;
-      const error = body.error as RunError | undefined;
-      send(res, 200, control.forceRunOutcome(runOutcome[1]!, status, error));
-      return true;
-    }
-    switch (route) {
-      case 'GET /_admin/counters':
-        send(res, 200, control.counters());
-        break;
-      case 'POST /_admin/counters/reset':
-        control.resetCounters();
-        send(res, 200, control.counters());
-        break;
-      case 'GET /_admin/requests':
-        send(res, 200, control.requestLog());
-        break;
-      case 'GET /_admin/faults':
-        send(res, 200, control.faults());
-        break;
-      case 'PUT /_admin/faults':
-        send(res, 200, control.setFaults(asObject(await readJson(req), 'faults')));
-        break;
-      case 'GET /_admin/throttle':
-        send(res, 200, control.throttle());
-        break;
-      case 'PUT /_admin/throttle':
-        send(res, 200, control.setThrottle(asObject(await readJson(req), 'throttle')));
-        break;
-      case 'GET /_admin/clock':
-        send(res, 200, control.clock());
-        break;
-      case 'PUT /_admin/clock':
-        send(res, 200, control.setClock(asObject(await readJson(req), 'clock')));
-        break;
-      case 'GET /_admin/speed':
-        send(res, 200, { speedFactor: control.speedFactor() });
-        break;
-      case 'PUT /_admin/speed': {
-        const value = asObject(await readJson(req), 'speed').speedFactor;
-        const speed = value === 'max' ? Infinity : value;
-        if (typeof speed !== 'number' || !(speed > 0))
-          throw new AdminInputError('speedFactor must be > 0 or "max"');
-        control.setSpeedFactor(speed);
-        send(res, 200, { speedFactor: control.speedFactor() });
-        break;
-      }
-      case 'GET /_admin/exports':
-        send(res, 200, control.exports());
-        break;
-      case 'GET /_admin/runs':
-        send(res, 200, control.runs());
-        break;
-      case 'POST /_admin/scheduled-runs': {
-        const body = asObject(await readJson(req), 'body');
-        if (typeof body.scope !== 'string' || typeof body.exportName !== 'string')
-          throw new AdminInputError('scope and exportName are required strings');
-        send(res, 200, control.scheduledRun(body.scope, body.exportName));
-        break;
-      }
-      case 'POST /_admin/idle': {
-        const timeoutMs = Number(url.searchParams.get('timeoutMs') ?? '30000');
-        await control.waitForIdle(Number.isFinite(timeoutMs) ? timeoutMs : 30_000);
-        send(res, 200, { idle: true });
-        break;
-      }
-      case 'GET /_admin/billing':
-        send(res, 200, control.billing());
-        break;
-      case 'PUT /_admin/billing':
-        send(res, 200, control.setBilling(billingUpdate(asObject(await readJson(req), 'billing'))));
-        break;
-      case 'POST /_admin/reset':
-        control.reset();
-        send(res, 200, { reset: true });
-        break;
-      case 'GET /_admin/ca':
-        res.writeHead(200, { 'content-type': 'application/x-pem-file' });
-        res.end(control.caPem);
-        break;
-      default:
-        send(res, 404, { error: { code: 'NotFound', message: `no admin route ${route}` } });
-    }
+    const runOutcome = RUN_OUTCOME.exec(route);
+    const handler = ADMIN_ROUTES[route];
+    if (runOutcome) send(res, 200, await forceRunOutcome(control, req, runOutcome[1]!));
+    else if (handler) send(res, 200, await handler(control, req, url));
+    else send(res, 404, { error: { code: 'NotFound', message: `no admin route ${route}` } });
   } catch (err) {
-    const status =
-      typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 400;
-    const code = (err as { code?: string }).code ?? 'BadRequest';
-    send(res, err instanceof AdminInputError || status < 500 ? status : 500, {
-      error: { code, message: err instanceof Error ? err.message : String(err) },
-    });
+    sendAdminError(res, err);
   }
   return true;
+}
+
+function sendAdminError(res: ServerResponse, err: unknown): void {
+  const status =
+    typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 400;
+  const code = (err as { code?: string }).code ?? 'BadRequest';
+  send(res, err instanceof AdminInputError || status < 500 ? status : 500, {
+    error: { code, message: err instanceof Error ? err.message : String(err) },
+  });
 }
 
 /** Typed client for the admin API, returned by startEmulator (works against `npm run emulator` too). */
