@@ -303,13 +303,28 @@ function schemaError(errors: ErrorObject[]): ArmError {
 
 const lower = (v: string | undefined) => v?.toLowerCase();
 
-/** Rules the service applies beyond the schema. Each error names the field. */
+const bad = (message: string) => new ArmError(400, 'BadRequest', message);
+
+type ExportProperties = ExportInput['properties'];
+
+/** Rules the service applies beyond the schema, in the service's order. Each error names the field. */
 export function checkExportRules(input: ExportInput, scopeKind: ScopeKind): void {
   const p = input.properties;
-  const def = p.definition;
-  const bad = (message: string) => new ArmError(400, 'BadRequest', message);
-  if (!EXPORT_TYPES.has(lower(def.type) ?? '')) throw bad(`'properties.definition.type' is not valid`);
-  const typeName: string = EXPORT_TYPES_CANONICAL.find((t) => t.toLowerCase() === lower(def.type))!;
+  const typeName = checkDefinitionType(p.definition.type, scopeKind);
+  checkTimePeriod(p.definition);
+  checkDestination(p.deliveryInfo.destination);
+  checkFormat(p);
+  const granularity = p.definition.dataSet?.granularity;
+  if (granularity !== undefined && !isGranularityAllowed(scopeKind, typeName, granularity)) {
+    throw bad(`Invalid dataset granularity: '${granularity}'.`);
+  }
+  checkSchedule(p.schedule);
+}
+
+/** The canonical dataset name, if it is one and allowed at this kind of scope. */
+function checkDefinitionType(type: string | undefined, scopeKind: ScopeKind): string {
+  if (!EXPORT_TYPES.has(lower(type) ?? '')) throw bad(`'properties.definition.type' is not valid`);
+  const typeName: string = EXPORT_TYPES_CANONICAL.find((t) => t.toLowerCase() === lower(type))!;
   if (!isDatasetAllowed(scopeKind, typeName)) {
     // The service's wording and code "400" (azure-powershell#19453, a management group).
     const allowed = datasetsForScope(scopeKind)
@@ -321,6 +336,10 @@ export function checkExportRules(input: ExportInput, scopeKind: ScopeKind): void
       `Request properties validation failed: Invalid definition type '${typeName}'; valid values: ${allowed}.`,
     );
   }
+  return typeName;
+}
+
+function checkTimePeriod(def: ExportProperties['definition']): void {
   const custom = lower(def.timeframe) === 'custom';
   if (custom && !def.timePeriod) {
     throw bad(`'properties.definition.timePeriod' is required when timeframe is Custom.`);
@@ -333,7 +352,9 @@ export function checkExportRules(input: ExportInput, scopeKind: ScopeKind): void
       `'properties.definition.timePeriod.from' must not be after 'properties.definition.timePeriod.to'.`,
     );
   }
-  const dest = p.deliveryInfo.destination;
+}
+
+function checkDestination(dest: ExportProperties['deliveryInfo']['destination']): void {
   if (!dest.container.trim()) throw bad(`'properties.deliveryInfo.destination.container' must not be empty.`);
   if (!dest.resourceId && !(dest.storageAccount && dest.sasToken)) {
     throw bad(
@@ -342,6 +363,9 @@ export function checkExportRules(input: ExportInput, scopeKind: ScopeKind): void
   }
   checkRootFolderPath(dest.rootFolderPath);
   if (dest.sasToken !== undefined && dest.sasToken !== OBFUSCATED_SAS_TOKEN) checkSasAtPut(dest.sasToken);
+}
+
+function checkFormat(p: ExportProperties): void {
   const format = lower(p.format) ?? 'csv';
   const compression = lower(p.compressionMode) ?? 'none';
   if ((format === 'csv' && compression === 'snappy') || (format === 'parquet' && compression === 'gzip')) {
@@ -349,11 +373,9 @@ export function checkExportRules(input: ExportInput, scopeKind: ScopeKind): void
       `'properties.compressionMode' ${p.compressionMode} cannot be used with format ${p.format ?? 'Csv'} (gzip is for Csv, snappy for Parquet).`,
     );
   }
-  const granularity = def.dataSet?.granularity;
-  if (granularity !== undefined && !isGranularityAllowed(scopeKind, typeName, granularity)) {
-    throw bad(`Invalid dataset granularity: '${granularity}'.`);
-  }
-  const schedule = p.schedule;
+}
+
+function checkSchedule(schedule: ExportProperties['schedule']): void {
   if (
     schedule &&
     lower(schedule.status) === 'active' &&
