@@ -165,107 +165,149 @@ interface RoundResult {
   cpu100?: number;
 }
 
+/** Storage requests per landing, as counted in a round. */
+interface RequestsPerLanding {
+  one: number;
+  daily: number;
+  hundred: number;
+}
+
+interface RoundSetup {
+  azurite: Awaited<ReturnType<typeof startAzurite>>;
+  connection: StorageConnection;
+  blobService: BlobServiceClient;
+  requests: ReturnType<typeof countRequests>;
+  landings1: number;
+  landings100: number;
+}
+
+/** One round from fresh state: its result (undefined for the warm-up) and its requests per landing. */
+async function runRound(
+  setup: RoundSetup,
+  round: number,
+): Promise<{ result?: RoundResult; requests: RequestsPerLanding }> {
+  const { azurite, connection, blobService, requests } = setup;
+  const warmUp = round === 0; // JIT and connections on both sides; not reported
+  // Every round starts from the same state: fresh catalog tables, container and reference table.
+  const catalog = new Catalog({
+    tableClient: tableClientFactory(connection),
+    tablePrefix: `bench${round}`,
+  });
+  await catalog.ensureTables();
+  const unresolved = unresolvedLandingTable(createTableClient(connection, catalog.tableName('landings')));
+  const container = blobService.getContainerClient(`msexports${round}`);
+  await container.create();
+  const service = new LandingService({
+    catalog,
+    blobs: containerBlobLister(container),
+    unresolved,
+    mayBelongToBackfill: (name) => parseBackfillExportName(name) !== undefined, // as the function wires it
+  });
+  const limits = TableClient.fromConnectionString(azurite.connectionString, `limits${round}`, {
+    allowInsecureConnection: true,
+  });
+  await limits.createTable();
+
+  const one = await prepare(container, warmUp ? 50 : setup.landings1, 1, `r${round}`);
+  await measureSingleUpserts(limits, { n: 200, concurrency: CONCURRENCY }); // its own warm-up
+  const single = await withAzuriteCpu(azurite.pid, () =>
+    measureSingleUpserts(limits, { n: 2_000, concurrency: CONCURRENCY }),
+  );
+  requests.reset();
+  const oneRun = await withAzuriteCpu(azurite.pid, () => catalogue(service, one));
+  const oneRequests = requests.total() / one.events.length;
+  // Daily runs during the month: each export's 14 July run is there, its 15 July run lands.
+  const day = (d: number) => new Date(Date.UTC(2025, 6, d, 9, 42, 11));
+  await catalogue(service, await prepare(container, one.events.length, 1, `d${round}`, day(14)));
+  const daily = await prepare(container, one.events.length, 1, `d${round}`, day(15));
+  requests.reset();
+  const dailyMs = await catalogue(service, daily);
+  const dailyRequests = requests.total() / daily.events.length;
+
+  const hundred = await prepare(container, warmUp ? 5 : setup.landings100, 100, `r${round}`);
+  const batch = await withAzuriteCpu(azurite.pid, () => measureTransactionRows(limits, { n: 20_000 }));
+  requests.reset();
+  const hundredRun = await withAzuriteCpu(azurite.pid, () => catalogue(service, hundred));
+  const hundredRequests = requests.total() / hundred.events.length;
+  await container.delete(); // Azurite lists by scanning every blob: keep the next round's container as small
+
+  const perLanding = { one: oneRequests, daily: dailyRequests, hundred: hundredRequests };
+  if (warmUp) return { requests: perLanding };
+  const perOp = (cpu: number | undefined, n: number) => (cpu === undefined ? undefined : cpu / n);
+  const ratio = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : a / b);
+  return {
+    requests: perLanding,
+    result: {
+      single: single.value,
+      batch: batch.value,
+      landingsPerSecond: Math.round((one.events.length / oneRun.value) * 1000),
+      dailyPerSecond: Math.round((daily.events.length / dailyMs) * 1000),
+      fileRowsPerSecond: Math.round((hundred.files / hundredRun.value) * 1000),
+      landings100PerSecond: Math.round((hundred.events.length / hundredRun.value) * 1000),
+      cpu1: ratio(perOp(oneRun.cpuMs, one.events.length), perOp(single.cpuMs, single.value.count)),
+      cpu100: ratio(
+        perOp(hundredRun.cpuMs, hundred.events.length),
+        perOp(batch.cpuMs, batch.value.count / 100),
+      ),
+    },
+  };
+}
+
+/** The one result line: medians over the rounds, with each round's share. */
+function resultLine(
+  results: RoundResult[],
+  perLanding: RequestsPerLanding,
+  sizes: { rounds: number; landings1: number; landings100: number },
+): string {
+  const pct = (a: number, b: number) => Math.round((a / b) * 100);
+  const share1 = results.map((r) => pct(r.landingsPerSecond, r.single.perSecond));
+  const share100 = results.map((r) => pct(r.fileRowsPerSecond, r.batch.perSecond));
+  const shareDaily = results.map((r) => pct(r.dailyPerSecond, r.single.perSecond));
+  const list = (values: number[]) => values.join('/');
+  const cpu = (values: (number | undefined)[]) =>
+    values.every((v) => v !== undefined) ? median(values).toFixed(1) : 'n/a';
+  return (
+    `catalog: 1-partition ${median(results.map((r) => r.landingsPerSecond))} landings/s = ` +
+    `${median(share1)}% of ${median(results.map((r) => r.single.perSecond))} single upserts/s ` +
+    `(rounds ${list(share1)}%; goal 25%) · 1-partition daily runs superseding the day before ` +
+    `${median(results.map((r) => r.dailyPerSecond))} landings/s = ${median(shareDaily)}% ` +
+    `(rounds ${list(shareDaily)}%) · 100-partition ${median(results.map((r) => r.fileRowsPerSecond))} ` +
+    `file rows/s, ${median(results.map((r) => r.landings100PerSecond))} landings/s = ${median(share100)}% of ` +
+    `${median(results.map((r) => r.batch.perSecond))} rows/s in 100-entity transactions ` +
+    `(rounds ${list(share100)}%; goal 50%) · storage requests per landing ${perLanding.one.toFixed(2)} ` +
+    `(1-partition), ${perLanding.daily.toFixed(2)} (daily), ${perLanding.hundred.toFixed(2)} (100-partition) · Azurite CPU per landing = ` +
+    `${cpu(results.map((r) => r.cpu1))} upserts (1-partition), ${cpu(results.map((r) => r.cpu100))} ` +
+    `100-row transactions (100-partition) · ${sizes.rounds} rounds of ${sizes.landings1}+${sizes.landings100} manifests, ` +
+    `concurrency ${CONCURRENCY}, load ${loadavg()[0]!.toFixed(1)}`
+  );
+}
+
 async function main(): Promise<void> {
   const landings1 = Number(process.argv[2] ?? 400);
   const landings100 = Number(process.argv[3] ?? 40);
   const rounds = Number(process.argv[4] ?? 3);
   const azurite = await startAzurite();
   try {
-    const connection: StorageConnection = {
-      kind: 'connectionString',
-      name: 'AzureWebJobsStorage',
-      connectionString: azurite.connectionString,
+    const setup: RoundSetup = {
+      azurite,
+      connection: {
+        kind: 'connectionString',
+        name: 'AzureWebJobsStorage',
+        connectionString: azurite.connectionString,
+      },
+      blobService: BlobServiceClient.fromConnectionString(azurite.connectionString),
+      requests: countRequests(),
+      landings1,
+      landings100,
     };
-    const blobService = BlobServiceClient.fromConnectionString(azurite.connectionString);
-    const requests = countRequests();
     const results: RoundResult[] = [];
-    let oneRequests = 0;
-    let dailyRequests = 0;
-    let hundredRequests = 0;
+    let perLanding: RequestsPerLanding = { one: 0, daily: 0, hundred: 0 };
     for (let round = 0; round <= rounds; round++) {
-      const warmUp = round === 0; // JIT and connections on both sides; not reported
-      // Every round starts from the same state: fresh catalog tables, container and reference table.
-      const catalog = new Catalog({
-        tableClient: tableClientFactory(connection),
-        tablePrefix: `bench${round}`,
-      });
-      await catalog.ensureTables();
-      const unresolved = unresolvedLandingTable(createTableClient(connection, catalog.tableName('landings')));
-      const container = blobService.getContainerClient(`msexports${round}`);
-      await container.create();
-      const service = new LandingService({
-        catalog,
-        blobs: containerBlobLister(container),
-        unresolved,
-        mayBelongToBackfill: (name) => parseBackfillExportName(name) !== undefined, // as the function wires it
-      });
-      const limits = TableClient.fromConnectionString(azurite.connectionString, `limits${round}`, {
-        allowInsecureConnection: true,
-      });
-      await limits.createTable();
-
-      const one = await prepare(container, warmUp ? 50 : landings1, 1, `r${round}`);
-      await measureSingleUpserts(limits, { n: 200, concurrency: CONCURRENCY }); // its own warm-up
-      const single = await withAzuriteCpu(azurite.pid, () =>
-        measureSingleUpserts(limits, { n: 2_000, concurrency: CONCURRENCY }),
-      );
-      requests.reset();
-      const oneRun = await withAzuriteCpu(azurite.pid, () => catalogue(service, one));
-      oneRequests = requests.total() / one.events.length;
-      // Daily runs during the month: each export's 14 July run is there, its 15 July run lands.
-      const day = (d: number) => new Date(Date.UTC(2025, 6, d, 9, 42, 11));
-      await catalogue(service, await prepare(container, one.events.length, 1, `d${round}`, day(14)));
-      const daily = await prepare(container, one.events.length, 1, `d${round}`, day(15));
-      requests.reset();
-      const dailyMs = await catalogue(service, daily);
-      dailyRequests = requests.total() / daily.events.length;
-
-      const hundred = await prepare(container, warmUp ? 5 : landings100, 100, `r${round}`);
-      const batch = await withAzuriteCpu(azurite.pid, () => measureTransactionRows(limits, { n: 20_000 }));
-      requests.reset();
-      const hundredRun = await withAzuriteCpu(azurite.pid, () => catalogue(service, hundred));
-      hundredRequests = requests.total() / hundred.events.length;
-      await container.delete(); // Azurite lists by scanning every blob: keep the next round's container as small
-
-      if (warmUp) continue;
-      const perOp = (cpu: number | undefined, n: number) => (cpu === undefined ? undefined : cpu / n);
-      const ratio = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : a / b);
-      results.push({
-        single: single.value,
-        batch: batch.value,
-        landingsPerSecond: Math.round((one.events.length / oneRun.value) * 1000),
-        dailyPerSecond: Math.round((daily.events.length / dailyMs) * 1000),
-        fileRowsPerSecond: Math.round((hundred.files / hundredRun.value) * 1000),
-        landings100PerSecond: Math.round((hundred.events.length / hundredRun.value) * 1000),
-        cpu1: ratio(perOp(oneRun.cpuMs, one.events.length), perOp(single.cpuMs, single.value.count)),
-        cpu100: ratio(
-          perOp(hundredRun.cpuMs, hundred.events.length),
-          perOp(batch.cpuMs, batch.value.count / 100),
-        ),
-      });
+      const { result, requests } = await runRound(setup, round);
+      perLanding = requests;
+      if (result) results.push(result);
     }
-
-    const pct = (a: number, b: number) => Math.round((a / b) * 100);
-    const share1 = results.map((r) => pct(r.landingsPerSecond, r.single.perSecond));
-    const share100 = results.map((r) => pct(r.fileRowsPerSecond, r.batch.perSecond));
-    const shareDaily = results.map((r) => pct(r.dailyPerSecond, r.single.perSecond));
-    const list = (values: number[]) => values.join('/');
-    const cpu = (values: (number | undefined)[]) =>
-      values.every((v) => v !== undefined) ? median(values).toFixed(1) : 'n/a';
-    console.log(
-      `catalog: 1-partition ${median(results.map((r) => r.landingsPerSecond))} landings/s = ` +
-        `${median(share1)}% of ${median(results.map((r) => r.single.perSecond))} single upserts/s ` +
-        `(rounds ${list(share1)}%; goal 25%) · 1-partition daily runs superseding the day before ` +
-        `${median(results.map((r) => r.dailyPerSecond))} landings/s = ${median(shareDaily)}% ` +
-        `(rounds ${list(shareDaily)}%) · 100-partition ${median(results.map((r) => r.fileRowsPerSecond))} ` +
-        `file rows/s, ${median(results.map((r) => r.landings100PerSecond))} landings/s = ${median(share100)}% of ` +
-        `${median(results.map((r) => r.batch.perSecond))} rows/s in 100-entity transactions ` +
-        `(rounds ${list(share100)}%; goal 50%) · storage requests per landing ${oneRequests.toFixed(2)} ` +
-        `(1-partition), ${dailyRequests.toFixed(2)} (daily), ${hundredRequests.toFixed(2)} (100-partition) · Azurite CPU per landing = ` +
-        `${cpu(results.map((r) => r.cpu1))} upserts (1-partition), ${cpu(results.map((r) => r.cpu100))} ` +
-        `100-row transactions (100-partition) · ${rounds} rounds of ${landings1}+${landings100} manifests, ` +
-        `concurrency ${CONCURRENCY}, load ${loadavg()[0]!.toFixed(1)}`,
-    );
+    console.log(resultLine(results, perLanding, { rounds, landings1, landings100 }));
   } finally {
     await azurite.stop();
   }

@@ -28,6 +28,95 @@ const scopeOf = (i: number) => `/subscriptions/00000000-0000-4000-8000-${String(
 const accountOf = (i: number) => `benchacct${String(i).padStart(5, '0')}`;
 const SAS = `sv=2024-11-04&ss=b&srt=sco&sp=racwdl&se=2026-01-01T00:00:00Z&spr=https&sig=${encodeURIComponent('QmVuY2hTaWduYXR1cmVOb3RSZWFsMTIzNDU2Nzg5MA==')}`;
 
+/** Tokens: expiries spread over 0-400 days, so about 8% cross a threshold on the day of the run. */
+function benchTokens(): TokenRecord[] {
+  const tokens: TokenRecord[] = [];
+  for (let a = 0; a < ACCOUNTS; a++) {
+    const base = {
+      storageAccount: accountOf(a),
+      permissions: 'racwdl',
+      services: 'b',
+      resourceTypes: 'sco',
+    };
+    tokens.push({
+      ...base,
+      tokenId: 'current',
+      expiresOn: new Date(NOW.getTime() + ((a * 7919) % 400) * DAY + 3_600_000).toISOString(),
+      secretName: `sas-${a}-current`,
+      fingerprint: `fpcurrent${a}`,
+      rotatedAt: new Date(NOW.getTime() - 30 * DAY).toISOString(),
+      status: 'active',
+    });
+    tokens.push({
+      ...base,
+      tokenId: 'previous',
+      expiresOn: new Date(NOW.getTime() - 10 * DAY).toISOString(),
+      secretName: `sas-${a}-previous`,
+      fingerprint: `fpprevious${a}`,
+      status: 'rotated',
+    });
+  }
+  return tokens;
+}
+
+function benchExports(): ExportRecord[] {
+  const exports: ExportRecord[] = [];
+  for (let s = 0; s < SCOPES; s++) {
+    for (let e = 0; e < EXPORTS_PER_SCOPE; e++) {
+      const i = s * EXPORTS_PER_SCOPE + e;
+      const account = i % ACCOUNTS;
+      exports.push({
+        scope: scopeOf(s),
+        exportName: `export${e}`,
+        dataset: 'ActualCost',
+        destination: {
+          storageAccount: accountOf(account),
+          container: 'exports',
+          rootFolderPath: '',
+          sasDelivered: true,
+          // 1% still carry the rotated token (a partial rotation).
+          tokenRef: i % 100 === 7 ? 'previous' : 'current',
+        },
+        missing: false,
+        updatedAt: NOW.toISOString(),
+      });
+    }
+  }
+  return exports;
+}
+
+/** The emulator holds the same exports; the first of each scope ran, every tenth of those refused by storage. */
+async function seedEmulator(
+  emulator: Awaited<ReturnType<typeof startEmulator>>,
+  api: CostExportsClient,
+  exports: ExportRecord[],
+): Promise<void> {
+  const body = buildExportBody({
+    dataset: 'ActualCost',
+    timeframe: 'MonthToDate',
+    destination: { storageAccount: 'benchdest', sasToken: SAS, container: 'exports' },
+    schedule: { status: 'Active', recurrence: 'Daily', recurrencePeriod: { from: '2025-07-01' } },
+  });
+  https.globalAgent.maxSockets = 16;
+  await mapWithConcurrency(exports, 16, async (e) => {
+    await api.createOrUpdate(e.scope, e.exportName, body);
+  });
+  await mapWithConcurrency(
+    Array.from({ length: SCOPES }, (_, s) => s),
+    16,
+    async (s) => api.run(scopeOf(s), 'export0'),
+  );
+  for (const run of (await emulator.admin.runs()).filter((_, i) => i % 10 === 0)) {
+    await emulator.admin.forceRunOutcome(run.runId, 'Failed', {
+      code: 'AuthorizationPermissionMismatch',
+      message: 'This request is not authorized to perform this operation using this permission.',
+    });
+  }
+  await emulator.admin.advanceClock(10 * 60_000);
+  await emulator.admin.waitForIdle();
+  await emulator.admin.resetCounters();
+}
+
 async function main(): Promise<void> {
   const azurite = await startAzurite();
   const emulator = await startEmulator({ clock: { now: NOW } });
@@ -39,90 +128,17 @@ async function main(): Promise<void> {
     };
     const catalog = new Catalog({ tableClient: tableClientFactory(connection), tablePrefix: 'bench' });
     await catalog.ensureTables();
-
-    // Tokens: expiries spread over 0-400 days, so about 8% cross a threshold on the day of the run.
-    const tokens: TokenRecord[] = [];
-    for (let a = 0; a < ACCOUNTS; a++) {
-      const base = {
-        storageAccount: accountOf(a),
-        permissions: 'racwdl',
-        services: 'b',
-        resourceTypes: 'sco',
-      };
-      tokens.push({
-        ...base,
-        tokenId: 'current',
-        expiresOn: new Date(NOW.getTime() + ((a * 7919) % 400) * DAY + 3_600_000).toISOString(),
-        secretName: `sas-${a}-current`,
-        fingerprint: `fpcurrent${a}`,
-        rotatedAt: new Date(NOW.getTime() - 30 * DAY).toISOString(),
-        status: 'active',
-      });
-      tokens.push({
-        ...base,
-        tokenId: 'previous',
-        expiresOn: new Date(NOW.getTime() - 10 * DAY).toISOString(),
-        secretName: `sas-${a}-previous`,
-        fingerprint: `fpprevious${a}`,
-        status: 'rotated',
-      });
-    }
-    const exports: ExportRecord[] = [];
-    for (let s = 0; s < SCOPES; s++) {
-      for (let e = 0; e < EXPORTS_PER_SCOPE; e++) {
-        const i = s * EXPORTS_PER_SCOPE + e;
-        const account = i % ACCOUNTS;
-        exports.push({
-          scope: scopeOf(s),
-          exportName: `export${e}`,
-          dataset: 'ActualCost',
-          destination: {
-            storageAccount: accountOf(account),
-            container: 'exports',
-            rootFolderPath: '',
-            sasDelivered: true,
-            // 1% still carry the rotated token (a partial rotation).
-            tokenRef: i % 100 === 7 ? 'previous' : 'current',
-          },
-          missing: false,
-          updatedAt: NOW.toISOString(),
-        });
-      }
-    }
-    await catalog.upsertMany('tokens', tokens);
+    const exports = benchExports();
+    await catalog.upsertMany('tokens', benchTokens());
     await catalog.upsertMany('exports', exports);
 
-    // The emulator holds the same exports; the first of each scope ran, every tenth of those refused by storage.
     const api = new CostExportsClient({
       endpoint: emulator.url,
       credential: new LoopbackTokenCredential(emulator.url),
       clientType: 'bench',
       caPem: emulator.caPem,
     });
-    const body = buildExportBody({
-      dataset: 'ActualCost',
-      timeframe: 'MonthToDate',
-      destination: { storageAccount: 'benchdest', sasToken: SAS, container: 'exports' },
-      schedule: { status: 'Active', recurrence: 'Daily', recurrencePeriod: { from: '2025-07-01' } },
-    });
-    https.globalAgent.maxSockets = 16;
-    await mapWithConcurrency(exports, 16, async (e) => {
-      await api.createOrUpdate(e.scope, e.exportName, body);
-    });
-    await mapWithConcurrency(
-      Array.from({ length: SCOPES }, (_, s) => s),
-      16,
-      async (s) => api.run(scopeOf(s), 'export0'),
-    );
-    for (const run of (await emulator.admin.runs()).filter((_, i) => i % 10 === 0)) {
-      await emulator.admin.forceRunOutcome(run.runId, 'Failed', {
-        code: 'AuthorizationPermissionMismatch',
-        message: 'This request is not authorized to perform this operation using this permission.',
-      });
-    }
-    await emulator.admin.advanceClock(10 * 60_000);
-    await emulator.admin.waitForIdle();
-    await emulator.admin.resetCounters();
+    await seedEmulator(emulator, api, exports);
 
     const state = new TableAlertStateStore(createTableClient(connection, alertStateTableName(catalog)));
     let digestChars = 0;
