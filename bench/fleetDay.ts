@@ -18,7 +18,7 @@
 import { spawn } from 'node:child_process';
 
 import { type PhaseFigures } from './fleetDayMeter';
-import { runSize,type SizeFigures } from './fleetDayRun';
+import { runSize, type SizeFigures } from './fleetDayRun';
 
 const RESULT = 'FLEETDAY_RESULT ';
 const TWO_MINUTES = 120_000;
@@ -76,11 +76,20 @@ function phaseLine(p: PhaseFigures): string {
   );
 }
 
+function storageLine(p: PhaseFigures, scopes: number): string {
+  const parts = Object.entries(p.storageByTarget ?? {})
+    .slice(0, 8)
+    .map(([k, n]) => `${k} ${(n / scopes).toFixed(2)}`);
+  return `    ${p.phase.padEnd(20)} ${(p.storageRequests / scopes).toFixed(2)}: ${parts.join(', ')}`;
+}
+
 function report(sizes: SizeFigures[]): void {
   for (const f of sizes) {
     console.log(`${f.scopes} scopes × 2 exports (${f.exports}):`);
     console.log(phaseLine(f.setup));
     for (const p of f.phases) console.log(phaseLine(p));
+    console.log(`  storage requests per scope, by method and table or container:`);
+    for (const p of [f.setup, ...f.phases]) console.log(storageLine(p, f.scopes));
     if (f.problems) console.log(`  ${f.problems} warn/error lines, e.g. ${f.problemSample.join(' | ')}`);
   }
   const all = sizes.flatMap((f) => f.phases);

@@ -16,6 +16,8 @@ export interface PhaseFigures {
   /** Answers of 429 among armCalls. */
   throttled: number;
   storageRequests: number;
+  /** Storage requests by method and table or container (httpRequests.ts). */
+  storageByTarget: Record<string, number>;
   /** Peak resident set and heap of the process during the phase, MiB. */
   rssPeakMiB: number;
   heapPeakMiB: number;
@@ -92,6 +94,7 @@ export class PhaseMeter {
       armCalls: counters.total,
       throttled: counters.byStatus['429'] ?? 0,
       storageRequests,
+      storageByTarget: storage.byTarget(),
       rssPeakMiB: this.peak.rss / MiB,
       heapPeakMiB: this.peak.heap / MiB,
       heapGrowthMiB: Math.max(0, this.peak.heap - heapStart) / MiB,

@@ -104,6 +104,8 @@ function startDayStack(scopes: number, speedFactor: number, meter: PhaseMeter, l
       DURABLE_TASK_HUB: 'fleetday',
       // As bench/fleet.ts: scopes in flight per fleet round (the host runs at most 10 activities).
       FLEET_CONCURRENCY: '16',
+      // The same for out-of-band runs: every export is at its own scope's run bucket.
+      OUT_OF_BAND_CONCURRENCY: '16',
       SAS_WATCH_SCHEDULE: NEVER,
       OUT_OF_BAND_SCHEDULE: NEVER,
       EXPORT_SYNC_SCHEDULE: NEVER,

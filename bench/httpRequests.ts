@@ -9,25 +9,54 @@ export type RequestFilter = (target: { host: string; port: number }) => boolean;
 export interface RequestCounter {
   reset(): void;
   total(): number;
+  /** Requests by method and first path segment after the account (table or container), e.g.
+   * `GET exports()`, `POST $batch`, `PUT msexports`. */
+  byTarget(): Record<string, number>;
 }
 
-const counters: { filter: RequestFilter; n: number }[] = [];
+interface Counter {
+  filter: RequestFilter;
+  n: number;
+  by: Map<string, number>;
+}
+
+const counters: Counter[] = [];
 let patched = false;
 
-function targetOf(args: unknown[]): { host: string; port: number } {
+interface Target {
+  host: string;
+  port: number;
+  method: string;
+  path: string;
+}
+
+function targetOf(args: unknown[]): Target {
+  let method = 'GET';
+  for (const arg of args) {
+    if (typeof arg === 'object' && arg !== null && !(arg instanceof URL)) {
+      method = (arg as { method?: string }).method ?? method;
+    }
+  }
   for (const arg of args) {
     if (typeof arg === 'string' || arg instanceof URL) {
       const url = new URL(arg);
-      return { host: url.hostname, port: Number(url.port || 80) };
+      return { host: url.hostname, port: Number(url.port || 80), method, path: url.pathname };
     }
     if (typeof arg === 'object' && arg !== null) {
-      const o = arg as { hostname?: string; host?: string; port?: number | string };
+      const o = arg as { hostname?: string; host?: string; port?: number | string; path?: string };
       const host = o.hostname ?? o.host ?? 'localhost';
       const [name, port] = host.split(':');
-      return { host: name ?? host, port: Number(o.port ?? port ?? 80) };
+      return { host: name ?? host, port: Number(o.port ?? port ?? 80), method, path: o.path ?? '/' };
     }
   }
-  return { host: 'localhost', port: 80 };
+  return { host: 'localhost', port: 80, method, path: '/' };
+}
+
+/** `METHOD segment`: the table or container after Azurite's account segment (keys left out). */
+function keyOf(t: Target): string {
+  const segment = (t.path.split('?')[0] ?? '').split('/').filter(Boolean)[1] ?? '';
+  // Table: `t(PartitionKey='…',RowKey='…')` is one entity, `t()` (with $filter) a query.
+  return `${t.method} ${segment.replace(/\(.+\)$/, '(pk,rk)')}`;
 }
 
 /** A counter of the requests `filter` accepts (every request without one). */
@@ -37,13 +66,25 @@ export function countHttpRequests(filter: RequestFilter = () => true): RequestCo
     const original = http.request.bind(http) as (...args: unknown[]) => http.ClientRequest;
     (http as { request: unknown }).request = (...args: unknown[]) => {
       const target = targetOf(args);
-      for (const c of counters) if (c.filter(target)) c.n++;
+      for (const c of counters) {
+        if (!c.filter(target)) continue;
+        c.n++;
+        const key = keyOf(target);
+        c.by.set(key, (c.by.get(key) ?? 0) + 1);
+      }
       return original(...args);
     };
   }
-  const counter = { filter, n: 0 };
+  const counter: Counter = { filter, n: 0, by: new Map() };
   counters.push(counter);
-  return { reset: () => void (counter.n = 0), total: () => counter.n };
+  return {
+    reset: () => {
+      counter.n = 0;
+      counter.by.clear();
+    },
+    total: () => counter.n,
+    byTarget: () => Object.fromEntries([...counter.by].sort((a, b) => b[1] - a[1])),
+  };
 }
 
 /** Requests to any of these endpoints' ports (e.g. Azurite's blob, queue and table endpoints). */

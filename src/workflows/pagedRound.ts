@@ -1,6 +1,6 @@
 // The one shape of a paged, throttle-aware round (export sync, out-of-band runs, fleet reconcile):
-// read one page at the cursor (an activity), run its items with at most `concurrency` activities in
-// flight, and when an item was throttled pause on a durable timer for the wait its 429 asked for
+// read one page at the cursor (an activity), run its items in a sliding window of at most
+// `concurrency` activities in flight, and when an item was throttled pause on a durable timer for the wait its 429 asked for
 // (capped by maxThrottlePauseMs) before more work goes out; an item the definition wants tried again
 // goes to the back of the page's queue. Each page ends with continueAsNew carrying the cursor and
 // the totals, so thousands of items never make a long history or hit a function timeout.
@@ -123,26 +123,63 @@ export function pagedRound<
       return undefined;
     }
 
-    const queue = read.items.map((item) => ({ item, attempts: 0 }));
-    while (queue.length > 0) {
-      const group = queue.splice(0, Math.max(1, input.concurrency));
-      const results = (yield context.df.Task.all(group.map((g) => def.run(round, g.item)))) as Result[];
-      let wait = 0;
-      results.forEach((result, i) => {
-        const { item, attempts } = group[i]!;
-        const verdict = def.tally(round, item, result, attempts + 1);
-        if (verdict.throttledMs !== undefined) wait = Math.max(wait, verdict.throttledMs);
-        if (verdict.retry) queue.push({ item, attempts: attempts + 1 });
-      });
-      context.df.setCustomStatus(def.status(round, false));
-      if (wait > 0 && (queue.length > 0 || read.next !== undefined)) yield* round.pause(wait);
-    }
+    yield* runPage(def, round, read);
     if (def.afterPage) yield* def.afterPage(round, read);
 
     if (read.next === undefined) return finish();
     context.df.continueAsNew(def.withCursor(input, read.next, totals));
     return undefined;
   };
+}
+
+/**
+ * Runs a page's items in a sliding window: up to `concurrency` activities in flight, the next one
+ * sent as soon as any finishes (one slow item never holds back the rest of a batch). An item that
+ * asks for a wait (throttled) stops new work: the items in flight finish, then the round pauses for
+ * the longest wait asked (when anything is left), then goes on. An item the definition wants tried
+ * again goes to the back of the queue. A failed activity fails the round, as Task.all would.
+ */
+function* runPage<
+  Input extends PagedRoundInput<Totals>,
+  Cursor,
+  Item,
+  Result,
+  Totals extends PagedRoundTotals,
+>(
+  def: PagedRoundDefinition<Input, Cursor, Item, Result, Totals>,
+  round: RoundState<Input, Cursor, Totals>,
+  page: { items: Item[]; next?: Cursor },
+): Generator<Task, void, unknown> {
+  const { context, input } = round;
+  const concurrency = Math.max(1, input.concurrency);
+  const queue = page.items.map((item) => ({ item, attempts: 0 }));
+  const inFlight: { item: Item; attempts: number; task: Task }[] = [];
+  let wait = 0;
+  while (queue.length > 0 || inFlight.length > 0) {
+    while (wait === 0 && inFlight.length < concurrency && queue.length > 0) {
+      const next = queue.shift()!;
+      inFlight.push({ ...next, task: def.run(round, next.item) });
+    }
+    yield context.df.Task.any(inFlight.map((f) => f.task));
+    // Several may have finished in the same episode: take every finished one.
+    for (let i = 0; i < inFlight.length;) {
+      const { item, attempts, task } = inFlight[i]!;
+      if (!task.isCompleted && !task.isFaulted) {
+        i++;
+        continue;
+      }
+      inFlight.splice(i, 1);
+      if (task.isFaulted) throw task.result;
+      const verdict = def.tally(round, item, task.result as Result, attempts + 1);
+      if (verdict.throttledMs !== undefined) wait = Math.max(wait, verdict.throttledMs);
+      if (verdict.retry) queue.push({ item, attempts: attempts + 1 });
+    }
+    context.df.setCustomStatus(def.status(round, false));
+    if (wait > 0 && inFlight.length === 0) {
+      if (queue.length > 0 || page.next !== undefined) yield* round.pause(wait);
+      wait = 0;
+    }
+  }
 }
 
 /** The `round.finished` event: the round's numeric totals, one field each. */
