@@ -5,10 +5,17 @@
 // are marked `missing`, never deleted, so their history stays readable. A throttled scope is reported
 // with its wait and picked up by the next tick; nothing here loops on a 429.
 import { isCostManagementError, ThrottledError } from '../azure/armErrors';
-import type { Catalog, ExportLastRun, ExportRecord, ExportSchedule, Stored } from '../azure/catalog';
+import type {
+  Catalog,
+  ExportDestination,
+  ExportLastRun,
+  ExportRecord,
+  ExportSchedule,
+  Stored,
+} from '../azure/catalog';
 import { mapWithConcurrency } from '../azure/catalog';
 import type { CostExportsApi } from '../azure/costExports';
-import type { Export, ExportRun } from '../azure/exportModels';
+import type { Export, ExportDestination as ArmExportDestination, ExportRun } from '../azure/exportModels';
 import type { ExportSyncReport, ScopeSyncResult } from '../domain/contracts';
 import { redactError } from '../domain/redact';
 import { EXPORT_DATASETS, type ExportDataset, parseScope, ScopeError } from '../domain/scope';
@@ -79,36 +86,46 @@ export function exportRecordFrom(
 ): ExportRecord {
   const name = e.name;
   if (!name) throw new Error('the export has no name');
-  const dataset = e.properties.definition.type;
-  if (!(EXPORT_DATASETS as readonly string[]).includes(dataset)) {
-    throw new Error(`dataset "${dataset}" is not one this app manages`);
-  }
-  const d = e.properties.deliveryInfo.destination;
-  const account = (d.storageAccount ?? STORAGE_ACCOUNT_ID.exec(d.resourceId ?? '')?.[1] ?? '').toLowerCase();
-  if (!/^[a-z0-9]{3,24}$/.test(account)) throw new Error('the destination storage account cannot be read');
+  const dataset = managedDataset(e.properties.definition.type);
+  const destination = destinationOf(e.properties.deliveryInfo.destination, existing);
   const lastRun = lastRunOf(e.properties.runHistory?.[0]) ?? existing?.lastRun;
   const schedule = scheduleOf(e);
-  const sameAccount = existing?.destination.storageAccount === account;
   return {
     scope,
     exportName: name,
-    dataset: dataset as ExportDataset,
-    destination: {
-      storageAccount: account,
-      container: d.container,
-      rootFolderPath: d.rootFolderPath ?? '',
-      // A SAS-delivered (cross-tenant) destination names the account instead of a resource id.
-      sasDelivered: Boolean(d.storageAccount),
-      ...(!d.storageAccount && d.resourceId ? { resourceId: d.resourceId } : {}),
-      // The token an export carries is only known to this app (set by rotation); a new account voids it.
-      ...(sameAccount && existing.destination.tokenRef ? { tokenRef: existing.destination.tokenRef } : {}),
-    },
+    dataset,
+    destination,
     ...(schedule ? { schedule } : {}),
     ...(existing?.outOfBand ? { outOfBand: existing.outOfBand } : {}),
     ...(lastRun ? { lastRun } : {}),
     ...(existing?.lastOutOfBand ? { lastOutOfBand: existing.lastOutOfBand } : {}),
     missing: false,
     updatedAt: now.toISOString(),
+  };
+}
+
+function managedDataset(dataset: string): ExportDataset {
+  if (!(EXPORT_DATASETS as readonly string[]).includes(dataset)) {
+    throw new Error(`dataset "${dataset}" is not one this app manages`);
+  }
+  return dataset as ExportDataset;
+}
+
+/** Where the export delivers, as Cost Management says, with the token this app gave it (kept only
+ * while the account stays the same). Throws when the account cannot be read. */
+function destinationOf(d: ArmExportDestination, existing: ExportRecord | undefined): ExportDestination {
+  const account = (d.storageAccount ?? STORAGE_ACCOUNT_ID.exec(d.resourceId ?? '')?.[1] ?? '').toLowerCase();
+  if (!/^[a-z0-9]{3,24}$/.test(account)) throw new Error('the destination storage account cannot be read');
+  const sameAccount = existing?.destination.storageAccount === account;
+  return {
+    storageAccount: account,
+    container: d.container,
+    rootFolderPath: d.rootFolderPath ?? '',
+    // A SAS-delivered (cross-tenant) destination names the account instead of a resource id.
+    sasDelivered: Boolean(d.storageAccount),
+    ...(!d.storageAccount && d.resourceId ? { resourceId: d.resourceId } : {}),
+    // The token an export carries is only known to this app (set by rotation); a new account voids it.
+    ...(sameAccount && existing.destination.tokenRef ? { tokenRef: existing.destination.tokenRef } : {}),
   };
 }
 
