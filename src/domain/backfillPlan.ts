@@ -172,6 +172,95 @@ export function historyLimitMonths(dataset?: ExportDataset): number {
   return dataset === undefined ? MAX_BACKFILL_MONTHS : HISTORY_LIMIT_MONTHS[datasetOf(dataset, 'dataset')];
 }
 
+/** The months a plan covers, as month indexes (see monthIndexOf), first and last inclusive. */
+interface MonthSpan {
+  first: number;
+  last: number;
+}
+
+/** What the span readers check against: the clock's month and day, and the dataset's history limit. */
+interface PlanClock {
+  /** Index of the current UTC month. */
+  current: number;
+  /** The current UTC day of the month. */
+  today: number;
+  limit: number;
+  /** "<dataset> can be exported at most N months back", for errors. */
+  limitText: string;
+}
+
+/** `months: N`: the N complete months before the current one. */
+function spanOfMonthCount(months: unknown, clock: PlanClock): MonthSpan {
+  if (typeof months !== 'number' || !Number.isInteger(months) || months < 1 || months > MAX_BACKFILL_MONTHS)
+    throw new BackfillPlanError('months', `months must be an integer from 1 to ${MAX_BACKFILL_MONTHS}`);
+  if (months > clock.limit)
+    throw new BackfillPlanError('months', `months ${months} is too many: ${clock.limitText}`);
+  const first = clock.current - months;
+  if (first < 1970 * 12) throw new BackfillPlanError('months', `months ${months} reaches before 1970`);
+  return { first, last: clock.current - 1 };
+}
+
+/** Neither months nor from/to: the default count of complete months. */
+function defaultSpan(clock: PlanClock): MonthSpan {
+  if (DEFAULT_BACKFILL_MONTHS > clock.limit)
+    throw new BackfillPlanError(
+      'months',
+      `the default of ${DEFAULT_BACKFILL_MONTHS} months: ${clock.limitText}`,
+    );
+  return { first: clock.current - DEFAULT_BACKFILL_MONTHS, last: clock.current - 1 };
+}
+
+/** `from`/`to` (either alone names a single month): refused when not all of it can be exported. */
+function spanOfNamedMonths(from: string | undefined, to: string | undefined, clock: PlanClock): MonthSpan {
+  const { current, today, limit, limitText } = clock;
+  const firstField = from !== undefined ? 'from' : 'to';
+  const lastField = to !== undefined ? 'to' : 'from';
+  const first = monthIndexOf(from ?? to ?? '', firstField);
+  const last = monthIndexOf(to ?? from ?? '', lastField);
+  const oldest = current - limit;
+  if (first > last)
+    throw new BackfillPlanError('from', `from ${monthFromIndex(first)} is after to ${monthFromIndex(last)}`);
+  if (last > current)
+    throw new BackfillPlanError(
+      lastField,
+      `${lastField} ${monthFromIndex(last)} is in the future; the latest month is ${monthFromIndex(current)}`,
+    );
+  if (last === current && today === 1)
+    throw new BackfillPlanError(
+      lastField,
+      `${lastField} ${monthFromIndex(last)} started today and has no complete day yet; the latest complete month is ${monthFromIndex(current - 1)}`,
+    );
+  if (first < oldest)
+    throw new BackfillPlanError(
+      firstField,
+      `${monthFromIndex(first)} is too old: ${limitText} (oldest ${monthFromIndex(oldest)})`,
+    );
+  return { first, last };
+}
+
+function planSpan(input: BackfillPlanInput, clock: PlanClock): MonthSpan {
+  const { months, from, to } = input;
+  if (months !== undefined) {
+    if (from !== undefined || to !== undefined)
+      throw new BackfillPlanError('months', 'give either months or from/to, not both');
+    return spanOfMonthCount(months, clock);
+  }
+  if (from === undefined && to === undefined) return defaultSpan(clock);
+  return spanOfNamedMonths(from, to, clock);
+}
+
+/** One window per month, oldest first; the current month's window ends yesterday. */
+function monthWindows({ first, last }: MonthSpan, { current, today }: PlanClock): BackfillWindow[] {
+  const windows: BackfillWindow[] = [];
+  for (let index = first; index <= last; index++) {
+    const range = monthRange(monthFromIndex(index));
+    // Only the current month reaches today; it ends yesterday (day >= 2 here, so still this month).
+    const to = index === current ? timePeriodDate(Math.floor(index / 12), index % 12, today - 1) : range.to;
+    windows.push({ month: range.month, from: range.from, to });
+  }
+  return windows;
+}
+
 /**
  * Plans a backfill as one window per calendar month.
  *
@@ -185,7 +274,7 @@ export function historyLimitMonths(dataset?: ExportDataset): number {
 export function planBackfill(input: BackfillPlanInput): BackfillWindow[] {
   if (typeof input !== 'object' || input === null)
     throw new BackfillPlanError('input', 'backfill plan input must be an object');
-  const { now, months, from, to } = input;
+  const { now } = input;
   if (!(now instanceof Date) || !Number.isFinite(now.getTime()))
     throw new BackfillPlanError('now', 'now must be a valid Date');
   const order = input.order ?? 'newestFirst';
@@ -193,63 +282,13 @@ export function planBackfill(input: BackfillPlanInput): BackfillWindow[] {
     throw new BackfillPlanError('order', 'order must be "newestFirst" or "oldestFirst"');
   const dataset = input.dataset === undefined ? undefined : datasetOf(input.dataset, 'dataset');
   const limit = historyLimitMonths(dataset);
-  const limitText = `${dataset ?? 'cost data'} can be exported at most ${limit} months back`;
-
-  const current = now.getUTCFullYear() * 12 + now.getUTCMonth();
-  const today = now.getUTCDate();
-  const oldest = current - limit;
-
-  let first: number;
-  let last: number;
-  if (months !== undefined) {
-    if (from !== undefined || to !== undefined)
-      throw new BackfillPlanError('months', 'give either months or from/to, not both');
-    if (typeof months !== 'number' || !Number.isInteger(months) || months < 1 || months > MAX_BACKFILL_MONTHS)
-      throw new BackfillPlanError('months', `months must be an integer from 1 to ${MAX_BACKFILL_MONTHS}`);
-    if (months > limit) throw new BackfillPlanError('months', `months ${months} is too many: ${limitText}`);
-    first = current - months;
-    last = current - 1;
-    if (first < 1970 * 12) throw new BackfillPlanError('months', `months ${months} reaches before 1970`);
-  } else if (from === undefined && to === undefined) {
-    if (DEFAULT_BACKFILL_MONTHS > limit)
-      throw new BackfillPlanError('months', `the default of ${DEFAULT_BACKFILL_MONTHS} months: ${limitText}`);
-    first = current - DEFAULT_BACKFILL_MONTHS;
-    last = current - 1;
-  } else {
-    // Either bound alone names a single month.
-    const firstField = from !== undefined ? 'from' : 'to';
-    const lastField = to !== undefined ? 'to' : 'from';
-    first = monthIndexOf(from ?? to ?? '', firstField);
-    last = monthIndexOf(to ?? from ?? '', lastField);
-    if (first > last)
-      throw new BackfillPlanError(
-        'from',
-        `from ${monthFromIndex(first)} is after to ${monthFromIndex(last)}`,
-      );
-    if (last > current)
-      throw new BackfillPlanError(
-        lastField,
-        `${lastField} ${monthFromIndex(last)} is in the future; the latest month is ${monthFromIndex(current)}`,
-      );
-    if (last === current && today === 1)
-      throw new BackfillPlanError(
-        lastField,
-        `${lastField} ${monthFromIndex(last)} started today and has no complete day yet; the latest complete month is ${monthFromIndex(current - 1)}`,
-      );
-    if (first < oldest)
-      throw new BackfillPlanError(
-        firstField,
-        `${monthFromIndex(first)} is too old: ${limitText} (oldest ${monthFromIndex(oldest)})`,
-      );
-  }
-
-  const windows: BackfillWindow[] = [];
-  for (let index = first; index <= last; index++) {
-    const range = monthRange(monthFromIndex(index));
-    // Only the current month reaches today; it ends yesterday (day >= 2 here, so still this month).
-    const to = index === current ? timePeriodDate(Math.floor(index / 12), index % 12, today - 1) : range.to;
-    windows.push({ month: range.month, from: range.from, to });
-  }
+  const clock: PlanClock = {
+    current: now.getUTCFullYear() * 12 + now.getUTCMonth(),
+    today: now.getUTCDate(),
+    limit,
+    limitText: `${dataset ?? 'cost data'} can be exported at most ${limit} months back`,
+  };
+  const windows = monthWindows(planSpan(input, clock), clock);
   return order === 'newestFirst' ? windows.reverse() : windows;
 }
 
