@@ -16,6 +16,7 @@ import {
   month as guardMonth,
   nonEmpty,
   oneOf,
+  optional,
   redactSecrets,
   RowReader,
   wholeNumber,
@@ -62,52 +63,62 @@ const text = (field: string, max: number) => (v: string) => nonEmpty(field, reda
 
 export function ledgerCellToRow(c: LedgerCellRecord): Row {
   const scope = parseScope(c.scope).canonical;
-  const run = c.current;
-  const attempt = c.lastAttempt;
-  const healing = c.healing;
   return compact({
     ...ledgerKeys(scope, nonEmpty('exportName', c.exportName, 256), c.month),
     kind: 'cell',
     scope,
     exportName: c.exportName,
-    dataset: c.dataset === undefined ? undefined : oneOf('dataset', c.dataset, EXPORT_DATASETS),
+    dataset: optional(c.dataset, (v) => oneOf('dataset', v, EXPORT_DATASETS)),
     month: c.month,
     state: oneOf('state', c.state, LEDGER_STATES),
     reason: text('reason', 1024)(c.reason || c.state),
-    recheckAt: c.recheckAt === undefined ? undefined : isoTimestamp('recheckAt', c.recheckAt),
+    recheckAt: optional(c.recheckAt, (v) => isoTimestamp('recheckAt', v)),
     stateSince: isoTimestamp('stateSince', c.stateSince),
     runs: wholeNumber('runs', c.runs),
     supersededRuns: wholeNumber('supersededRuns', c.supersededRuns),
-    lastLandingAt: c.lastLandingAt === undefined ? undefined : isoTimestamp('lastLandingAt', c.lastLandingAt),
-    runId: run ? nonEmpty('current.runId', run.runId, 128) : undefined,
-    runTime: run ? isoTimestamp('current.runTime', run.runTime) : undefined,
-    runRows: run?.rows === undefined ? undefined : int64('current.rows', run.rows),
-    runBytes: run ? int64('current.bytes', run.bytes) : undefined,
-    runNoData: run ? Boolean(run.noData) : undefined,
-    runCatalogedAt: run ? isoTimestamp('current.catalogedAt', run.catalogedAt) : undefined,
-    attemptAt: attempt ? isoTimestamp('lastAttempt.at', attempt.at) : undefined,
-    attemptOutcome: attempt
-      ? oneOf('lastAttempt.outcome', attempt.outcome, ['failed', 'noData'] as const)
-      : undefined,
-    attemptReason: attempt ? text('lastAttempt.reason', 2048)(attempt.reason || attempt.outcome) : undefined,
-    attemptSource: attempt
-      ? oneOf('lastAttempt.source', attempt.source, ['export', 'backfill', 'healing'] as const)
-      : undefined,
-    attemptBackfillId:
-      attempt?.backfillId === undefined
-        ? undefined
-        : nonEmpty('lastAttempt.backfillId', attempt.backfillId, 256),
-    attemptCount:
-      attempt?.attempts === undefined
-        ? undefined
-        : wholeNumber('lastAttempt.attempts', attempt.attempts, 0, 1000),
-    healAttempts: healing ? wholeNumber('healing.attempts', healing.attempts, 0, 1000) : undefined,
-    healLastAt: healing ? isoTimestamp('healing.lastAt', healing.lastAt) : undefined,
-    healBackfillId:
-      healing?.backfillId === undefined ? undefined : nonEmpty('healing.backfillId', healing.backfillId, 256),
-    healOutcome: healing ? text('healing.outcome', 1024)(healing.outcome) : undefined,
+    lastLandingAt: optional(c.lastLandingAt, (v) => isoTimestamp('lastLandingAt', v)),
+    ...currentRunColumns(c.current),
+    ...lastAttemptColumns(c.lastAttempt),
+    ...healingColumns(c.healing),
     updatedAt: isoTimestamp('updatedAt', c.updatedAt),
   });
+}
+
+/** The `run…` columns: the run the cell's state rests on. */
+function currentRunColumns(run: CellFacts['current']): Record<string, unknown> | undefined {
+  if (!run) return undefined;
+  return {
+    runId: nonEmpty('current.runId', run.runId, 128),
+    runTime: isoTimestamp('current.runTime', run.runTime),
+    runRows: optional(run.rows, (v) => int64('current.rows', v)),
+    runBytes: int64('current.bytes', run.bytes),
+    runNoData: Boolean(run.noData),
+    runCatalogedAt: isoTimestamp('current.catalogedAt', run.catalogedAt),
+  };
+}
+
+/** The `attempt…` columns: the last attempt that did not land data. */
+function lastAttemptColumns(attempt: CellFacts['lastAttempt']): Record<string, unknown> | undefined {
+  if (!attempt) return undefined;
+  return {
+    attemptAt: isoTimestamp('lastAttempt.at', attempt.at),
+    attemptOutcome: oneOf('lastAttempt.outcome', attempt.outcome, ['failed', 'noData'] as const),
+    attemptReason: text('lastAttempt.reason', 2048)(attempt.reason || attempt.outcome),
+    attemptSource: oneOf('lastAttempt.source', attempt.source, ['export', 'backfill', 'healing'] as const),
+    attemptBackfillId: optional(attempt.backfillId, (v) => nonEmpty('lastAttempt.backfillId', v, 256)),
+    attemptCount: optional(attempt.attempts, (v) => wholeNumber('lastAttempt.attempts', v, 0, 1000)),
+  };
+}
+
+/** The `heal…` columns: what self-healing did for the cell. */
+function healingColumns(healing: HealingRecord | undefined): Record<string, unknown> | undefined {
+  if (!healing) return undefined;
+  return {
+    healAttempts: wholeNumber('healing.attempts', healing.attempts, 0, 1000),
+    healLastAt: isoTimestamp('healing.lastAt', healing.lastAt),
+    healBackfillId: optional(healing.backfillId, (v) => nonEmpty('healing.backfillId', v, 256)),
+    healOutcome: text('healing.outcome', 1024)(healing.outcome),
+  };
 }
 
 export function ledgerCellFromRow(row: Record<string, unknown>): LedgerCellRecord {
