@@ -140,9 +140,8 @@ function authorizationOf(run: ObservedRun): { authorization?: string } {
  * landing event completes the month only once its run is confirmed in the export's run history; a
  * refused run joins `exclude`, so neither its events nor the history poll take it again. */
 function* awaitLanding(ctx: OrchestrationContext, input: MonthInput, exclude: string[]): Step<Landing> {
-  const { task, timing } = input;
-  const started = nowMs(ctx);
-  const deadline = started + timing.landingTimeoutMs;
+  const { timing } = input;
+  const deadline = nowMs(ctx) + timing.landingTimeoutMs;
   let delay = timing.pollIntervalMs;
   let lastSeen = 'not yet listed in run history';
   let timer: TimerTask | undefined;
@@ -151,56 +150,16 @@ function* awaitLanding(ctx: OrchestrationContext, input: MonthInput, exclude: st
     const landed = ctx.df.waitForExternalEvent(EXPORT_LANDED_EVENT);
     const winner = (yield ctx.df.Task.any([landed, timer])) as Task;
     if (winner === landed) {
-      const event = landed.result as ExportLandedEvent;
-      // Another run's or month's, or an incomplete landing that will be raised again: keep waiting.
-      if (!isOwnLanding(event, task, exclude) || event.state === 'incomplete') continue;
-      if (event.state === 'complete') {
-        const verdict = yield* confirmRun(ctx, input, event);
-        if (verdict === 'refused') exclude.push(event.runId);
-        if (verdict !== 'confirmed') continue;
-      }
+      const landing = yield* takeLandingEvent(ctx, input, exclude, landed.result as ExportLandedEvent);
+      if (!landing) continue;
       // The poll timer may have fired while the run was being confirmed.
       if (!timer.isCompleted) timer.cancel();
-      if (event.state !== 'complete') {
-        return { kind: 'failed', runId: event.runId, reason: `run ${event.runId} landed ${event.state}` };
-      }
-      return {
-        kind: 'landed',
-        runId: event.runId,
-        ...(typeof event.rowCount === 'number' ? { rowCount: event.rowCount } : {}),
-        ...(isLandingKey(event.landingKey) ? { landingKey: event.landingKey } : {}),
-      };
+      return landing;
     }
     timer = undefined;
-    const read = yield* callActivity<{ run?: ObservedRun }>(
-      ctx,
-      BACKFILL_ACTIVITIES.readRun,
-      { task, excludeRunIds: [...exclude] } satisfies ReadRunInput,
-      timing,
-    );
-    if (read.kind === 'ok' && read.run) {
-      const run = read.run;
-      lastSeen = run.status;
-      switch (run.status) {
-        case 'Completed':
-          return { kind: 'landed', runId: run.runId };
-        case 'DataNotAvailable':
-        case 'NewDataNotAvailable':
-          return { kind: 'noData', runId: run.runId, status: run.status };
-        case 'Failed':
-        case 'Timeout':
-          return {
-            kind: 'failed',
-            runId: run.runId,
-            reason: `run ${run.runId} ended ${run.status}${run.error ? `: ${run.error}` : ''}`,
-            ...authorizationOf(run),
-          };
-        default:
-          break; // Queued, InProgress: keep waiting
-      }
-    } else if (read.kind !== 'ok') {
-      lastSeen = `history unreadable (${read.message})`;
-    }
+    const polled = yield* pollRunHistory(ctx, input, exclude);
+    if (polled.landing) return polled.landing;
+    lastSeen = polled.lastSeen ?? lastSeen;
     if (nowMs(ctx) >= deadline) {
       return {
         kind: 'timedOut',
@@ -208,6 +167,75 @@ function* awaitLanding(ctx: OrchestrationContext, input: MonthInput, exclude: st
       };
     }
     delay = Math.min(delay * 2, timing.maxPollIntervalMs);
+  }
+}
+
+/** A landing event's outcome for the month, or undefined to keep waiting: another run's or month's,
+ * an incomplete landing that will be raised again, or a run history does not (yet) confirm. */
+function* takeLandingEvent(
+  ctx: OrchestrationContext,
+  input: MonthInput,
+  exclude: string[],
+  event: ExportLandedEvent,
+): Step<Landing | undefined> {
+  if (!isOwnLanding(event, input.task, exclude) || event.state === 'incomplete') return undefined;
+  if (event.state === 'complete') {
+    const verdict = yield* confirmRun(ctx, input, event);
+    if (verdict === 'refused') exclude.push(event.runId);
+    if (verdict !== 'confirmed') return undefined;
+  }
+  return landingOfEvent(event);
+}
+
+/** What a (confirmed, or not complete) landing event of this month's run means. */
+function landingOfEvent(event: ExportLandedEvent): Landing {
+  if (event.state !== 'complete') {
+    return { kind: 'failed', runId: event.runId, reason: `run ${event.runId} landed ${event.state}` };
+  }
+  return {
+    kind: 'landed',
+    runId: event.runId,
+    ...(typeof event.rowCount === 'number' ? { rowCount: event.rowCount } : {}),
+    ...(isLandingKey(event.landingKey) ? { landingKey: event.landingKey } : {}),
+  };
+}
+
+/** Reads the run history: the month's landing if its run ended, and the status to report if not. */
+function* pollRunHistory(
+  ctx: OrchestrationContext,
+  input: MonthInput,
+  exclude: readonly string[],
+): Step<{ landing?: Landing; lastSeen?: string }> {
+  const read = yield* callActivity<{ run?: ObservedRun }>(
+    ctx,
+    BACKFILL_ACTIVITIES.readRun,
+    { task: input.task, excludeRunIds: [...exclude] } satisfies ReadRunInput,
+    input.timing,
+  );
+  if (read.kind !== 'ok') return { lastSeen: `history unreadable (${read.message})` };
+  if (!read.run) return {};
+  const landing = landingOfRun(read.run);
+  return { lastSeen: read.run.status, ...(landing ? { landing } : {}) };
+}
+
+/** What a run the history lists means for the month; undefined while it is queued or in progress. */
+function landingOfRun(run: ObservedRun): Landing | undefined {
+  switch (run.status) {
+    case 'Completed':
+      return { kind: 'landed', runId: run.runId };
+    case 'DataNotAvailable':
+    case 'NewDataNotAvailable':
+      return { kind: 'noData', runId: run.runId, status: run.status };
+    case 'Failed':
+    case 'Timeout':
+      return {
+        kind: 'failed',
+        runId: run.runId,
+        reason: `run ${run.runId} ended ${run.status}${run.error ? `: ${run.error}` : ''}`,
+        ...authorizationOf(run),
+      };
+    default:
+      return undefined; // Queued, InProgress: keep waiting
   }
 }
 
@@ -233,134 +261,82 @@ function* confirmRun(
 
 // ---------------------------------------------------------------------------------- orchestrators
 
+/** One (dataset, month) orchestration, as its steps see it. */
+interface MonthRun {
+  ctx: OrchestrationContext;
+  input: MonthInput;
+  instanceId: string;
+  base: Pick<MonthResult, 'dataset' | 'month'>;
+}
+
+/** What the attempts so far leave to the next attempt and to the month's result. */
+interface Attempts {
+  count: number;
+  /** Runs never taken for this month's: earlier attempts', and those listed before the first. */
+  excluded: string[];
+  /** An export this month did not create (left by an interrupted earlier backfill) may have runs
+   * already: they are read before the first submission and never taken for this month's. */
+  readPriorRuns: boolean;
+  lastError: string;
+  lastFailure: MonthFailure;
+  lastRunId: string | null;
+  /** A run refused by the destination's authorization would fail again with the token the export
+   * carries: the next attempt first writes the export again, with the account's current token. */
+  rewriteExport: boolean;
+}
+
+function setStatus(month: MonthRun, progress: MonthProgress): void {
+  month.ctx.df.setCustomStatus({
+    ...progress,
+    maxAttempts: month.input.timing.maxAttempts,
+  } satisfies MonthProgress);
+}
+
+function writeExport(month: MonthRun): Step<CallResult<{ created: boolean }>> {
+  return callActivity<{ created: boolean }>(
+    month.ctx,
+    BACKFILL_ACTIVITIES.putExport,
+    { task: month.input.task, instanceId: month.instanceId } satisfies PutExportInput,
+    month.input.timing,
+  );
+}
+
 /** One (dataset, month): PUT the export, run it (retrying failed runs), wait for the landing, clean up. */
 export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<MonthResult> {
   const input = ctx.df.getInput<MonthInput>();
   const { task, timing } = input;
-  const instanceId = ctx.df.instanceId;
-  const excluded: string[] = [];
-  let attempts = 0;
-  let result: MonthResult | undefined;
-  const base = { dataset: task.dataset, month: task.month };
-
-  const status = (progress: MonthProgress): void =>
-    ctx.df.setCustomStatus({ ...progress, maxAttempts: timing.maxAttempts } satisfies MonthProgress);
-  const writeExport = () =>
-    callActivity<{ created: boolean }>(
-      ctx,
-      BACKFILL_ACTIVITIES.putExport,
-      { task, instanceId } satisfies PutExportInput,
-      timing,
-    );
-  status({ phase: 'creatingExport', attempts });
-  const put = yield* writeExport();
-  if (put.kind !== 'ok') {
+  const month: MonthRun = {
+    ctx,
+    input,
+    instanceId: ctx.df.instanceId,
+    base: { dataset: task.dataset, month: task.month },
+  };
+  setStatus(month, { phase: 'creatingExport', attempts: 0 });
+  const put = yield* writeExport(month);
+  let result: MonthResult;
+  if (put.kind === 'ok') {
+    result = yield* runAttempts(month, !put.created);
+  } else {
     result = {
-      ...base,
+      ...month.base,
       outcome: 'Failed',
       runId: null,
-      attempts,
+      attempts: 0,
       error: `creating the export failed: ${put.message}`,
       failure: 'exportNotCreated',
     };
   }
 
-  // An export this month did not create (left by an interrupted earlier backfill) may have runs
-  // already: they are read before the first submission and never taken for this month's.
-  let readPriorRuns = put.kind === 'ok' && !put.created;
-  let lastError = '';
-  let lastFailure: MonthFailure = 'runNotStarted';
-  let lastRunId: string | null = null;
-  // A run refused by the destination's authorization would fail again with the token the export
-  // carries: the next attempt first writes the export again, with the account's current token.
-  let rewriteExport = false;
-  while (!result && attempts < timing.maxAttempts) {
-    attempts++;
-    if (rewriteExport) {
-      rewriteExport = false;
-      status({ phase: 'creatingExport', attempts, lastError: shortError(lastError) });
-      const again = yield* writeExport();
-      if (again.kind !== 'ok') {
-        lastError = `writing the export again with the account's current SAS token failed: ${again.message}`;
-        lastFailure = 'exportNotCreated';
-        break;
-      }
-    }
-    status({ phase: 'running', attempts, ...(lastError ? { lastError: shortError(lastError) } : {}) });
-    const run = yield* callActivity<{ priorRunIds?: string[] }>(
-      ctx,
-      BACKFILL_ACTIVITIES.runExport,
-      {
-        task,
-        instanceId,
-        attempt: attempts,
-        ...(readPriorRuns ? { readPriorRuns } : {}),
-      } satisfies RunExportInput,
-      timing,
-    );
-    if (run.kind !== 'ok') {
-      lastError = `running the export failed: ${run.message}`;
-      lastFailure = 'runNotStarted';
-      break;
-    }
-    readPriorRuns = false;
-    excluded.push(...(run.priorRunIds ?? []));
-    status({ phase: 'waitingForLanding', attempts });
-    const landing = yield* awaitLanding(ctx, input, excluded);
-    if (landing.kind === 'landed' && landing.rowCount === 0) {
-      // A run with nothing to report lands one header-only file: the month has no data. A
-      // manifest without a row count (dataRowCount null) is "rows unknown" and stays Completed.
-      result = { ...base, outcome: 'NoData', runId: landing.runId, attempts, rowCount: 0 };
-      if (landing.landingKey !== undefined) result.landingKey = landing.landingKey;
-    } else if (landing.kind === 'landed') {
-      result = {
-        ...base,
-        outcome: 'Completed',
-        runId: landing.runId,
-        attempts,
-        ...(landing.landingKey !== undefined ? { landingKey: landing.landingKey } : {}),
-        ...(landing.rowCount !== undefined ? { rowCount: landing.rowCount } : {}),
-      };
-    } else if (landing.kind === 'noData') {
-      result = { ...base, outcome: 'NoData', runId: landing.runId, attempts, rowCount: 0 };
-    } else {
-      lastError = landing.reason;
-      lastFailure = landing.kind === 'timedOut' ? 'landingTimedOut' : 'runFailed';
-      if (landing.kind === 'failed' && landing.runId) {
-        excluded.push(landing.runId);
-        lastRunId = landing.runId;
-      }
-      if (landing.kind === 'failed' && landing.authorization && 'tokenId' in task.destination) {
-        rewriteExport = true;
-        lastError +=
-          " (the destination refused the SAS token: the next attempt writes the export with the account's current token; rotate it if it expired)";
-      }
-      if (attempts < timing.maxAttempts) {
-        const retryAt = new Date(nowMs(ctx) + backoffMs(timing, attempts));
-        status({
-          phase: 'backingOff',
-          attempts,
-          lastError: shortError(lastError),
-          nextRetryAt: retryAt.toISOString(),
-        });
-        yield ctx.df.createTimer(retryAt);
-      }
-    }
-  }
-  result ??= {
-    ...base,
-    outcome: 'Failed',
-    runId: lastRunId,
-    attempts,
-    error: attempts >= timing.maxAttempts ? `${lastError} (after ${attempts} attempts)` : lastError,
-    failure: lastFailure,
-  };
-
-  status({ phase: 'finishing', attempts, outcome: result.outcome });
+  setStatus(month, { phase: 'finishing', attempts: result.attempts, outcome: result.outcome });
   const finish = yield* callActivity<{ deleted: boolean }>(
     ctx,
     BACKFILL_ACTIVITIES.finishMonth,
-    { task, instanceId, result, deleteExport: !input.keepExports } satisfies FinishMonthInput,
+    {
+      task,
+      instanceId: month.instanceId,
+      result,
+      deleteExport: !input.keepExports,
+    } satisfies FinishMonthInput,
     timing,
   );
   if (finish.kind !== 'ok' && result.outcome !== 'Failed') {
@@ -368,6 +344,141 @@ export function* backfillMonthOrchestrator(ctx: OrchestrationContext): Step<Mont
     result = { ...result, error: `the temporary export was not deleted: ${finish.message}` };
   }
   return result;
+}
+
+/** Runs the export up to `maxAttempts` times until a run lands or ends without data. */
+function* runAttempts(month: MonthRun, readPriorRuns: boolean): Step<MonthResult> {
+  const { timing } = month.input;
+  const state: Attempts = {
+    count: 0,
+    excluded: [],
+    readPriorRuns,
+    lastError: '',
+    lastFailure: 'runNotStarted',
+    lastRunId: null,
+    rewriteExport: false,
+  };
+  while (state.count < timing.maxAttempts) {
+    state.count++;
+    const landing = yield* attempt(month, state);
+    if (!landing) break; // the export could not be written again or run: `state` says why
+    if (landing.kind === 'landed' || landing.kind === 'noData') {
+      return monthSucceeded(month.base, landing, state.count);
+    }
+    yield* afterFailedLanding(month, state, landing);
+  }
+  return {
+    ...month.base,
+    outcome: 'Failed',
+    runId: state.lastRunId,
+    attempts: state.count,
+    error:
+      state.count >= timing.maxAttempts
+        ? `${state.lastError} (after ${state.count} attempts)`
+        : state.lastError,
+    failure: state.lastFailure,
+  };
+}
+
+/** One attempt: write the export again if the last run's token was refused, run it, await its
+ * landing. Undefined when the export could not be written or run (the reason is in `state`). */
+function* attempt(month: MonthRun, state: Attempts): Step<Landing | undefined> {
+  const { ctx, input } = month;
+  if (state.rewriteExport) {
+    state.rewriteExport = false;
+    setStatus(month, {
+      phase: 'creatingExport',
+      attempts: state.count,
+      lastError: shortError(state.lastError),
+    });
+    const again = yield* writeExport(month);
+    if (again.kind !== 'ok') {
+      state.lastError = `writing the export again with the account's current SAS token failed: ${again.message}`;
+      state.lastFailure = 'exportNotCreated';
+      return undefined;
+    }
+  }
+  setStatus(month, {
+    phase: 'running',
+    attempts: state.count,
+    ...(state.lastError ? { lastError: shortError(state.lastError) } : {}),
+  });
+  const run = yield* callActivity<{ priorRunIds?: string[] }>(
+    ctx,
+    BACKFILL_ACTIVITIES.runExport,
+    {
+      task: input.task,
+      instanceId: month.instanceId,
+      attempt: state.count,
+      ...(state.readPriorRuns ? { readPriorRuns: state.readPriorRuns } : {}),
+    } satisfies RunExportInput,
+    input.timing,
+  );
+  if (run.kind !== 'ok') {
+    state.lastError = `running the export failed: ${run.message}`;
+    state.lastFailure = 'runNotStarted';
+    return undefined;
+  }
+  state.readPriorRuns = false;
+  state.excluded.push(...(run.priorRunIds ?? []));
+  setStatus(month, { phase: 'waitingForLanding', attempts: state.count });
+  return yield* awaitLanding(ctx, input, state.excluded);
+}
+
+/** The month's result for a run that landed or ended without data. */
+function monthSucceeded(
+  base: MonthRun['base'],
+  landing: Extract<Landing, { kind: 'landed' | 'noData' }>,
+  attempts: number,
+): MonthResult {
+  if (landing.kind === 'noData') {
+    return { ...base, outcome: 'NoData', runId: landing.runId, attempts, rowCount: 0 };
+  }
+  if (landing.rowCount === 0) {
+    // A run with nothing to report lands one header-only file: the month has no data. A
+    // manifest without a row count (dataRowCount null) is "rows unknown" and stays Completed.
+    const result: MonthResult = { ...base, outcome: 'NoData', runId: landing.runId, attempts, rowCount: 0 };
+    if (landing.landingKey !== undefined) result.landingKey = landing.landingKey;
+    return result;
+  }
+  return {
+    ...base,
+    outcome: 'Completed',
+    runId: landing.runId,
+    attempts,
+    ...(landing.landingKey !== undefined ? { landingKey: landing.landingKey } : {}),
+    ...(landing.rowCount !== undefined ? { rowCount: landing.rowCount } : {}),
+  };
+}
+
+/** Records why the attempt failed and, if another attempt follows, waits out its back-off. */
+function* afterFailedLanding(
+  month: MonthRun,
+  state: Attempts,
+  landing: Extract<Landing, { kind: 'failed' | 'timedOut' }>,
+): Step<void> {
+  const { ctx, input } = month;
+  state.lastError = landing.reason;
+  state.lastFailure = landing.kind === 'timedOut' ? 'landingTimedOut' : 'runFailed';
+  if (landing.kind === 'failed' && landing.runId) {
+    state.excluded.push(landing.runId);
+    state.lastRunId = landing.runId;
+  }
+  if (landing.kind === 'failed' && landing.authorization && 'tokenId' in input.task.destination) {
+    state.rewriteExport = true;
+    state.lastError +=
+      " (the destination refused the SAS token: the next attempt writes the export with the account's current token; rotate it if it expired)";
+  }
+  if (state.count < input.timing.maxAttempts) {
+    const retryAt = new Date(nowMs(ctx) + backoffMs(input.timing, state.count));
+    setStatus(month, {
+      phase: 'backingOff',
+      attempts: state.count,
+      lastError: shortError(state.lastError),
+      nextRetryAt: retryAt.toISOString(),
+    });
+    yield ctx.df.createTimer(retryAt);
+  }
 }
 
 function emptyCounts(): Record<MonthOutcome, number> {
