@@ -126,60 +126,58 @@ export class BillingState {
       });
       res.end(text);
     };
-    const fail = (status: number, code: string, message: string) =>
-      answer(status, { error: { code, message } });
+    try {
+      answer(200, this.customersPage(req, url, match[1]!, baseUrl));
+    } catch (err) {
+      if (!(err instanceof BillingRefusal)) throw err;
+      answer(err.status, { error: { code: err.code, message: err.message } });
+    }
+    return true;
+  }
+
+  /** One page of an MPA account's customers, or a BillingRefusal as the service answers. */
+  private customersPage(req: IncomingMessage, url: URL, accountSegment: string, baseUrl: string): unknown {
     if ((req.method ?? 'GET').toUpperCase() !== 'GET') {
-      fail(405, 'MethodNotAllowed', `The requested resource does not support http method '${req.method}'.`);
-      return true;
+      throw new BillingRefusal(
+        405,
+        'MethodNotAllowed',
+        `The requested resource does not support http method '${req.method}'.`,
+      );
     }
     this.listCalls += 1;
     if (!/^Bearer\s+\S+/i.test(req.headers.authorization ?? '')) {
-      fail(401, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.");
-      return true;
+      throw new BillingRefusal(
+        401,
+        'AuthenticationFailed',
+        "Authentication failed. The 'Authorization' header is missing.",
+      );
     }
     if (url.searchParams.get('api-version') !== BILLING_API_VERSION) {
-      fail(
+      throw new BillingRefusal(
         400,
         'InvalidApiVersionParameter',
         `The api-version '${url.searchParams.get('api-version')}' is invalid. The supported versions are '${BILLING_API_VERSION}'.`,
       );
-      return true;
     }
-    let accountId: string;
-    try {
-      const scope = parseScope(`/providers/Microsoft.Billing/billingAccounts/${match[1]!}`);
-      if (billingAgreement(scope) !== 'MCA') {
-        fail(
-          400,
-          'InvalidBillingAccountType',
-          'The operation is supported only for billing accounts with agreement type Microsoft Partner Agreement.',
-        );
-        return true;
-      }
-      accountId = scope.billingAccountId!;
-    } catch (err) {
-      fail(400, 'InvalidBillingAccount', err instanceof ScopeError ? err.message : 'invalid billing account');
-      return true;
-    }
+    const accountId = mpaAccountId(accountSegment);
     const customers = this.accounts.get(accountId.toLowerCase());
-    if (!customers) {
-      fail(404, 'BillingAccountNotFound', `Billing account ${accountId} was not found.`);
-      return true;
-    }
+    if (!customers)
+      throw new BillingRefusal(404, 'BillingAccountNotFound', `Billing account ${accountId} was not found.`);
     const skip = Number(url.searchParams.get('$skipToken') ?? '0');
-    if (!Number.isInteger(skip) || skip < 0) {
-      fail(400, 'InvalidSkipToken', 'The $skipToken is not valid.');
-      return true;
-    }
+    if (!Number.isInteger(skip) || skip < 0)
+      throw new BillingRefusal(400, 'InvalidSkipToken', 'The $skipToken is not valid.');
     if (skip > 0 && this.failPages > 0) {
       this.failPages -= 1;
-      fail(503, 'ServiceUnavailable', 'The service is temporarily unavailable. Please retry.');
-      return true;
+      throw new BillingRefusal(
+        503,
+        'ServiceUnavailable',
+        'The service is temporarily unavailable. Please retry.',
+      );
     }
     const page = customers.slice(skip, skip + this.pageSize);
     const account = `/providers/Microsoft.Billing/billingAccounts/${accountId}`;
     const next = skip + this.pageSize;
-    answer(200, {
+    return {
       value: page.map((c) => ({
         id: `${c.billingProfileId}/customers/${c.id}`,
         name: c.id,
@@ -195,7 +193,39 @@ export class BillingState {
       ...(next < customers.length
         ? { nextLink: `${baseUrl}${account}/customers?api-version=${BILLING_API_VERSION}&$skipToken=${next}` }
         : {}),
-    });
-    return true;
+    };
   }
+}
+
+/** An error answer of the Billing API: status, code and message. */
+class BillingRefusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The billing account id from the path, if it is a Microsoft Partner Agreement account. */
+function mpaAccountId(segment: string): string {
+  let scope;
+  try {
+    scope = parseScope(`/providers/Microsoft.Billing/billingAccounts/${segment}`);
+  } catch (err) {
+    throw new BillingRefusal(
+      400,
+      'InvalidBillingAccount',
+      err instanceof ScopeError ? err.message : 'invalid billing account',
+    );
+  }
+  if (billingAgreement(scope) !== 'MCA') {
+    throw new BillingRefusal(
+      400,
+      'InvalidBillingAccountType',
+      'The operation is supported only for billing accounts with agreement type Microsoft Partner Agreement.',
+    );
+  }
+  return scope.billingAccountId!;
 }
