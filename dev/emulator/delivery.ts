@@ -162,57 +162,10 @@ function validate(request: RunDeliveryRequest): ValidRequest {
   if (typeof request !== 'object' || request === null) {
     throw new DeliveryRequestError('request', 'must be an object');
   }
-  const exportName = nonEmpty(request.exportName, 'exportName');
-  if (/[/\\]/.test(exportName)) throw new DeliveryRequestError('exportName', 'must not contain / or \\');
-  try {
-    parseScope(nonEmpty(request.scope, 'scope'));
-  } catch (error) {
-    if (error instanceof DeliveryRequestError) throw error;
-    throw new DeliveryRequestError('scope', `is not an export scope (${(error as Error).message})`);
-  }
-  nonEmpty(request.exportResourceId, 'exportResourceId');
-  nonEmpty(request.apiVersion, 'apiVersion');
-  if (typeof request.runId !== 'string' || !GUID.test(request.runId)) {
-    throw new DeliveryRequestError('runId', 'must be a lower-case GUID');
-  }
-  oneOf(request.executionType, 'executionType', ['OnDemand', 'Scheduled'] as const);
-  validDate(request.submittedTime, 'submittedTime');
-  const from = utcDay(validDate(request.from, 'from'));
-  const to = utcDay(validDate(request.to, 'to'));
-  if (from.getTime() > to.getTime()) throw new DeliveryRequestError('to', 'must not be before from');
-  if ((to.getTime() - from.getTime()) / DAY_MS + 1 > MAX_PERIOD_DAYS) {
-    throw new DeliveryRequestError('to', `must be at most ${MAX_PERIOD_DAYS} days after from`);
-  }
-  if (typeof request.dataset !== 'object' || request.dataset === null) {
-    throw new DeliveryRequestError('dataset', 'must be an object');
-  }
-  nonEmpty(request.dataset.type, 'dataset.type');
-  const granularity = oneOf((request.dataset.granularity ?? 'Daily').toLowerCase(), 'dataset.granularity', [
-    'daily',
-    'monthly',
-  ] as const);
-  oneOf(request.format, 'format', ['Csv', 'Parquet'] as const);
-  oneOf(request.compression, 'compression', ['none', 'gzip', 'snappy'] as const);
-  if (typeof request.partitionData !== 'boolean') {
-    throw new DeliveryRequestError('partitionData', 'must be a boolean');
-  }
-  oneOf(request.overwrite, 'overwrite', ['OverwritePreviousReport', 'CreateNewReport'] as const);
-  const destination = request.destination as RunDeliveryRequest['destination'] | undefined;
-  if (typeof destination !== 'object' || destination === null) {
-    throw new DeliveryRequestError('destination', 'must be an object');
-  }
-  if (typeof destination.container !== 'string' || !CONTAINER.test(destination.container)) {
-    throw new DeliveryRequestError(
-      'destination.container',
-      'must be 3-63 lower-case letters, digits and single hyphens',
-    );
-  }
-  if (!(destination.storageAccount && destination.sasToken) && !destination.resourceId) {
-    throw new DeliveryRequestError(
-      'destination',
-      'needs resourceId, or storageAccount together with sasToken',
-    );
-  }
+  validateIdentity(request);
+  const { from, to } = validatePeriod(request);
+  const granularity = validateShape(request);
+  validateDestination(request.destination);
   if (request.agreement !== undefined) oneOf(request.agreement, 'agreement', ['EA', 'MCA'] as const);
   return {
     ...request,
@@ -235,6 +188,73 @@ function validate(request: RunDeliveryRequest): ValidRequest {
       DEFAULT_RESOURCES_PER_DAY,
     ),
   };
+}
+
+/** Which export and run: name, scope, ids, execution type and submission time. */
+function validateIdentity(request: RunDeliveryRequest): void {
+  const exportName = nonEmpty(request.exportName, 'exportName');
+  if (/[/\\]/.test(exportName)) throw new DeliveryRequestError('exportName', 'must not contain / or \\');
+  try {
+    parseScope(nonEmpty(request.scope, 'scope'));
+  } catch (error) {
+    if (error instanceof DeliveryRequestError) throw error;
+    throw new DeliveryRequestError('scope', `is not an export scope (${(error as Error).message})`);
+  }
+  nonEmpty(request.exportResourceId, 'exportResourceId');
+  nonEmpty(request.apiVersion, 'apiVersion');
+  if (typeof request.runId !== 'string' || !GUID.test(request.runId)) {
+    throw new DeliveryRequestError('runId', 'must be a lower-case GUID');
+  }
+  oneOf(request.executionType, 'executionType', ['OnDemand', 'Scheduled'] as const);
+  validDate(request.submittedTime, 'submittedTime');
+}
+
+/** The run's period as UTC days, from ≤ to, at most MAX_PERIOD_DAYS long. */
+function validatePeriod(request: RunDeliveryRequest): { from: Date; to: Date } {
+  const from = utcDay(validDate(request.from, 'from'));
+  const to = utcDay(validDate(request.to, 'to'));
+  if (from.getTime() > to.getTime()) throw new DeliveryRequestError('to', 'must not be before from');
+  if ((to.getTime() - from.getTime()) / DAY_MS + 1 > MAX_PERIOD_DAYS) {
+    throw new DeliveryRequestError('to', `must be at most ${MAX_PERIOD_DAYS} days after from`);
+  }
+  return { from, to };
+}
+
+/** Dataset, format, compression, partitioning and overwrite; returns the granularity (lower case). */
+function validateShape(request: RunDeliveryRequest): 'daily' | 'monthly' {
+  if (typeof request.dataset !== 'object' || request.dataset === null) {
+    throw new DeliveryRequestError('dataset', 'must be an object');
+  }
+  nonEmpty(request.dataset.type, 'dataset.type');
+  const granularity = oneOf((request.dataset.granularity ?? 'Daily').toLowerCase(), 'dataset.granularity', [
+    'daily',
+    'monthly',
+  ] as const);
+  oneOf(request.format, 'format', ['Csv', 'Parquet'] as const);
+  oneOf(request.compression, 'compression', ['none', 'gzip', 'snappy'] as const);
+  if (typeof request.partitionData !== 'boolean') {
+    throw new DeliveryRequestError('partitionData', 'must be a boolean');
+  }
+  oneOf(request.overwrite, 'overwrite', ['OverwritePreviousReport', 'CreateNewReport'] as const);
+  return granularity;
+}
+
+function validateDestination(destination: RunDeliveryRequest['destination'] | undefined): void {
+  if (typeof destination !== 'object' || destination === null) {
+    throw new DeliveryRequestError('destination', 'must be an object');
+  }
+  if (typeof destination.container !== 'string' || !CONTAINER.test(destination.container)) {
+    throw new DeliveryRequestError(
+      'destination.container',
+      'must be 3-63 lower-case letters, digits and single hyphens',
+    );
+  }
+  if (!(destination.storageAccount && destination.sasToken) && !destination.resourceId) {
+    throw new DeliveryRequestError(
+      'destination',
+      'needs resourceId, or storageAccount together with sasToken',
+    );
+  }
 }
 
 /** Gzip is for CSV and Snappy for Parquet (Exports API, compressionMode). */
@@ -351,6 +371,56 @@ function plan(request: ValidRequest): DatasetPlan {
   }
 }
 
+/** Where a run lands. A month-to-date run lands in its whole month's folder (yyyyMM01-yyyyMMdd of
+ * the last day) while its manifest says the run's own end date (2024-04-01 manifests; Learn
+ * improved-exports FAQ), so with OverwritePreviousReport each day's run replaces the day before's. */
+function runLocation(req: ValidRequest) {
+  const timeFrame = (
+    req.timeFrame ?? (req.executionType === 'Scheduled' ? 'MonthToDate' : 'Custom')
+  ).toLowerCase();
+  const monthToDate = timeFrame === 'monthtodate' || timeFrame === 'billingmonthtodate';
+  return {
+    exportName: req.exportName,
+    from: req.from,
+    to: monthToDate ? new Date(Date.UTC(req.from.getUTCFullYear(), req.from.getUTCMonth() + 1, 0)) : req.to,
+    ...(req.destination.rootFolderPath !== undefined
+      ? { rootFolderPath: req.destination.rootFolderPath }
+      : {}),
+  };
+}
+
+function runManifest(req: ValidRequest, dataset: DatasetPlan, blobs: ManifestBlob[]) {
+  return buildManifest({
+    exportConfig: {
+      exportName: req.exportName,
+      resourceId: req.exportResourceId,
+      dataVersion: dataset.dataVersion,
+      apiVersion: req.apiVersion,
+      type: req.dataset.type,
+      timeFrame: req.timeFrame ?? (req.executionType === 'Scheduled' ? 'MonthToDate' : 'Custom'),
+      granularity: req.granularity,
+    },
+    deliveryConfig: {
+      partitionData: req.partitionData,
+      dataOverwriteBehavior: req.overwrite,
+      fileFormat: req.format,
+      compression: req.compression,
+      // The storage account's ARM id; a SAS destination only has the account name.
+      containerUri: req.destination.resourceId ?? req.destination.storageAccount ?? '',
+      rootFolderPath: normalizeRootFolder(req.destination.rootFolderPath),
+    },
+    runInfo: {
+      executionType: req.executionType,
+      submittedTime: dotnetTimestamp(req.submittedTime, hashKey(req.runId)),
+      runId: req.runId,
+      // As in real manifests: on-demand runs carry a Z, scheduled ones no zone.
+      startDate: req.executionType === 'OnDemand' ? isoSeconds(req.from) : isoNoZone(req.from),
+      endDate: req.executionType === 'OnDemand' ? isoSeconds(req.to) : isoNoZone(req.to),
+    },
+    blobs,
+  });
+}
+
 /** Writes one run's data files, then its manifest; see the module comment. */
 export async function deliverRun(
   storage: EmulatorStorage,
@@ -367,21 +437,7 @@ export async function deliverRun(
     }
   }
 
-  // A month-to-date run lands in its whole month's folder (yyyyMM01-yyyyMMdd of the last day)
-  // while its manifest says the run's own end date (2024-04-01 manifests; Learn improved-exports
-  // FAQ), so with OverwritePreviousReport each day's run replaces the day before's.
-  const timeFrame = (
-    req.timeFrame ?? (req.executionType === 'Scheduled' ? 'MonthToDate' : 'Custom')
-  ).toLowerCase();
-  const monthToDate = timeFrame === 'monthtodate' || timeFrame === 'billingmonthtodate';
-  const location = {
-    exportName: req.exportName,
-    from: req.from,
-    to: monthToDate ? new Date(Date.UTC(req.from.getUTCFullYear(), req.from.getUTCMonth() + 1, 0)) : req.to,
-    ...(req.destination.rootFolderPath !== undefined
-      ? { rootFolderPath: req.destination.rootFolderPath }
-      : {}),
-  };
+  const location = runLocation(req);
   const folder = runFolder({ ...location, runTime: req.submittedTime, runId: req.runId });
   const container = containerFor(storage, req.destination);
 
@@ -407,35 +463,7 @@ export async function deliverRun(
       return { blobName, byteCount: bytes.byteLength, dataRowCount: rows.length };
     });
 
-    const manifest = buildManifest({
-      exportConfig: {
-        exportName: req.exportName,
-        resourceId: req.exportResourceId,
-        dataVersion: dataset.dataVersion,
-        apiVersion: req.apiVersion,
-        type: req.dataset.type,
-        timeFrame: req.timeFrame ?? (req.executionType === 'Scheduled' ? 'MonthToDate' : 'Custom'),
-        granularity: req.granularity,
-      },
-      deliveryConfig: {
-        partitionData: req.partitionData,
-        dataOverwriteBehavior: req.overwrite,
-        fileFormat: req.format,
-        compression: req.compression,
-        // The storage account's ARM id; a SAS destination only has the account name.
-        containerUri: req.destination.resourceId ?? req.destination.storageAccount ?? '',
-        rootFolderPath: normalizeRootFolder(req.destination.rootFolderPath),
-      },
-      runInfo: {
-        executionType: req.executionType,
-        submittedTime: dotnetTimestamp(req.submittedTime, hashKey(req.runId)),
-        runId: req.runId,
-        // As in real manifests: on-demand runs carry a Z, scheduled ones no zone.
-        startDate: req.executionType === 'OnDemand' ? isoSeconds(req.from) : isoNoZone(req.from),
-        endDate: req.executionType === 'OnDemand' ? isoSeconds(req.to) : isoNoZone(req.to),
-      },
-      blobs,
-    });
+    const manifest = runManifest(req, dataset, blobs);
     const manifestPath = `${folder}/manifest.json`;
     const manifestBytes = Buffer.from(serializeManifest(manifest), 'utf8');
     written.push(manifestPath);
