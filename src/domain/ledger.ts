@@ -306,3 +306,53 @@ export function healingDecision(
   if (now.getTime() < next) return { heal: false, why: `cooling down until ${new Date(next).toISOString()}` };
   return { heal: true };
 }
+
+/** What one healing attempt came to: a backfill started (or the same one already running), or a
+ * refusal and why. */
+export type HealingAttempt =
+  { kind: 'started' | 'running'; backfillId: string } | { kind: 'refused'; why: string };
+
+/** The cell's record of an attempt, counting attempts on from the cell's previous record. */
+export function healingRecord(
+  previous: HealingRecord | undefined,
+  attempt: HealingAttempt,
+  now: Date,
+): HealingRecord {
+  const attempts = (previous?.attempts ?? 0) + 1;
+  const lastAt = now.toISOString();
+  if (attempt.kind === 'refused') return { attempts, lastAt, outcome: `refused: ${attempt.why}` };
+  return { attempts, lastAt, backfillId: attempt.backfillId, outcome: attempt.kind };
+}
+
+/** Where a registered export delivers (the exports table's view of it). */
+export interface HealingDestinationView {
+  storageAccount: string;
+  container: string;
+  rootFolderPath: string;
+  sasDelivered: boolean;
+  tokenRef?: string;
+  resourceId?: string;
+}
+
+/** The destination of a healing backfill request: the way the export delivers, with the same
+ * managed identity (its account's resource id) or with its token. Undefined for a managed-identity
+ * destination whose resource id is not recorded (export syncs before that field existed did not
+ * record it; the next sync does). */
+export function healingDestination(
+  d: HealingDestinationView,
+):
+  | { resourceId: string; container: string; rootFolderPath?: string }
+  | { storageAccount: string; container: string; rootFolderPath?: string; tokenId?: string }
+  | undefined {
+  const root = d.rootFolderPath ? { rootFolderPath: d.rootFolderPath } : {};
+  if (d.sasDelivered) {
+    return {
+      storageAccount: d.storageAccount,
+      container: d.container,
+      ...root,
+      ...(d.tokenRef ? { tokenId: d.tokenRef } : {}),
+    };
+  }
+  if (!d.resourceId) return undefined;
+  return { resourceId: d.resourceId, container: d.container, ...root };
+}

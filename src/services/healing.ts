@@ -3,12 +3,14 @@
 // times, and at most `maxPerSweep` backfills per sweep. What was tried is written into the cell
 // (`healing`), so the page and GET /api/ledger show "healing started …, attempt 2".
 // `report` only lists such months as problems in the status; `off` does neither.
-import { ledgerCellsInStates } from '../azure/catalog';
+import { type ExportRecord, type LedgerCellRecord, ledgerCellsInStates } from '../azure/catalog';
 import type { AppConfig } from '../config';
 import {
+  type HealingAttempt,
   healingDecision,
+  healingDestination,
   type HealingPolicy,
-  type HealingRecord,
+  healingRecord,
   LEDGER_PROBLEM_STATES,
 } from '../domain/ledger';
 import { cadenceOf, type LedgerCatalog, type LedgerService } from './ledger';
@@ -47,7 +49,6 @@ export function healingPolicyOf(config: AppConfig, scope: string): HealingPolicy
 
 export async function healLedger(deps: HealingDependencies): Promise<HealingResult> {
   const now = (deps.now ?? (() => new Date()))();
-  const settings = deps.config.ledger.healing;
   const result: HealingResult = {
     considered: 0,
     started: 0,
@@ -56,98 +57,104 @@ export async function healLedger(deps: HealingDependencies): Promise<HealingResu
     skipped: 0,
     deferred: 0,
   };
-  const anyHeal =
-    settings.defaultPolicy === 'heal' || Object.values(settings.scopes).some((p) => p === 'heal');
-  if (!anyHeal) return result;
+  if (!anyScopeHeals(deps.config)) return result;
 
   for await (const cell of deps.catalog.query(ledgerCellsInStates(LEDGER_PROBLEM_STATES))) {
     result.considered += 1;
-    const decision = healingDecision(
-      cell.state,
-      cell.healing,
-      healingPolicyOf(deps.config, cell.scope),
-      now,
-      settings,
-    );
-    if (!decision.heal) {
-      result.skipped += 1;
-      continue;
-    }
-    if (result.started >= settings.maxPerSweep) {
-      result.deferred += 1;
-      continue;
-    }
-    const registered = await deps.catalog.getExport(cell.scope, cell.exportName);
-    const attempt = (cell.healing?.attempts ?? 0) + 1;
-    let record: HealingRecord;
-    if (!registered || registered.missing) {
-      record = {
-        attempts: attempt,
-        lastAt: now.toISOString(),
-        outcome: 'refused: no registered export to take the destination from',
-      };
-    } else if (!registered.destination.sasDelivered && !registered.destination.resourceId) {
-      // A managed-identity destination is named by the account's ARM id, which export syncs before
-      // this field existed did not record; the next sync does.
-      record = {
-        attempts: attempt,
-        lastAt: now.toISOString(),
-        outcome:
-          "refused: the export delivers with a managed identity and its storage account's resource id is not recorded yet; the next export sync records it, or start the backfill the status problem names",
-      };
-    } else {
-      const d = registered.destination;
-      const root = d.rootFolderPath ? { rootFolderPath: d.rootFolderPath } : {};
-      const body = {
-        scope: cell.scope,
-        datasets: [registered.dataset],
-        from: cell.month,
-        to: cell.month,
-        // The backfill delivers the way the export does: the same managed identity, or its token.
-        destination:
-          !d.sasDelivered && d.resourceId
-            ? { resourceId: d.resourceId, container: d.container, ...root }
-            : {
-                storageAccount: d.storageAccount,
-                container: d.container,
-                ...root,
-                ...(d.tokenRef ? { tokenId: d.tokenRef } : {}),
-              },
-        force: true,
-      };
-      const begun = await deps.start(body, now);
-      record =
-        begun.kind === 'invalid'
-          ? {
-              attempts: attempt,
-              lastAt: now.toISOString(),
-              outcome: `refused: ${begun.errors
-                .map((e) => `${e.field}: ${e.message}`)
-                .join('; ')
-                .slice(0, 800)}`,
-            }
-          : {
-              attempts: attempt,
-              lastAt: now.toISOString(),
-              backfillId: begun.id,
-              outcome:
-                begun.kind === 'started' ? 'started' : begun.kind === 'running' ? 'running' : 'started',
-            };
-    }
-    if (record.outcome.startsWith('refused')) result.refused += 1;
-    else if (record.outcome === 'running') result.alreadyRunning += 1;
-    else result.started += 1;
-    await deps.ledger.change(
-      {
-        scope: cell.scope,
-        exportName: cell.exportName,
-        ...(cell.dataset ? { dataset: cell.dataset } : {}),
-        cadence: cadenceOf(registered),
-      },
-      cell.month,
-      (facts) => facts,
-      (next) => ({ ...next, healing: record }),
-    );
+    const turn = cellTurn(deps.config, cell, result.started, now);
+    if (turn === 'heal') await healCell(deps, cell, now, result);
+    else result[turn] += 1;
   }
   return result;
+}
+
+function anyScopeHeals(config: AppConfig): boolean {
+  const settings = config.ledger.healing;
+  return settings.defaultPolicy === 'heal' || Object.values(settings.scopes).some((p) => p === 'heal');
+}
+
+/** Whether this sweep heals the cell, skips it (cooling down, given up, policy), or leaves it to
+ * the next sweep (`maxPerSweep` backfills started already). */
+function cellTurn(
+  config: AppConfig,
+  cell: LedgerCellRecord,
+  startedSoFar: number,
+  now: Date,
+): 'heal' | 'skipped' | 'deferred' {
+  const settings = config.ledger.healing;
+  const decision = healingDecision(
+    cell.state,
+    cell.healing,
+    healingPolicyOf(config, cell.scope),
+    now,
+    settings,
+  );
+  if (!decision.heal) return 'skipped';
+  return startedSoFar >= settings.maxPerSweep ? 'deferred' : 'heal';
+}
+
+const COUNTED_AS = {
+  started: 'started',
+  running: 'alreadyRunning',
+  refused: 'refused',
+} as const satisfies Record<HealingAttempt['kind'], keyof HealingResult>;
+
+/** Tries one backfill for the cell and writes what was tried into it. */
+async function healCell(
+  deps: HealingDependencies,
+  cell: LedgerCellRecord,
+  now: Date,
+  result: HealingResult,
+): Promise<void> {
+  const registered = await deps.catalog.getExport(cell.scope, cell.exportName);
+  const attempt = await startHealing(deps.start, cell, registered, now);
+  result[COUNTED_AS[attempt.kind]] += 1;
+  const record = healingRecord(cell.healing, attempt, now);
+  await deps.ledger.change(
+    {
+      scope: cell.scope,
+      exportName: cell.exportName,
+      ...(cell.dataset ? { dataset: cell.dataset } : {}),
+      cadence: cadenceOf(registered),
+    },
+    cell.month,
+    (facts) => facts,
+    (next) => ({ ...next, healing: record }),
+  );
+}
+
+/** A one-month backfill of the cell's month, delivered where the registered export delivers. */
+async function startHealing(
+  start: StartBackfill,
+  cell: LedgerCellRecord,
+  registered: ExportRecord | undefined,
+  now: Date,
+): Promise<HealingAttempt> {
+  if (!registered || registered.missing) {
+    return { kind: 'refused', why: 'no registered export to take the destination from' };
+  }
+  const destination = healingDestination(registered.destination);
+  if (!destination) {
+    return {
+      kind: 'refused',
+      why: "the export delivers with a managed identity and its storage account's resource id is not recorded yet; the next export sync records it, or start the backfill the status problem names",
+    };
+  }
+  const body = {
+    scope: cell.scope,
+    datasets: [registered.dataset],
+    from: cell.month,
+    to: cell.month,
+    destination,
+    force: true,
+  };
+  const begun = await start(body, now);
+  if (begun.kind === 'invalid') {
+    const why = begun.errors
+      .map((e) => `${e.field}: ${e.message}`)
+      .join('; ')
+      .slice(0, 800);
+    return { kind: 'refused', why };
+  }
+  return { kind: begun.kind === 'running' ? 'running' : 'started', backfillId: begun.id };
 }

@@ -8,6 +8,8 @@ import {
   foldAttempt,
   foldLanding,
   healingDecision,
+  healingDestination,
+  healingRecord,
   type LandedRun,
 } from '../../src/domain/ledger';
 
@@ -161,5 +163,42 @@ describe('healingDecision', () => {
         DEFAULT_HEALING_SETTINGS,
       ).heal,
     ).toBe(false);
+  });
+});
+
+describe('healing attempts', () => {
+  const now = at('2026-12-05T08:00:00Z');
+  it('counts attempts on from the previous record and records the backfill or the refusal', () => {
+    expect(healingRecord(undefined, { kind: 'started', backfillId: 'b1' }, now)).toEqual({
+      attempts: 1,
+      lastAt: '2026-12-05T08:00:00.000Z',
+      backfillId: 'b1',
+      outcome: 'started',
+    });
+    const previous = { attempts: 2, lastAt: '2026-12-01T00:00:00Z', outcome: 'started' };
+    expect(healingRecord(previous, { kind: 'running', backfillId: 'b1' }, now)).toMatchObject({
+      attempts: 3,
+      outcome: 'running',
+    });
+    expect(healingRecord(previous, { kind: 'refused', why: 'no export' }, now)).toEqual({
+      attempts: 3,
+      lastAt: '2026-12-05T08:00:00.000Z',
+      outcome: 'refused: no export',
+    });
+  });
+  it('delivers the way the export does, and names no destination for an unrecorded managed identity', () => {
+    const d = { storageAccount: 'acct1', container: 'c', rootFolderPath: '', sasDelivered: true };
+    expect(healingDestination({ ...d, tokenRef: 't1', rootFolderPath: 'r' })).toEqual({
+      storageAccount: 'acct1',
+      container: 'c',
+      rootFolderPath: 'r',
+      tokenId: 't1',
+    });
+    const id = '/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/acct1';
+    expect(healingDestination({ ...d, sasDelivered: false, resourceId: id })).toEqual({
+      resourceId: id,
+      container: 'c',
+    });
+    expect(healingDestination({ ...d, sasDelivered: false })).toBeUndefined();
   });
 });
