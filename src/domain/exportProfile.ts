@@ -199,20 +199,23 @@ export function parseProfile(body: unknown): ExportProfile {
   return { name: name as string, description: description as string, builtIn: false, exports };
 }
 
-function parseProfileExport(problems: FieldProblem[], at: string, item: unknown): ProfileExport | undefined {
-  if (!isRecord(item)) {
-    problems.push({ field: at, message: 'expected an object' });
-    return undefined;
-  }
-  const before = problems.length;
-  const key = item.key;
+function checkExportKey(problems: FieldProblem[], at: string, key: unknown): void {
   if (typeof key !== 'string' || !KEY.test(key)) {
     problems.push({
       field: `${at}.key`,
       message: `expected 1-16 lower-case letters and digits starting with a letter, got ${JSON.stringify(key)}`,
     });
   }
-  const dataset = pick(problems, `${at}.dataset`, item.dataset, EXPORT_DATASETS);
+}
+
+/** Format and compression, checked against each other (gzip is for Csv, snappy for Parquet) and
+ * against datasets Azure delivers only as uncompressed Csv. */
+function parseFileShape(
+  problems: FieldProblem[],
+  at: string,
+  item: Record<string, unknown>,
+  dataset: ExportDataset | undefined,
+): { format?: ProfileFormat; compression?: ProfileCompression } {
   const format = pick(problems, `${at}.format`, item.format, FORMATS, 'Csv');
   const compression = pick(problems, `${at}.compression`, item.compression, COMPRESSIONS, 'none');
   if (
@@ -234,15 +237,31 @@ function parseProfileExport(problems: FieldProblem[], at: string, item: unknown)
         message: `${dataset} is delivered uncompressed: use none`,
       });
   }
-  const overwrite = pick(problems, `${at}.overwrite`, item.overwrite, OVERWRITES, 'OverwritePreviousReport');
-  const timeframe = pick(problems, `${at}.timeframe`, item.timeframe, TIMEFRAMES, 'MonthToDate');
-  const recurrence = pick(problems, `${at}.recurrence`, item.recurrence, RECURRENCES, 'Daily');
-  let granularity: ProfileGranularity | undefined;
+  return { format, compression };
+}
+
+/** Cost datasets take a granularity (default Daily); the others refuse one. */
+function parseGranularity(
+  problems: FieldProblem[],
+  at: string,
+  item: Record<string, unknown>,
+  dataset: ExportDataset | undefined,
+): ProfileGranularity | undefined {
   if (dataset && COST_DATASETS.includes(dataset)) {
-    granularity = pick(problems, `${at}.granularity`, item.granularity, GRANULARITIES, 'Daily');
-  } else if (item.granularity !== undefined) {
+    return pick(problems, `${at}.granularity`, item.granularity, GRANULARITIES, 'Daily');
+  }
+  if (item.granularity !== undefined) {
     problems.push({ field: `${at}.granularity`, message: `not accepted for dataset ${String(dataset)}` });
   }
+  return undefined;
+}
+
+/** dataVersion, partitionData and whereAllowed: optional, checked only when given. */
+function checkOptionalExportFields(
+  problems: FieldProblem[],
+  at: string,
+  item: Record<string, unknown>,
+): void {
   if (
     item.dataVersion !== undefined &&
     (typeof item.dataVersion !== 'string' || !DATA_VERSION.test(item.dataVersion))
@@ -258,9 +277,25 @@ function parseProfileExport(problems: FieldProblem[], at: string, item: unknown)
   if (item.whereAllowed !== undefined && typeof item.whereAllowed !== 'boolean') {
     problems.push({ field: `${at}.whereAllowed`, message: 'expected true or false' });
   }
+}
+
+function parseProfileExport(problems: FieldProblem[], at: string, item: unknown): ProfileExport | undefined {
+  if (!isRecord(item)) {
+    problems.push({ field: at, message: 'expected an object' });
+    return undefined;
+  }
+  const before = problems.length;
+  checkExportKey(problems, at, item.key);
+  const dataset = pick(problems, `${at}.dataset`, item.dataset, EXPORT_DATASETS);
+  const { format, compression } = parseFileShape(problems, at, item, dataset);
+  const overwrite = pick(problems, `${at}.overwrite`, item.overwrite, OVERWRITES, 'OverwritePreviousReport');
+  const timeframe = pick(problems, `${at}.timeframe`, item.timeframe, TIMEFRAMES, 'MonthToDate');
+  const recurrence = pick(problems, `${at}.recurrence`, item.recurrence, RECURRENCES, 'Daily');
+  const granularity = parseGranularity(problems, at, item, dataset);
+  checkOptionalExportFields(problems, at, item);
   if (problems.length > before) return undefined;
   return {
-    key: key as string,
+    key: item.key as string,
     dataset: dataset!,
     ...(typeof item.dataVersion === 'string' ? { dataVersion: item.dataVersion } : {}),
     format: format!,
@@ -507,6 +542,95 @@ export function scheduleWindow(now: Date, from?: string): { from: string; to: st
   return { from: from ?? now.toISOString(), to: to.toISOString() };
 }
 
+type ActualExport = ExportSnapshot['properties'];
+
+const sameText = (a: string | undefined, b: string | undefined): boolean =>
+  (a ?? '').toLowerCase() === (b ?? '').toLowerCase();
+
+/** The fields where an export differs from what is desired, in the order they were checked. */
+class DriftList {
+  readonly fields: FieldDrift[] = [];
+
+  /** Records `field` when actual and desired differ (case-insensitively unless `equal` says otherwise). */
+  check(field: string, actual: string | undefined, desired: string | undefined, equal = sameText): void {
+    if (!equal(actual, desired))
+      this.add({ field, actual: actual ?? '(none)', desired: desired ?? '(none)' });
+  }
+
+  add(drift: FieldDrift): void {
+    this.fields.push(drift);
+  }
+}
+
+/** What the export delivers: dataset, timeframe, granularity, version, and the file shape. */
+function checkDefinition(drift: DriftList, p: ActualExport, desired: DesiredExport): void {
+  drift.check('definition.type', p.definition.type, desired.dataset);
+  drift.check('definition.timeframe', p.definition.timeframe, desired.timeframe);
+  drift.check(
+    'definition.dataSet.granularity',
+    p.definition.dataSet?.granularity ?? undefined,
+    desired.granularity,
+  );
+  if (desired.dataVersion) {
+    drift.check(
+      'definition.dataSet.configuration.dataVersion',
+      p.definition.dataSet?.configuration?.dataVersion,
+      desired.dataVersion,
+    );
+  }
+  drift.check('format', p.format ?? 'Csv', desired.format);
+  drift.check('compressionMode', p.compressionMode ?? 'none', desired.compression);
+  drift.check('dataOverwriteBehavior', p.dataOverwriteBehavior ?? 'CreateNewReport', desired.overwrite);
+  drift.check('partitionData', String(p.partitionData ?? false), String(desired.partitionData));
+}
+
+/** Where it delivers: the storage resource (or SAS account and its current token), container, folder. */
+function checkDestination(
+  drift: DriftList,
+  p: ActualExport,
+  desired: DesiredExport,
+  context: DriftContext,
+): void {
+  const d = p.deliveryInfo.destination;
+  const want = desired.destination;
+  if ('resourceId' in want) {
+    drift.check('deliveryInfo.destination.resourceId', d.resourceId, want.resourceId);
+  } else {
+    drift.check('deliveryInfo.destination.storageAccount', d.storageAccount, want.storageAccount);
+    const carried = context.carriedTokenFingerprint;
+    const current = context.currentTokenFingerprint;
+    if (current !== undefined && carried !== current) {
+      drift.add({
+        field: 'deliveryInfo.destination.sasToken',
+        actual: carried ? `token ${carried}` : 'unknown token',
+        desired: `token ${current} (the account's current one)`,
+      });
+    }
+  }
+  drift.check('deliveryInfo.destination.container', d.container, want.container);
+  drift.check(
+    'deliveryInfo.destination.rootFolderPath',
+    (d.rootFolderPath ?? '').replace(/^\/+|\/+$/g, ''),
+    want.rootFolderPath,
+    (a, b) => a === b,
+  );
+}
+
+/** When it runs: active, the desired recurrence, and not ending within RENEW_WITHIN_DAYS. */
+function checkSchedule(drift: DriftList, p: ActualExport, desired: DesiredExport, now: Date): void {
+  const s = p.schedule;
+  drift.check('schedule.status', s?.status, 'Active');
+  drift.check('schedule.recurrence', s?.recurrence, desired.recurrence);
+  const to = Date.parse(s?.recurrencePeriod?.to ?? '');
+  if (Number.isFinite(to) && to - now.getTime() < RENEW_WITHIN_DAYS * DAY_MS) {
+    drift.add({
+      field: 'schedule.recurrencePeriod.to',
+      actual: new Date(to).toISOString(),
+      desired: `${scheduleWindow(now).to} (ends within ${RENEW_WITHIN_DAYS} days)`,
+    });
+  }
+}
+
 /** Desired vs actual: the one comparison plan mode shows and reconcile applies. */
 export function planExport(
   desired: DesiredExport,
@@ -523,64 +647,11 @@ export function planExport(
     };
   }
   const p = actual.properties;
-  const d = p.deliveryInfo.destination;
-  const fields: FieldDrift[] = [];
-  const same = (a: string | undefined, b: string | undefined) =>
-    (a ?? '').toLowerCase() === (b ?? '').toLowerCase();
-  const check = (field: string, a: string | undefined, b: string | undefined, equal = same) => {
-    if (!equal(a, b)) fields.push({ field, actual: a ?? '(none)', desired: b ?? '(none)' });
-  };
-  check('definition.type', p.definition.type, desired.dataset);
-  check('definition.timeframe', p.definition.timeframe, desired.timeframe);
-  check(
-    'definition.dataSet.granularity',
-    p.definition.dataSet?.granularity ?? undefined,
-    desired.granularity,
-  );
-  if (desired.dataVersion) {
-    check(
-      'definition.dataSet.configuration.dataVersion',
-      p.definition.dataSet?.configuration?.dataVersion,
-      desired.dataVersion,
-    );
-  }
-  check('format', p.format ?? 'Csv', desired.format);
-  check('compressionMode', p.compressionMode ?? 'none', desired.compression);
-  check('dataOverwriteBehavior', p.dataOverwriteBehavior ?? 'CreateNewReport', desired.overwrite);
-  check('partitionData', String(p.partitionData ?? false), String(desired.partitionData));
-  const want = desired.destination;
-  if ('resourceId' in want) {
-    check('deliveryInfo.destination.resourceId', d.resourceId, want.resourceId);
-  } else {
-    check('deliveryInfo.destination.storageAccount', d.storageAccount, want.storageAccount);
-    const carried = context.carriedTokenFingerprint;
-    const current = context.currentTokenFingerprint;
-    if (current !== undefined && carried !== current) {
-      fields.push({
-        field: 'deliveryInfo.destination.sasToken',
-        actual: carried ? `token ${carried}` : 'unknown token',
-        desired: `token ${current} (the account's current one)`,
-      });
-    }
-  }
-  check('deliveryInfo.destination.container', d.container, want.container);
-  check(
-    'deliveryInfo.destination.rootFolderPath',
-    (d.rootFolderPath ?? '').replace(/^\/+|\/+$/g, ''),
-    want.rootFolderPath,
-    (a, b) => a === b,
-  );
-  const s = p.schedule;
-  check('schedule.status', s?.status, 'Active');
-  check('schedule.recurrence', s?.recurrence, desired.recurrence);
-  const to = Date.parse(s?.recurrencePeriod?.to ?? '');
-  if (Number.isFinite(to) && to - context.now.getTime() < RENEW_WITHIN_DAYS * DAY_MS) {
-    fields.push({
-      field: 'schedule.recurrencePeriod.to',
-      actual: new Date(to).toISOString(),
-      desired: `${scheduleWindow(context.now).to} (ends within ${RENEW_WITHIN_DAYS} days)`,
-    });
-  }
-  check('exportDescription', p.exportDescription, desired.description, (a, b) => a === b);
+  const drift = new DriftList();
+  checkDefinition(drift, p, desired);
+  checkDestination(drift, p, desired, context);
+  checkSchedule(drift, p, desired, context.now);
+  drift.check('exportDescription', p.exportDescription, desired.description, (a, b) => a === b);
+  const { fields } = drift;
   return fields.length > 0 ? { exportName, outcome: 'update', fields } : { exportName, outcome: 'unchanged' };
 }
