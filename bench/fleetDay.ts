@@ -85,7 +85,7 @@ function storageLine(p: PhaseFigures, scopes: number): string {
 
 function report(sizes: SizeFigures[]): void {
   for (const f of sizes) {
-    console.log(`${f.scopes} scopes × 2 exports (${f.exports}):`);
+    console.log(`${f.scopes} scopes × 2 exports (${f.exports}), ${s(f.wallMs)} in all:`);
     console.log(phaseLine(f.setup));
     for (const p of f.phases) console.log(phaseLine(p));
     console.log(`  storage requests per scope, by method and table or container:`);
@@ -98,12 +98,20 @@ function report(sizes: SizeFigures[]): void {
   const admitted = all.reduce((n, p) => n + p.armCalls - p.throttled, 0);
   const parts = [`fleet day at ${sizes.map((f) => f.scopes).join(' and ')} scopes × 2 exports`];
   const [small, large] = [sizes[0]!, sizes.at(-1)!];
+  const rssPeak = (f: SizeFigures) => Math.max(...f.phases.map((p) => p.rssPeakMiB));
+  const heapPeak = (f: SizeFigures) => Math.max(...f.phases.map((p) => p.heapPeakMiB));
   if (sizes.length > 1) {
-    const ratios = large.phases.map((p, i) => {
-      const q = small.phases[i]!;
-      return `${p.phase} ${s(p.ms)} (×${(p.ms / q.ms).toFixed(1)} time, ×${(p.heapPeakMiB / q.heapPeakMiB).toFixed(2)} heap)`;
+    const scale = large.scopes / small.scopes;
+    const ratios = [large.setup, ...large.phases].map((p, i) => {
+      const q = [small.setup, ...small.phases][i]!;
+      return `${p.phase} ${s(p.ms)} ×${(p.ms / q.ms).toFixed(1)}`;
     });
-    parts.push(`at ${large.scopes} vs ${small.scopes}: ${ratios.join('; ')}`);
+    parts.push(
+      `${scale.toFixed(0)}× the scopes: time ${ratios.join(', ')} (linear: ≤ ×${scale.toFixed(0)})`,
+      `memory: peak RSS ${rssPeak(small).toFixed(0)} → ${rssPeak(large).toFixed(0)} MiB ` +
+        `×${(rssPeak(large) / rssPeak(small)).toFixed(2)}, peak heap ${heapPeak(small).toFixed(0)} → ` +
+        `${heapPeak(large).toFixed(0)} MiB ×${(heapPeak(large) / heapPeak(small)).toFixed(2)} (goal ~×1)`,
+    );
   } else {
     parts.push(large.phases.map((p) => `${p.phase} ${s(p.ms)}`).join('; '));
   }
@@ -112,6 +120,7 @@ function report(sizes: SizeFigures[]): void {
     `longest invocation ${longest.maxInvocation.functionName} ${s(longest.maxInvocation.ms)} in ${longest.phase} ` +
       `(goal < 2 min: ${longest.maxInvocation.ms < TWO_MINUTES ? 'met' : 'NOT met'})`,
     `peak RSS ${Math.max(...all.map((p) => p.rssPeakMiB)).toFixed(0)} MiB`,
+    `wall ${sizes.map((f) => `${f.scopes}: ${s(f.wallMs)}`).join(', ')} (seeding included)`,
   );
   console.log(parts.join('; '));
 }
@@ -124,7 +133,10 @@ async function main(): Promise<void> {
     return;
   }
   const sizes: SizeFigures[] = [];
-  for (const n of args.scopes) sizes.push(await runChild(n, args.speed));
+  for (const n of args.scopes) {
+    process.stderr.write(`[fleetDay] ${n} scopes × 2 exports…\n`);
+    sizes.push(await runChild(n, args.speed));
+  }
   report(sizes);
 }
 

@@ -82,6 +82,10 @@ export class PhaseMeter {
     const ms = performance.now() - started;
     const storageRequests = storage.total();
     this.sample();
+    // Progress on stderr (a 5,000-scope run takes many minutes); the figures go to stdout at the end.
+    process.stderr.write(
+      `  [fleetDay] ${name}: ${(ms / 1000).toFixed(1)} s, ${storageRequests} storage requests\n`,
+    );
     const counters = await stack.emulatorAdmin.counters();
     const longest = this.timings.reduce<InvocationTiming | undefined>(
       (a, t) => (a && a.ms >= t.ms ? a : t),
