@@ -82,8 +82,30 @@ export async function readHeatmap(
   }).reverse();
   const byState = Object.fromEntries(LEDGER_STATES.map((s) => [s, 0])) as Record<LedgerState, number>;
   const heatmap: Heatmap = { months, rows: [], byState };
+  const read = await readCells(catalog, months[0]!, start);
+  if (read === 'tableMissing') return { ...heatmap, tableMissing: true };
+  const page = endOnExportBoundary(read.items, read.more);
+  if (page.next) heatmap.continuationToken = formatHeatmapPageKey(page.next);
+  let row: HeatRow | undefined;
+  for (const c of page.cells) {
+    if (!row || row.scope !== c.scope || row.exportName !== c.exportName) {
+      row = { scope: c.scope, exportName: c.exportName, cells: {} };
+      heatmap.rows.push(row);
+    }
+    byState[c.state] += 1;
+    row.cells[c.month] = heatCell(c);
+  }
+  return heatmap;
+}
+
+/** Up to a page of cells from `start` on, and the table's continuation when it has more. */
+async function readCells(
+  catalog: Pick<Catalog, 'page'>,
+  fromMonth: string,
+  start: HeatmapPageKey | undefined,
+): Promise<{ items: Stored<LedgerCellRecord>[]; more: string | undefined } | 'tableMissing'> {
   const query = ledgerCells({
-    fromMonth: months[0]!,
+    fromMonth,
     ...(start && !('tableToken' in start) ? { fromKey: start } : {}),
   });
   const items: Stored<LedgerCellRecord>[] = [];
@@ -99,56 +121,51 @@ export async function readHeatmap(
       if (!more || items.length >= HEATMAP_PAGE_CELLS) break;
     }
   } catch (error) {
-    if (storageRefusal(error) === 'missing') return { ...heatmap, tableMissing: true };
+    if (storageRefusal(error) === 'missing') return 'tableMissing';
     throw error;
   }
-  if (more && items.length > 0) {
-    // More cells follow: the last export may go on in them, so it starts the next page instead.
-    const last = items[items.length - 1]!;
-    let cut = items.length;
-    while (cut > 0 && sameExport(items[cut - 1]!, last)) cut -= 1;
-    if (cut === 0) {
-      // One export filled the page (not with 13 months a row): go on after its cells, whose RowKeys
-      // are `{export key}|{month}` and sort before `{export key}}` (ledgerExportRange).
-      cut = items.length;
-      heatmap.continuationToken = formatHeatmapPageKey({
-        partitionKey: last.partitionKey,
-        rowKey: `${last.rowKey.slice(0, last.rowKey.lastIndexOf('|'))}}`,
-      });
-    } else {
-      heatmap.continuationToken = formatHeatmapPageKey({
-        partitionKey: last.partitionKey,
-        rowKey: items[cut]!.rowKey,
-      });
-    }
-    items.length = cut;
-  } else if (more) {
-    // Only empty table pages so far: the next page goes on where the table's scan stopped.
-    heatmap.continuationToken = formatHeatmapPageKey({ tableToken: more });
+  return { items, more };
+}
+
+/** The cells this page shows and where the next page starts (none when the table has no more). */
+function endOnExportBoundary(
+  items: Stored<LedgerCellRecord>[],
+  more: string | undefined,
+): { cells: Stored<LedgerCellRecord>[]; next?: HeatmapPageKey } {
+  if (!more) return { cells: items };
+  // Only empty table pages so far: the next page goes on where the table's scan stopped.
+  if (items.length === 0) return { cells: items, next: { tableToken: more } };
+  // More cells follow: the last export may go on in them, so it starts the next page instead.
+  const last = items[items.length - 1]!;
+  let cut = items.length;
+  while (cut > 0 && sameExport(items[cut - 1]!, last)) cut -= 1;
+  if (cut === 0) {
+    // One export filled the page (not with 13 months a row): go on after its cells, whose RowKeys
+    // are `{export key}|{month}` and sort before `{export key}}` (ledgerExportRange).
+    const afterExport = `${last.rowKey.slice(0, last.rowKey.lastIndexOf('|'))}}`;
+    return { cells: items, next: { partitionKey: last.partitionKey, rowKey: afterExport } };
   }
-  let row: HeatRow | undefined;
-  for (const c of items) {
-    if (!row || row.scope !== c.scope || row.exportName !== c.exportName) {
-      row = { scope: c.scope, exportName: c.exportName, cells: {} };
-      heatmap.rows.push(row);
-    }
-    byState[c.state] += 1;
-    row.cells[c.month] = {
-      state: c.state,
-      reason: c.reason,
-      ...(c.current
-        ? {
-            runId: c.current.runId,
-            runTime: c.current.runTime,
-            ...(c.current.rows !== undefined ? { rows: c.current.rows } : {}),
-          }
-        : {}),
-      ...(c.healing
-        ? { healing: `healing ${c.healing.outcome} ${c.healing.lastAt}, attempt ${c.healing.attempts}` }
-        : {}),
-    };
-  }
-  return heatmap;
+  return {
+    cells: items.slice(0, cut),
+    next: { partitionKey: last.partitionKey, rowKey: items[cut]!.rowKey },
+  };
+}
+
+function heatCell(c: LedgerCellRecord): HeatCell {
+  return {
+    state: c.state,
+    reason: c.reason,
+    ...(c.current
+      ? {
+          runId: c.current.runId,
+          runTime: c.current.runTime,
+          ...(c.current.rows !== undefined ? { rows: c.current.rows } : {}),
+        }
+      : {}),
+    ...(c.healing
+      ? { healing: `healing ${c.healing.outcome} ${c.healing.lastAt}, attempt ${c.healing.attempts}` }
+      : {}),
+  };
 }
 
 function sameExport(a: Stored<LedgerCellRecord>, b: Stored<LedgerCellRecord>): boolean {
