@@ -279,6 +279,11 @@ export interface HealingRecord {
   outcome: string;
 }
 
+/** How a person reads a cell's healing record: "healing started 2026-12-05T…, attempt 2". */
+export function healingSummary(healing: HealingRecord): string {
+  return `healing ${healing.outcome} ${healing.lastAt}, attempt ${healing.attempts}`;
+}
+
 export interface HealingSettings {
   /** Hours before the same cell may be healed again (default 24). */
   coolDownHours: number;

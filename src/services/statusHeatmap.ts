@@ -5,7 +5,7 @@
 // and the "next exports" key is where that export's cells start (scope partition and RowKey).
 import { type Catalog, type LedgerCellRecord, ledgerCells, type Stored } from '../azure/catalog';
 import { storageRefusal } from '../azure/storageRefusal';
-import { expectedMonths, LEDGER_STATES, type LedgerState } from '../domain/ledger';
+import { expectedMonths, healingSummary, LEDGER_STATES, type LedgerState } from '../domain/ledger';
 
 export interface HeatCell {
   state: LedgerState;
@@ -162,9 +162,7 @@ function heatCell(c: LedgerCellRecord): HeatCell {
           ...(c.current.rows !== undefined ? { rows: c.current.rows } : {}),
         }
       : {}),
-    ...(c.healing
-      ? { healing: `healing ${c.healing.outcome} ${c.healing.lastAt}, attempt ${c.healing.attempts}` }
-      : {}),
+    ...(c.healing ? { healing: healingSummary(c.healing) } : {}),
   };
 }
 

@@ -2,6 +2,7 @@
 // bounded by the row cap), then turned into problems with their fixes.
 import type { RecordTypes, Stored } from '../azure/catalog';
 import { currentToken } from '../domain/alertPolicy';
+import { healingSummary } from '../domain/ledger';
 import {
   type BackfillDestination,
   exportProblem,
@@ -71,7 +72,15 @@ export class ProblemFacts {
     if (!known || Date.parse(b.updatedAt) > Date.parse(known.updatedAt)) this.months.set(key, b);
   }
 
-  derive({ list, appBaseUrl, alertWindowDays, policyOf }: ProblemContext, now: Date): void {
+  derive(context: ProblemContext, now: Date): void {
+    this.ledgerProblems(context);
+    this.exportProblems(context, now);
+    this.tokenProblems(context, now);
+    this.failedMonthProblems(context);
+  }
+
+  /** Ledger cells in a problem state, under a policy other than `off`. */
+  private ledgerProblems({ list, appBaseUrl, policyOf }: ProblemContext): void {
     // Failed cells are reported as failing exports or Failed backfill months already.
     for (const c of this.cells) {
       if (policyOf(c.scope) === 'off') continue;
@@ -86,14 +95,16 @@ export class ProblemFacts {
             reason: c.reason,
             ...(c.dataset ? { dataset: c.dataset } : {}),
             ...(destination ? { destination } : {}),
-            ...(c.healing
-              ? { healing: `healing ${c.healing.outcome} ${c.healing.lastAt}, attempt ${c.healing.attempts}` }
-              : {}),
+            ...(c.healing ? { healing: healingSummary(c.healing) } : {}),
           },
           appBaseUrl,
         ),
       );
     }
+  }
+
+  /** Exports gone missing or whose last run failed. */
+  private exportProblems({ list, appBaseUrl }: ProblemContext, now: Date): void {
     for (const e of this.exports) {
       const problem = exportProblem(
         {
@@ -113,7 +124,10 @@ export class ProblemFacts {
       );
       if (problem) list.add(problem);
     }
-    // Only the token an account's exports should carry: an older one still `active` is not in use.
+  }
+
+  /** Only the token an account's exports should carry: an older one still `active` is not in use. */
+  private tokenProblems({ list, appBaseUrl, alertWindowDays }: ProblemContext, now: Date): void {
     for (const [account, tokens] of this.tokensByAccount) {
       const current = currentToken(tokens);
       if (!current) continue;
@@ -126,6 +140,10 @@ export class ProblemFacts {
       );
       if (problem) list.add(problem);
     }
+  }
+
+  /** Backfill months whose newest run failed or timed out. */
+  private failedMonthProblems({ list, appBaseUrl }: ProblemContext): void {
     for (const run of this.months.values()) {
       if (run.status !== 'failed' && run.status !== 'timedOut') continue;
       const destination = this.destinations.get(`${run.scope.toLowerCase()}|${run.dataset}`);

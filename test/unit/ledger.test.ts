@@ -10,6 +10,7 @@ import {
   healingDecision,
   healingDestination,
   healingRecord,
+  healingSummary,
   type LandedRun,
 } from '../../src/domain/ledger';
 
@@ -185,6 +186,11 @@ describe('healing attempts', () => {
       lastAt: '2026-12-05T08:00:00.000Z',
       outcome: 'refused: no export',
     });
+  });
+  it('reads a record as a person would', () => {
+    expect(healingSummary({ attempts: 2, lastAt: '2026-12-05T08:00:00.000Z', outcome: 'started' })).toBe(
+      'healing started 2026-12-05T08:00:00.000Z, attempt 2',
+    );
   });
   it('delivers the way the export does, and names no destination for an unrecorded managed identity', () => {
     const d = { storageAccount: 'acct1', container: 'c', rootFolderPath: '', sasDelivered: true };
