@@ -29,6 +29,7 @@ import { unresolvedLandingTable } from '../src/azure/landingRows';
 import { createTableClient, tableClientFactory } from '../src/azure/storageClients';
 import type { StorageConnection } from '../src/config';
 import { parseBackfillExportName } from '../src/domain/backfillPlan';
+import { LandingOwners } from '../src/services/landingOwners';
 import { LandingService, type ManifestLanded } from '../src/services/landings';
 import { measureSingleUpserts, measureTransactionRows, type Rate } from './tableLimits';
 
@@ -52,10 +53,39 @@ interface Prepared {
   files: number;
 }
 
+/** Registers the prepared exports, as export sync or the fleet does: the owner check's one point
+ * read finds each. */
+async function register(
+  catalog: Catalog,
+  container: string,
+  label: string,
+  parts: number,
+  count: number,
+  at: Date,
+): Promise<void> {
+  await catalog.upsertMany(
+    'exports',
+    Array.from({ length: count }, (_, i) => ({
+      scope: SCOPE,
+      exportName: `${label}-${parts}-${i}`,
+      dataset: 'ActualCost' as const,
+      destination: {
+        storageAccount: 'bench',
+        container,
+        rootFolderPath: 'bench',
+        sasDelivered: false,
+      },
+      missing: false,
+      updatedAt: at.toISOString(),
+    })),
+  );
+}
+
 /** `count` runs of `parts` partitions of July 2025, each its own export, blobs uploaded. By default
  * they run on 1 August, after the month: each is the first of its period (a backfill month, a
  * monthly export). Given an earlier day of July, they are runs during the month. */
 async function prepare(
+  catalog: Catalog,
   container: ContainerClient,
   count: number,
   parts: number,
@@ -117,6 +147,7 @@ async function prepare(
   await mapWithConcurrency(uploads, 16, async (name) => {
     await container.getBlockBlobClient(name).upload('x', 1);
   });
+  await register(catalog, container.containerName, label, parts, count, submitted);
   return { events, files: count * parts };
 }
 
@@ -197,18 +228,21 @@ async function runRound(
   const unresolved = unresolvedLandingTable(createTableClient(connection, catalog.tableName('landings')));
   const container = blobService.getContainerClient(`msexports${round}`);
   await container.create();
+  // As the function wires it (appServices.ts); Azurite's path-style endpoint names no account.
+  const mayBelongToBackfill = (name: string) => parseBackfillExportName(name) !== undefined;
   const service = new LandingService({
     catalog,
     blobs: containerBlobLister(container),
     unresolved,
-    mayBelongToBackfill: (name) => parseBackfillExportName(name) !== undefined, // as the function wires it
+    mayBelongToBackfill,
+    owners: new LandingOwners({ catalog, mayBelongToBackfill }),
   });
   const limits = TableClient.fromConnectionString(azurite.connectionString, `limits${round}`, {
     allowInsecureConnection: true,
   });
   await limits.createTable();
 
-  const one = await prepare(container, warmUp ? 50 : setup.landings1, 1, `r${round}`);
+  const one = await prepare(catalog, container, warmUp ? 50 : setup.landings1, 1, `r${round}`);
   await measureSingleUpserts(limits, { n: 200, concurrency: CONCURRENCY }); // its own warm-up
   const single = await withAzuriteCpu(azurite.pid, () =>
     measureSingleUpserts(limits, { n: 2_000, concurrency: CONCURRENCY }),
@@ -218,13 +252,13 @@ async function runRound(
   const oneRequests = requests.total() / one.events.length;
   // Daily runs during the month: each export's 14 July run is there, its 15 July run lands.
   const day = (d: number) => new Date(Date.UTC(2025, 6, d, 9, 42, 11));
-  await catalogue(service, await prepare(container, one.events.length, 1, `d${round}`, day(14)));
-  const daily = await prepare(container, one.events.length, 1, `d${round}`, day(15));
+  await catalogue(service, await prepare(catalog, container, one.events.length, 1, `d${round}`, day(14)));
+  const daily = await prepare(catalog, container, one.events.length, 1, `d${round}`, day(15));
   requests.reset();
   const dailyMs = await catalogue(service, daily);
   const dailyRequests = requests.total() / daily.events.length;
 
-  const hundred = await prepare(container, warmUp ? 5 : setup.landings100, 100, `r${round}`);
+  const hundred = await prepare(catalog, container, warmUp ? 5 : setup.landings100, 100, `r${round}`);
   const batch = await withAzuriteCpu(azurite.pid, () => measureTransactionRows(limits, { n: 20_000 }));
   requests.reset();
   const hundredRun = await withAzuriteCpu(azurite.pid, () => catalogue(service, hundred));

@@ -50,6 +50,25 @@ export function serviceEndpoint(connectionString: string, service: 'table' | 'bl
   return `${protocol}://${account}.${service}.${s.get('endpointsuffix') ?? 'core.windows.net'}`;
 }
 
+/**
+ * The storage account a connection's blob endpoint names, when it names one in its host
+ * (`https://{account}.blob.{suffix}`). A path-style endpoint (`http://127.0.0.1:10000/devstoreaccount1`,
+ * Azurite) answers for any account name under its own, and a custom domain names none: undefined.
+ */
+export function blobAccountName(connection: StorageConnection): string | undefined {
+  const endpoint =
+    connection.kind === 'connectionString'
+      ? serviceEndpoint(connection.connectionString, 'blob')
+      : connection.blobServiceUri;
+  let host: string;
+  try {
+    host = new URL(endpoint ?? '').hostname;
+  } catch {
+    return undefined;
+  }
+  return /^([a-z0-9]{3,24})\.blob\./i.exec(host)?.[1]?.toLowerCase();
+}
+
 /** Plain http to this machine: the only place the table client may skip TLS (Azurite). */
 export function isLoopbackHttp(endpoint: string): boolean {
   let url: URL;

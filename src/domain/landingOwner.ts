@@ -66,6 +66,24 @@ export function normaliseFolder(path: string | undefined): string {
   return (path ?? '').replace(/^\/+|\/+$/g, '');
 }
 
+const STORAGE_ACCOUNT_ID = /\/providers\/Microsoft\.Storage\/storageAccounts\/([^/]+)$/i;
+
+/** Where an export delivers, as Cost Management describes its destination: a storage account by
+ * resource id (RBAC delivery) or by name (SAS delivery), a container and a root folder. */
+export function deliveredTo(d: {
+  resourceId?: string;
+  storageAccount?: string;
+  container: string;
+  rootFolderPath?: string;
+}): NonNullable<OwnerEvidence['destination']> {
+  const account = d.storageAccount ?? STORAGE_ACCOUNT_ID.exec(d.resourceId ?? '')?.[1];
+  return {
+    ...(account ? { storageAccount: account.toLowerCase() } : {}),
+    container: d.container,
+    rootFolderPath: normaliseFolder(d.rootFolderPath),
+  };
+}
+
 /** A scope as compared: canonical (ARM ids are case-insensitive) when it parses, else the text in
  * lower case without trailing slashes. */
 export function scopeIdentity(scope: string): string {

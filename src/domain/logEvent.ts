@@ -15,6 +15,7 @@ export type LogEventName =
   | 'landing.rejected'
   | 'landing.incomplete'
   | 'landing.unclaimed'
+  | 'landing.owner.unconfirmed'
   | 'round.started'
   | 'round.skipped'
   | 'round.finished'

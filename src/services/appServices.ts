@@ -13,7 +13,12 @@ import { unresolvedLandingTable } from '../azure/landingRows';
 import { createMailer } from '../azure/mailer';
 import { createSasProbe } from '../azure/sasProbe';
 import { createSecretStore, type SecretStore } from '../azure/secrets';
-import { createContainerClient, createTableClient, tableClientFactory } from '../azure/storageClients';
+import {
+  blobAccountName,
+  createContainerClient,
+  createTableClient,
+  tableClientFactory,
+} from '../azure/storageClients';
 import { TableThrottleBudget, THROTTLE_BUDGET_TABLE } from '../azure/throttleBudget';
 import { type AppConfig, getConfig } from '../config';
 import { appBaseUrl } from '../domain/alertPolicy';
@@ -23,6 +28,7 @@ import type { BackfillDeps } from './backfillActivities';
 import type { ExportSyncRuntime } from './exportRegistry';
 import { type FleetRuntime, registeredTokens } from './fleetDeps';
 import { fleetStatus } from './fleetSummary';
+import { LandingOwners } from './landingOwners';
 import { LandingRefusals } from './landingRefusals';
 import type { LandingAdapters } from './landings';
 import { LedgerService } from './ledger';
@@ -67,6 +73,9 @@ export function createAppServices(config: AppConfig): AppServices {
   });
   const secrets = createSecretStore(config.secrets, config.storage.catalog);
   const { blobEndpointTemplate } = config.storage;
+  // Backfills run their own one-month exports named by backfillExportName: other landings skip
+  // the backfillRuns lookups.
+  const mayBelongToBackfill = (exportName: string) => parseBackfillExportName(exportName) !== undefined;
   return {
     config,
     now,
@@ -82,9 +91,14 @@ export function createAppServices(config: AppConfig): AppServices {
         createTableClient(config.storage.catalog, catalog.tableName('landings')),
       ),
       blobsIn: (container) => containerBlobLister(createContainerClient(config.storage.exports, container)),
-      // Backfills run their own one-month exports named by backfillExportName: other landings skip
-      // the backfillRuns lookup.
-      mayBelongToBackfill: (exportName) => parseBackfillExportName(exportName) !== undefined,
+      mayBelongToBackfill,
+      owners: new LandingOwners({
+        catalog,
+        costExports,
+        // Azurite (path-style) answers for every account name: accounts are then not compared.
+        storageAccount: blobAccountName(config.storage.exports),
+        mayBelongToBackfill,
+      }),
     },
     exportSync: { catalog, costExports, scopes: config.managedScopes, now },
     fleet: {
@@ -92,6 +106,7 @@ export function createAppServices(config: AppConfig): AppServices {
       costExports,
       customers: createBillingCustomersClient(config.costManagement),
       tokens: registeredTokens(catalog, secrets),
+      registry: catalog,
       now,
       concurrency: config.fleet.concurrency,
     },

@@ -5,6 +5,7 @@ import type { Catalog } from '../azure/catalog';
 import type { CostExportsApi } from '../azure/costExports';
 import type { FleetStoreApi } from '../azure/fleetStore';
 import type { SecretStore } from '../azure/secrets';
+import type { FleetRegistryCatalog } from './fleetRegistry';
 
 export interface CurrentToken {
   fingerprint: string;
@@ -22,6 +23,8 @@ export interface FleetDeps {
   costExports: Pick<CostExportsApi, 'list' | 'createOrUpdate' | 'delete'>;
   customers: BillingCustomersApi;
   tokens: FleetTokens;
+  /** The exports table: reconcile registers the exports it manages there (fleetRegistry.ts). */
+  registry: FleetRegistryCatalog;
   now(): Date;
 }
 

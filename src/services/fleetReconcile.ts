@@ -19,6 +19,7 @@ import { parseScope, type Scope } from '../domain/scope';
 import type { CurrentToken, FleetDeps } from './fleetDeps';
 import { putBody } from './fleetExportBody';
 import { findProfile } from './fleetProfiles';
+import { registerFleetExports } from './fleetRegistry';
 import { departedMembers, markMembers, outcomePartition } from './fleetRows';
 import { describeFailure, failedScope, recordScope, type ScopeResult } from './fleetScopeResults';
 
@@ -57,6 +58,9 @@ interface ScopePass {
   now: Date;
   apply: boolean;
   stop?: ScopeResult;
+  /** The desired exports live at the scope as Cost Management last answered (the PUT's answer, or
+   * the listed export), by name: what the exports table registers. */
+  live: Map<string, Export>;
 }
 
 /** Plans (and with `apply`, reconciles) one scope: one List call, then one PUT per export to
@@ -104,12 +108,23 @@ export async function reconcileScope(
     return { ...result, recorded: await recordScope(deps, scope, assignment, pending, result) };
   }
   const previous = await deps.store.list<ExportOutcomeRecord>(outcomePartition(scope));
-  const pass: ScopePass = { deps, scope, base, calls, token, now: deps.now(), apply: options.apply };
+  const pass: ScopePass = {
+    deps,
+    scope,
+    base,
+    calls,
+    token,
+    now: deps.now(),
+    apply: options.apply,
+    live: new Map(),
+  };
   const results = await planEach(pass, desired, listed, previous);
   const result: ScopeResult = pass.stop
     ? { ...pass.stop, exports: results, calls }
     : { ...base, status: 'ok', exports: results, calls };
   if (!options.apply) return result;
+  // Registered so that their landings are checked against the exports table (landingOwners.ts).
+  await registerFleetExports(deps.registry, scope, [...pass.live.values()], pass.now);
   return {
     ...result,
     recorded: await recordScope(deps, scope, assignment, results, result, token?.fingerprint, previous),
@@ -157,6 +172,8 @@ async function planOne(
     ...(pass.token ? { currentTokenFingerprint: pass.token.fingerprint } : {}),
     ...(carriedFingerprint ? { carriedTokenFingerprint: carriedFingerprint } : {}),
   });
+  if (actual && plan.outcome !== 'not-owned')
+    pass.live.set(d.name, { ...actual, name: actual.name ?? d.name });
   const shown: ExportResult = {
     exportName: plan.exportName,
     outcome: plan.outcome,
@@ -182,7 +199,8 @@ async function applyPlan(
   try {
     const body = await putBody(d, actual, pass.token, pass.now);
     pass.calls.put++;
-    await pass.deps.costExports.createOrUpdate(pass.scope, d.name, body);
+    const put = await pass.deps.costExports.createOrUpdate(pass.scope, d.name, body);
+    pass.live.set(d.name, { ...put.export, name: put.export.name ?? d.name });
     return { ...shown, outcome: outcome === 'create' ? 'created' : 'updated' };
   } catch (error) {
     if (error instanceof ThrottledError || error instanceof AuthorizationError) {

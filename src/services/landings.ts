@@ -15,6 +15,7 @@ import {
 } from '../azure/landingRows';
 import { EXPORT_LANDED_EVENT, type ExportLandedEvent, type LandingKey } from '../domain/contracts';
 import { type LandingIdentity, rejectedRecord, rejectionIdentities } from '../domain/landingIdentity';
+import type { OwnershipKind } from '../domain/landingOwner';
 import {
   type LandingFileRecord,
   landingPeriod,
@@ -36,6 +37,7 @@ import {
 } from '../domain/manifest';
 import { redactSecrets } from '../domain/redact';
 import { parseScope } from '../domain/scope';
+import { billingMonthOf, type LandingOwnerLookup, ownerOfManifest } from './landingOwners';
 import { type LandingTable, LandingWrites, type PeriodRead } from './landingWrites';
 
 // ------------------------------------------------------------------------------------------------ ports
@@ -86,7 +88,7 @@ export interface LandingLog {
 /** The settings-built adapters the exportLanded trigger hands the service (appServices.ts). */
 export interface LandingAdapters extends Pick<
   LandingDependencies,
-  'catalog' | 'unresolved' | 'mayBelongToBackfill'
+  'catalog' | 'unresolved' | 'mayBelongToBackfill' | 'owners'
 > {
   /** The listing of one exports container (the event names it). */
   blobsIn: (container: string) => ExportBlobLister;
@@ -96,6 +98,9 @@ export interface LandingDependencies {
   catalog: LandingCatalog;
   blobs: ExportBlobLister;
   unresolved: UnresolvedLandingTable;
+  /** Which scope's export writes where the manifest was written (services/landingOwners.ts): a
+   * manifest naming a scope whose export does not is rejected, not filed under that scope. */
+  owners: LandingOwnerLookup;
   /** Wakes a waiting backfill (azure/durableClient.ts raiseEventTo); absent = no backfill wake-up. */
   raiseEvent?: RaiseEvent;
   /** Whether an export name can belong to a backfill at all; false skips the backfillRuns lookup (one
@@ -128,8 +133,9 @@ export type LandingOutcome =
       missingBlobs: string[];
       fileRows: number;
       rejectionReason?: string;
-      /** For a manifest whose claims its folder contradicts: which claim (domain/landingTrust.ts). */
-      rejectionKind?: PlacementKind;
+      /** For a manifest whose claims its folder contradicts (domain/landingTrust.ts), or whose named
+       * scope does not own the export writing there (domain/landingOwner.ts): which check. */
+      rejectionKind?: PlacementKind | OwnershipKind;
       /** Instance the exportLanded event was raised on. */
       raisedOn?: string;
     };
@@ -216,18 +222,33 @@ export class LandingService {
     // Claims its folder contradicts (another export's or run's folder, blobs outside its own run
     // folder) are not filed under the export it names: rejected by its path alone.
     const misplaced = placementProblem(manifestPath, record);
-    if (misplaced) {
-      const error = new LandingInputError(new Error(`${misplaced.kind}: ${misplaced.reason}`));
-      const outcome = await this.reject(event, manifestPath, error, undefined, false);
-      return outcome.kind === 'rejected' ? { ...outcome, rejectionKind: misplaced.kind } : outcome;
-    }
+    if (misplaced) return this.rejectUntrusted(event, manifestPath, misplaced);
     const identity = await this.identityOf(record, event.container, manifestPath);
+    // The scope it names must own the export writing into its folder (services/landingOwners.ts).
+    const owner = await ownerOfManifest(this.deps.owners, record, identity.scope, {
+      container: event.container,
+      manifestPath,
+      warn: (line) => this.log.warn(line),
+    });
+    if (owner.rejection) return this.rejectUntrusted(event, manifestPath, owner.rejection);
     try {
-      return await this.catalogueParsed(manifestPath, record, identity);
+      return await this.catalogueParsed(manifestPath, record, identity, owner.backfill);
     } catch (error) {
       if (!(error instanceof LandingInputError)) throw error;
       return this.reject(event, manifestPath, error, identity);
     }
+  }
+
+  /** Rejects a manifest whose claims are not to be trusted: filed by its path alone (never under
+   * the scope or export it names), its reason starting with the check's kind. */
+  private async rejectUntrusted(
+    event: ManifestLanded,
+    manifestPath: string,
+    problem: { kind: PlacementKind | OwnershipKind; reason: string },
+  ): Promise<LandingOutcome> {
+    const error = new LandingInputError(new Error(`${problem.kind}: ${problem.reason}`));
+    const outcome = await this.reject(event, manifestPath, error, undefined, false);
+    return outcome.kind === 'rejected' ? { ...outcome, rejectionKind: problem.kind } : outcome;
   }
 
   private async identityOf(
@@ -278,6 +299,8 @@ export class LandingService {
     manifestPath: string,
     record: ManifestRecord,
     identity: LandingIdentity,
+    /** The backfill lookup row, when the owner check read it already. */
+    known?: { lookup: BackfillLookup | undefined },
   ): Promise<LandingOutcome> {
     const key = validated(() => landingKeyOf(identity));
     const resolved = identity.scope !== undefined;
@@ -295,13 +318,13 @@ export class LandingService {
     const sized = record.blobs.length > 0 && record.blobs.every((b) => b.byteCount !== undefined);
     const early =
       resolved && record.blobs.length > MAX_INLINE_FILES && sized ? planWith(new Map()).files : undefined;
-    const month = /^\d{4}-\d{2}$/.test(record.billingMonth) ? record.billingMonth : undefined;
+    const month = billingMonthOf(record);
     const runTime = runTimeOf({ submittedTime: record.submittedTime?.toISOString(), manifestPath });
     // Independent of each other, so at once: the listing, the backfill lookup, the period row (a new
     // run needs nothing else to settle) and the early file rows.
     const [listed, backfill, periodRead, earlyFiles] = await Promise.all([
       this.listBlobs(record.blobs.map((b) => b.blobName)),
-      this.backfillFor(identity, record.exportName, month),
+      known ? known.lookup : this.backfillFor(identity, record.exportName, month),
       resolved ? this.writes.periodBeforeCommit(runTime, identity.period, key) : undefined,
       early ? this.writes.writeFiles(early) : undefined,
     ]);

@@ -22,6 +22,7 @@ import {
   type TokenRecord,
 } from '../../src/azure/catalog';
 import {
+  blobAccountName,
   createBlobServiceClient,
   createTableClient,
   isLoopbackHttp,
@@ -295,6 +296,34 @@ describe('storage clients', () => {
     [`AccountName=a;AccountKey=${key};TableEndpoint=http://127.0.0.1:1/a`, 'http://127.0.0.1:1/a'],
   ])('resolves the table endpoint of %s', (text, endpoint) => {
     expect(serviceEndpoint(text, 'table')).toBe(endpoint);
+  });
+
+  it.each([
+    ['UseDevelopmentStorage=true', undefined],
+    [
+      `AccountName=devstoreaccount1;AccountKey=${key};BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1`,
+      undefined,
+    ],
+    [`DefaultEndpointsProtocol=https;AccountName=FinOpsExports;AccountKey=${key}`, 'finopsexports'],
+    [`AccountName=a;AccountKey=${key};BlobEndpoint=https://exports.contoso.com`, undefined],
+  ])('names the blob account of %s only when its host does (%s)', (text, account) => {
+    const exportsConnection: StorageConnection = {
+      kind: 'connectionString',
+      name: 'ExportsStorage',
+      connectionString: text,
+    };
+    expect(blobAccountName(exportsConnection)).toBe(account);
+  });
+
+  it('names the blob account of an identity connection by its blob service URI', () => {
+    const identity: StorageConnection = {
+      kind: 'identity',
+      name: 'ExportsStorage',
+      blobServiceUri: 'https://finopsexports.blob.core.windows.net',
+      tableServiceUri: 'https://finopsexports.table.core.windows.net',
+      queueServiceUri: 'https://finopsexports.queue.core.windows.net',
+    };
+    expect(blobAccountName(identity)).toBe('finopsexports');
   });
 
   it('reaches Azurite over http with an explicit connection string (allowInsecureConnection on loopback)', async () => {

@@ -217,6 +217,21 @@ describe('emulator runs through the local host', () => {
   }
 
   test('a delivered run is catalogued with the byte and row counts of the real blobs', async () => {
+    // Registered, as export sync does: only a registered export's scope may file its landings.
+    await catalog.upsertExport({
+      scope: SCOPE,
+      exportName: 'emulated-actual',
+      dataset: 'ActualCost',
+      destination: {
+        storageAccount: 'finopsexports',
+        resourceId: STORAGE_ID,
+        container: containerName,
+        rootFolderPath: 'costs',
+        sasDelivered: false,
+      },
+      missing: false,
+      updatedAt: '2025-08-01T00:00:00Z',
+    });
     const req = request({ exportName: 'emulated-actual' });
     const result = await deliverRun(storage, req);
     expect(result.blobs.length).toBeGreaterThan(1);

@@ -6,19 +6,28 @@
 import '../../src/functions/backfill'; // registers the backfill's functions
 import '../../src/functions/fleet'; // registers the fleet's functions
 
+import { randomUUID } from 'node:crypto';
+
+import { BlobServiceClient } from '@azure/storage-blob';
+
+import { deliverRun } from '../../dev/emulator/delivery';
 import { type RunningEmulator, startEmulator } from '../../dev/emulator/server';
 import { findRegistration } from '../../dev/host/functionsCoreStub';
 import { type LocalHost, startLocalHost } from '../../dev/host/localHost';
 import { BillingCustomersClient } from '../../src/azure/billingCustomers';
+import { containerBlobLister } from '../../src/azure/blobListing';
 import { Catalog } from '../../src/azure/catalog';
 import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
 import { FleetStore } from '../../src/azure/fleetStore';
-import { tableClientFactory } from '../../src/azure/storageClients';
+import { unresolvedLandingTable } from '../../src/azure/landingRows';
+import { createTableClient, tableClientFactory } from '../../src/azure/storageClients';
 import { loadConfig } from '../../src/config';
 import { useAppServices } from '../../src/services/appServices';
 import type { FleetRuntime } from '../../src/services/fleetDeps';
 import { fleetStatus } from '../../src/services/fleetSummary';
+import { LandingOwners } from '../../src/services/landingOwners';
+import { LandingService } from '../../src/services/landings';
 import {
   BACKFILL_ACTIVITIES,
   BACKFILL_MONTH_ORCHESTRATOR,
@@ -69,6 +78,7 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
   let token = { fingerprint: 'token-1' };
   let store: FleetStore;
   let runtime: FleetRuntime;
+  let catalog: Catalog;
   const now = new Date('2026-12-04T06:00:00Z');
 
   const call = async (
@@ -122,6 +132,17 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
       }),
       uniqueName('fleet'),
     );
+    const storage = testStorageConnection();
+    const config = loadConfig({
+      AzureWebJobsStorage: storage,
+      ExportsStorage: storage,
+      SECRET_STORE: 'table',
+    });
+    catalog = new Catalog({
+      tableClient: tableClientFactory(config.storage.catalog),
+      tablePrefix: uniqueName('fleetcat').replace(/[^A-Za-z0-9]/g, ''),
+    });
+    await catalog.ensureTables();
     runtime = {
       store,
       costExports,
@@ -134,21 +155,11 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
         current: async (account) =>
           account === 'partnerx01' ? { fingerprint: token.fingerprint, value: async () => SAS } : undefined,
       },
+      registry: catalog,
       now: () => now,
       concurrency: 2,
       maxThrottlePauseMs: 50,
     };
-    const storage = testStorageConnection();
-    const config = loadConfig({
-      AzureWebJobsStorage: storage,
-      ExportsStorage: storage,
-      SECRET_STORE: 'table',
-    });
-    const catalog = new Catalog({
-      tableClient: tableClientFactory(config.storage.catalog),
-      tablePrefix: uniqueName('fleetcat').replace(/[^A-Za-z0-9]/g, ''),
-    });
-    await catalog.ensureTables();
     await catalog.upsertToken({
       storageAccount: 'partnerx01',
       tokenId: 'token-1',
@@ -284,6 +295,89 @@ describe('export fleet (local host, Exports + Billing emulator, Azurite)', () =>
     expect(handOff[0]!.exportUrls.actual).toMatch(
       /^https:\/\/partnerx01\.blob\.core\.windows\.net\/flexera\/[0-9a-f-]{36}\/actualcost\/cea-flexera-csp-actual$/,
     );
+  });
+
+  it('registers the exports it created in the exports table, so their landings are filed without an ARM call', async () => {
+    const created = (await emulator.admin.exports()).filter(
+      (e) => e.scope.includes(MPA) && e.name.startsWith('cea-flexera-csp-'),
+    );
+    expect(created).toHaveLength(6);
+    for (const e of created) {
+      const row = await catalog.getExport(e.scope, e.name);
+      const root = (e.body.properties as { deliveryInfo: { destination: { rootFolderPath: string } } })
+        .deliveryInfo.destination.rootFolderPath;
+      expect(row).toMatchObject({
+        exportName: e.name,
+        dataset: e.name.endsWith('-actual') ? 'ActualCost' : 'AmortizedCost',
+        destination: {
+          storageAccount: 'partnerx01',
+          container: 'flexera',
+          rootFolderPath: root,
+          sasDelivered: true,
+        },
+        missing: false,
+      });
+    }
+
+    // A run of one of them lands: the owner check's point read finds it, Cost Management is not asked.
+    const target = created.find((e) => e.name === 'cea-flexera-csp-actual')!;
+    const customerId = target.scope.split('/').at(-1)!;
+    const blobs = BlobServiceClient.fromConnectionString(testStorageConnection());
+    const container = blobs.getContainerClient('flexera');
+    await container.createIfNotExists();
+    const runId = randomUUID();
+    const { manifestPath } = await deliverRun(
+      {
+        blobEndpoint: process.env.TEST_STORAGE_BLOB_ENDPOINT ?? '',
+        connectionString: testStorageConnection(),
+      },
+      {
+        exportName: target.name,
+        scope: target.scope,
+        exportResourceId: `${target.scope}/providers/Microsoft.CostManagement/exports/${target.name}`,
+        apiVersion: '2025-03-01',
+        runId,
+        executionType: 'Scheduled',
+        submittedTime: now,
+        from: new Date('2026-12-01T00:00:00Z'),
+        to: new Date('2026-12-03T00:00:00Z'),
+        dataset: { type: 'ActualCost', version: '2021-10-01', granularity: 'Daily' },
+        format: 'Csv',
+        compression: 'none',
+        partitionData: true,
+        overwrite: 'OverwritePreviousReport',
+        destination: {
+          container: 'flexera',
+          rootFolderPath: `${customerId}/actualcost`,
+          resourceId:
+            '/subscriptions/6c1f5e0a-8d3b-4f7e-9a21-3b4c5d6e7f80/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/partnerx01',
+        },
+        resourcesPerDay: 1,
+      },
+    );
+    const landings = new LandingService({
+      catalog,
+      blobs: containerBlobLister(container),
+      unresolved: unresolvedLandingTable(
+        createTableClient(
+          {
+            kind: 'connectionString',
+            name: 'AzureWebJobsStorage',
+            connectionString: testStorageConnection(),
+          },
+          catalog.tableName('landings'),
+        ),
+      ),
+      owners: new LandingOwners({ catalog, costExports }),
+    });
+    await emulator.admin.resetCounters();
+    const outcome = await landings.catalogue({
+      container: 'flexera',
+      blobName: manifestPath,
+      content: await container.getBlockBlobClient(manifestPath).downloadToBuffer(),
+    });
+    expect(outcome).toMatchObject({ kind: 'catalogued', state: 'complete', resolved: true });
+    expect((await emulator.admin.counters()).byOperation).toEqual({});
   });
 
   it('a no-change reconcile costs one List per scope and no PUT', async () => {

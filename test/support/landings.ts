@@ -18,8 +18,16 @@ import {
 import { unresolvedLandingTable } from '../../src/azure/landingRows';
 import { createTableClient, tableClientFactory } from '../../src/azure/storageClients';
 import type { StorageConnection } from '../../src/config';
+import type { LandingOwnerLookup } from '../../src/services/landingOwners';
 import { type LandingDependencies, type LandingLog, LandingService } from '../../src/services/landings';
 import { testStorageConnection, uniqueName } from './storage';
+
+/** Takes the scope a manifest names as the owner of its folder: for tests of the catalog's own rules
+ * (the owner check, services/landingOwners.ts, has its own tests and is what the function wires). */
+export const namedScopeOwns: LandingOwnerLookup = {
+  judge: (claim) =>
+    Promise.resolve({ verdict: { kind: 'owned', scope: claim.scope, source: 'registered' }, armCalls: 0 }),
+};
 
 export const FIXTURES = join(__dirname, '..', 'fixtures', 'manifests');
 
@@ -56,7 +64,14 @@ export async function landingWorld(): Promise<LandingWorld> {
     containerName,
     logs,
     service: (overrides = {}) =>
-      new LandingService({ catalog, blobs: containerBlobLister(container), unresolved, log, ...overrides }),
+      new LandingService({
+        catalog,
+        blobs: containerBlobLister(container),
+        unresolved,
+        owners: namedScopeOwns,
+        log,
+        ...overrides,
+      }),
   };
 }
 

@@ -1,5 +1,6 @@
 // Which scope owns the export writing into a landing's folder (domain/landingOwner.ts).
 import {
+  deliveredTo,
   type ExportPlace,
   judgeOwner,
   landingPlace,
@@ -125,5 +126,34 @@ describe('the verdict', () => {
     expect(verdict).toMatchObject({ kind: 'unregisteredExport', owners: [] });
     expect(verdict.kind !== 'owned' && verdict.reason).toMatch(/POST \/api\/exports\/sync/);
     expect(judgeOwner(SUB_A, place, [])).toMatchObject({ kind: 'unregisteredExport' });
+  });
+});
+
+describe('deliveredTo: an export destination as Cost Management describes it', () => {
+  test('the account from a resource id (RBAC delivery) or a name (SAS delivery); folders without slashes', () => {
+    expect(
+      deliveredTo({
+        resourceId: `${SUB_A}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/FinOpsExports`,
+        container: 'msexports',
+        rootFolderPath: '/costs/tenant-a/',
+      }),
+    ).toEqual({ storageAccount: 'finopsexports', container: 'msexports', rootFolderPath: 'costs/tenant-a' });
+    expect(deliveredTo({ storageAccount: 'partnerx01', container: 'flexera' })).toEqual({
+      storageAccount: 'partnerx01',
+      container: 'flexera',
+      rootFolderPath: '',
+    });
+  });
+
+  test('a destination naming no readable account is compared by container and folder alone', () => {
+    const d = deliveredTo({
+      resourceId: 'not-an-id',
+      container: 'msexports',
+      rootFolderPath: 'costs/tenant-a',
+    });
+    expect(d).toEqual({ container: 'msexports', rootFolderPath: 'costs/tenant-a' });
+    expect(
+      writesTo({ scope: SUB_A, exportName: 'daily-actual', destination: d, source: 'costManagement' }, place),
+    ).toBe(true);
   });
 });
