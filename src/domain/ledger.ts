@@ -152,60 +152,75 @@ export function expectedMonths(cadence: Cadence, now: Date, settings: LedgerSett
   return months;
 }
 
-/** The state of one (export, month). */
-export function cellState(
-  facts: CellFacts,
-  cadence: Cadence,
-  now: Date,
-  settings: LedgerSettings,
-): CellVerdict {
-  const t = now.getTime();
-  const start = monthStart(facts.month);
-  const end = nextMonthStart(facts.month);
-  const close = closeAt(facts.month, settings);
+/** The instants a cell's state turns on, in ms since the epoch. */
+interface CellTimes {
+  now: number;
+  /** The month's first and the next month's first instant. */
+  start: number;
+  end: number;
+  /** From when a landed run makes the month Final. */
+  close: number;
+  /** One cadence plus the grace: how long after a run (or the month's start) the next is due;
+   * undefined when the export promises no runs. */
+  due: number | undefined;
+}
+
+function dueAfter(cadence: Cadence, settings: LedgerSettings): number | undefined {
   const every = cadenceHours(cadence);
-  const due = every === undefined ? undefined : (every + settings.graceHours) * HOUR;
-  const iso = (ms: number) => new Date(ms).toISOString();
+  return every === undefined ? undefined : (every + settings.graceHours) * HOUR;
+}
 
-  const landedAt = instantOf(facts.lastLandingAt);
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** The newest word wins: a failure after the last landing makes the month Failed until a run lands,
+ * and DataNotAvailable with nothing landed makes it NoData. */
+function newerAttemptVerdict(facts: CellFacts): CellVerdict | undefined {
   const attempt = facts.lastAttempt;
-  const attemptAt = instantOf(attempt?.at);
-  // The newest word wins: a failure after the last landing makes the month Failed until a run lands.
-  if (attempt && !(attemptAt <= landedAt)) {
-    if (attempt.outcome === 'failed') return { state: 'Failed', reason: attempt.reason };
-    if (!facts.current) return { state: 'NoData', reason: attempt.reason };
-  }
+  if (!attempt || instantOf(attempt.at) <= instantOf(facts.lastLandingAt)) return undefined;
+  if (attempt.outcome === 'failed') return { state: 'Failed', reason: attempt.reason };
+  if (!facts.current) return { state: 'NoData', reason: attempt.reason };
+  return undefined;
+}
 
-  const run = facts.current;
-  if (run) {
-    const ranAt = instantOf(run.runTime);
-    if (ranAt >= close) {
-      return run.noData
-        ? { state: 'NoData', reason: `run ${run.runId} after the close window found no rows` }
-        : { state: 'Final', reason: `run ${run.runId} landed after the close window (${iso(close)})` };
-    }
-    if (run.noData) {
-      return { state: 'NoData', reason: `run ${run.runId} found no rows`, recheckAt: iso(close) };
-    }
-    // Not final yet: the next run is due one cadence after the last, or after the close window.
-    const next = due === undefined ? undefined : (t < close ? ranAt : close) + due;
-    if (next !== undefined && t >= next) {
-      return t >= close
-        ? {
-            state: 'Stale',
-            reason: `no run after the close window (${iso(close)}); the last ran ${run.runTime}`,
-          }
-        : { state: 'Stale', reason: `no landing since ${run.runTime}; one was due by ${iso(next)}` };
-    }
-    return {
-      state: 'Open',
-      reason: `run ${run.runId} landed ${run.catalogedAt}; final after a run from ${iso(close)}`,
-      recheckAt: iso(next === undefined ? close : t < close ? Math.min(next, close) : next),
-    };
+/** The month's current run: Final (or NoData) from the close window on; before it NoData, Stale
+ * when the next run is overdue, or Open. */
+function landedRunVerdict(run: CellRun, times: CellTimes): CellVerdict {
+  const { close } = times;
+  const ranAt = instantOf(run.runTime);
+  if (ranAt >= close) {
+    return run.noData
+      ? { state: 'NoData', reason: `run ${run.runId} after the close window found no rows` }
+      : { state: 'Final', reason: `run ${run.runId} landed after the close window (${iso(close)})` };
   }
+  if (run.noData) {
+    return { state: 'NoData', reason: `run ${run.runId} found no rows`, recheckAt: iso(close) };
+  }
+  return pendingRunVerdict(run, ranAt, times);
+}
 
-  if (t >= end) return { state: 'Missing', reason: `no run of ${facts.month} landed` };
-  // The current month, nothing landed yet: Stale once the first run is overdue.
+/** Not final yet: the next run is due one cadence after the last, or after the close window. */
+function pendingRunVerdict(run: CellRun, ranAt: number, { now: t, close, due }: CellTimes): CellVerdict {
+  const next = due === undefined ? undefined : (t < close ? ranAt : close) + due;
+  if (next !== undefined && t >= next) {
+    return t >= close
+      ? {
+          state: 'Stale',
+          reason: `no run after the close window (${iso(close)}); the last ran ${run.runTime}`,
+        }
+      : { state: 'Stale', reason: `no landing since ${run.runTime}; one was due by ${iso(next)}` };
+  }
+  return {
+    state: 'Open',
+    reason: `run ${run.runId} landed ${run.catalogedAt}; final after a run from ${iso(close)}`,
+    recheckAt: iso(next === undefined ? close : t < close ? Math.min(next, close) : next),
+  };
+}
+
+/** Nothing landed: Missing once the month is over; in the current month Stale once the first run
+ * (one cadence after the month or the schedule starts) is overdue. */
+function nothingLandedVerdict(month: string, cadence: Cadence, times: CellTimes): CellVerdict {
+  const { now: t, start, end, due } = times;
+  if (t >= end) return { state: 'Missing', reason: `no run of ${month} landed` };
   const fromAt = instantOf(cadence.from);
   const firstDue =
     due === undefined ? undefined : Math.max(start, Number.isNaN(fromAt) ? start : fromAt) + due;
@@ -217,6 +232,26 @@ export function cellState(
     reason: 'no landing yet; none is due',
     recheckAt: iso(firstDue !== undefined ? Math.min(firstDue, end) : end),
   };
+}
+
+/** The state of one (export, month). */
+export function cellState(
+  facts: CellFacts,
+  cadence: Cadence,
+  now: Date,
+  settings: LedgerSettings,
+): CellVerdict {
+  const times: CellTimes = {
+    now: now.getTime(),
+    start: monthStart(facts.month),
+    end: nextMonthStart(facts.month),
+    close: closeAt(facts.month, settings),
+    due: dueAfter(cadence, settings),
+  };
+  const newer = newerAttemptVerdict(facts);
+  if (newer) return newer;
+  if (facts.current) return landedRunVerdict(facts.current, times);
+  return nothingLandedVerdict(facts.month, cadence, times);
 }
 
 // ------------------------------------------------------------------------------------- folding facts
