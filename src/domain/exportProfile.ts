@@ -3,6 +3,7 @@
 // not-owned. Everything that PUTs goes through planExport, so plan mode and reconcile never disagree.
 // Pure: no I/O, no clock but the one passed in.
 import { isRecord } from './json';
+import { normaliseFolder } from './rootFolderPath';
 import {
   datasetsForScope,
   EXPORT_DATASETS,
@@ -610,7 +611,7 @@ function checkDestination(
   drift.check('deliveryInfo.destination.container', d.container, want.container);
   drift.check(
     'deliveryInfo.destination.rootFolderPath',
-    (d.rootFolderPath ?? '').replace(/^\/+|\/+$/g, ''),
+    normaliseFolder(d.rootFolderPath),
     want.rootFolderPath,
     (a, b) => a === b,
   );

@@ -7,6 +7,7 @@
 // Pure: the service gathers the evidence (services/landingOwners.ts).
 import { pathFacts } from './landingPlan';
 import { redactSecrets } from './redact';
+import { normaliseFolder } from './rootFolderPath';
 import { parseScope } from './scope';
 
 /** Where a landing was written: the folder its export delivers to, and that export's name. */
@@ -59,11 +60,6 @@ export function landingPlace(
     rootFolderPath: normaliseFolder(inLayout ? facts.rootFolderPath : claims.rootFolderPath),
     exportName: inLayout ? facts.exportName! : claims.exportName,
   };
-}
-
-/** `a/b/` and `/a/b` are one folder; blob names are case-sensitive, so case is kept. */
-export function normaliseFolder(path: string | undefined): string {
-  return (path ?? '').replace(/^\/+|\/+$/g, '');
 }
 
 const STORAGE_ACCOUNT_ID = /\/providers\/Microsoft\.Storage\/storageAccounts\/([^/]+)$/i;

@@ -12,6 +12,12 @@
 // The paths we produce also avoid what is not reserved but breaks blob names or URLs anyway
 // (% \ whitespace and control characters) and empty, "." and ".." segments.
 
+/** A folder as compared and stored: without leading or trailing slashes (`a/b/` and `/a/b` are one
+ * folder); '' for none. Blob names are case-sensitive, so case is kept. */
+export function normaliseFolder(path: string | undefined): string {
+  return (path ?? '').replace(/^\/+|\/+$/g, '');
+}
+
 /** RFC 3986 reserved characters other than "/". */
 export const RESERVED_URL_CHARACTERS = ":?#[]@!$&'()*+,;=";
 /** The longest path we send (blob names allow 1024 characters, and the export adds its own). */

@@ -30,6 +30,7 @@ import type {
 } from '../domain/contracts';
 import { judgeLandedRun } from '../domain/landingTrust';
 import { redactSecrets } from '../domain/redact';
+import { normaliseFolder } from '../domain/rootFolderPath';
 import { activeToken } from './backfillToken';
 import { MissingETagError, putExportKeepingETag } from './exportWrites';
 import type { LandingRefusals } from './landingRefusals';
@@ -103,7 +104,7 @@ export function runDestination(d: BackfillDestination): BackfillRunDestination {
   return {
     ...(account ? { storageAccount: account.toLowerCase() } : {}),
     container: d.container,
-    rootFolderPath: (d.rootFolderPath ?? '').replace(/^\/+|\/+$/g, ''),
+    rootFolderPath: normaliseFolder(d.rootFolderPath),
   };
 }
 

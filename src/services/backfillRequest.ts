@@ -12,6 +12,7 @@ import {
 } from '../domain/backfillPlan';
 import type { FieldError } from '../domain/fieldError';
 import { isRecord } from '../domain/json';
+import { normaliseFolder } from '../domain/rootFolderPath';
 import {
   datasetsForScope,
   EXPORT_DATASETS,
@@ -349,7 +350,7 @@ function checkFlags(body: Body, add: Add): void {
 }
 
 function normaliseDestination(d: BackfillRequestDestination): BackfillRequestDestination {
-  const root = d.rootFolderPath?.trim().replace(/^\/+|\/+$/g, '');
+  const root = normaliseFolder(d.rootFolderPath?.trim());
   const rest = { container: d.container, ...(root ? { rootFolderPath: root } : {}) };
   return 'resourceId' in d
     ? { resourceId: d.resourceId, ...rest }

@@ -36,6 +36,7 @@ import {
   parseManifest,
 } from '../domain/manifest';
 import { redactSecrets } from '../domain/redact';
+import { normaliseFolder } from '../domain/rootFolderPath';
 import { parseScope } from '../domain/scope';
 import { billingMonthOf, type LandingOwnerLookup, ownerOfManifest } from './landingOwners';
 import { type LandingTable, LandingWrites, type PeriodRead } from './landingWrites';
@@ -276,13 +277,13 @@ export class LandingService {
     container: string,
     rootFolderPath: string | undefined,
   ): Promise<string | undefined> {
-    const root = (rootFolderPath ?? '').replace(/^\/+|\/+$/g, '');
+    const root = normaliseFolder(rootFolderPath);
     const matches: ExportRecord[] = [];
     for await (const e of this.deps.catalog.listExports()) {
       if (
         e.exportName.toLowerCase() === exportName.toLowerCase() &&
         e.destination.container === container &&
-        e.destination.rootFolderPath.replace(/^\/+|\/+$/g, '') === root
+        normaliseFolder(e.destination.rootFolderPath) === root
       ) {
         matches.push(e);
         if (matches.length > 1) return undefined;

@@ -1,7 +1,7 @@
 // The delivery destination of an export: a storage account by resource id (managed identity) or by
 // name with a SAS token, a container, and a root folder Cost Management accepts.
 import { isRecord } from '../../domain/json';
-import { rootFolderPathProblem, toRootFolderPath } from '../../domain/rootFolderPath';
+import { normaliseFolder, rootFolderPathProblem, toRootFolderPath } from '../../domain/rootFolderPath';
 import type { ExportDestinationBody } from '../exportModels';
 import type { Problems } from './problems';
 
@@ -79,7 +79,7 @@ function rootFolder(problems: Problems, value: unknown): string | undefined {
     return undefined;
   }
   // A leading or trailing "/" names the same folder; the service refuses a leading one, so drop both.
-  const trimmed = value.trim().replace(/^\/+|\/+$/g, '');
+  const trimmed = normaliseFolder(value.trim());
   if (trimmed === '') return undefined;
   const problem = rootFolderPathProblem(trimmed);
   if (problem) {
