@@ -192,40 +192,63 @@ function readParams(text: string): Map<KnownParam, string> {
   return params;
 }
 
-/** Parses a SAS token (with or without `?`, or a URL carrying one) into typed fields.
- * Throws SasTokenError naming the field that is missing or malformed; messages never carry `sig`. */
-export function parseSasToken(text: string): SasToken {
-  const params = readParams(text);
-  const signature = params.get('sig');
-  // Values are echoed in messages; never echo the signature, even if it leaked into another field.
-  const show = (value: string): string => {
+/** A token's known parameters, read with errors that name the field and never echo the signature. */
+class SasParams {
+  private readonly signature: string | undefined;
+
+  constructor(private readonly params: Map<KnownParam, string>) {
+    this.signature = params.get('sig');
+  }
+
+  get(field: KnownParam): string | undefined {
+    return this.params.get(field);
+  }
+
+  has(field: KnownParam): boolean {
+    return this.params.has(field);
+  }
+
+  /** A value as errors quote it: clipped, with the signature (even one leaked into another field)
+   * replaced. An arrow function, as letters() and the date and IP readers take it. */
+  readonly show = (value: string): string => {
+    const signature = this.signature;
     const safe = signature && signature.length >= 8 ? value.split(signature).join(REDACTED) : value;
     return JSON.stringify(safe.length > 60 ? `${safe.slice(0, 57)}...` : safe);
   };
-  const required = (field: KnownParam, what: string): string => {
-    const value = params.get(field);
+
+  /** The trimmed value; missing or blank is an error (hinting at the stored access policy, if any). */
+  required(field: KnownParam, what: string): string {
+    const value = this.params.get(field);
     if (value === undefined || value.trim() === '') {
-      const policy = params.get('si');
+      const policy = this.params.get('si');
       const hint =
         policy && (field === 'se' || field === 'sp')
-          ? ` (stored access policy ${show(policy)} may hold it, but it cannot be read from the token)`
+          ? ` (stored access policy ${this.show(policy)} may hold it, but it cannot be read from the token)`
           : '';
       throw new SasTokenError(field, `${field} (${what}) is missing${hint}`);
     }
     return value.trim();
-  };
+  }
+}
 
-  const sig = required('sig', 'signature');
+function checkSignature(p: SasParams): void {
+  const sig = p.required('sig', 'signature');
   if (!/^[A-Za-z0-9+/]{16,}={0,2}$/.test(sig))
     throw new SasTokenError('sig', 'sig is not a base64 signature');
+}
 
-  const version = required('sv', 'signed version');
+function readVersion(p: SasParams): string {
+  const version = p.required('sv', 'signed version');
   if (!/^\d{4}-\d{2}-\d{2}$/.test(version)) {
-    throw new SasTokenError('sv', `sv ${show(version)} is not a storage service version (yyyy-mm-dd)`);
+    throw new SasTokenError('sv', `sv ${p.show(version)} is not a storage service version (yyyy-mm-dd)`);
   }
+  return version;
+}
 
-  const isAccount = params.has('ss') || params.has('srt');
-  const isService = params.has('sr');
+/** Account SAS (`ss` + `srt`) or blob/file service SAS (`sr`), never both. */
+function readKind(p: SasParams): SasKind {
+  const isAccount = p.has('ss') || p.has('srt');
+  const isService = p.has('sr');
   if (isAccount && isService) {
     throw new SasTokenError('sr', 'sr (service SAS) cannot be combined with ss/srt (account SAS)');
   }
@@ -235,46 +258,67 @@ export function parseSasToken(text: string): SasToken {
       'ss and srt (account SAS) or sr (blob/file service SAS) are missing; table and queue service SAS are not supported',
     );
   }
+  return isAccount ? 'account' : 'service';
+}
 
-  let services: SasService[];
-  let resourceTypes: SasResourceType[] = [];
-  let signedResource: SasSignedResource | undefined;
-  if (isAccount) {
-    services = letters('ss', required('ss', 'signed services'), SERVICES, show);
-    resourceTypes = letters('srt', required('srt', 'signed resource types'), RESOURCE_TYPES, show);
-  } else {
-    const sr = required('sr', 'signed resource');
-    const known = SIGNED_RESOURCES[sr];
-    if (!known) throw new SasTokenError('sr', `sr ${show(sr)} is not one of b, c, bs, bv, d, s, f`);
-    signedResource = known.resource;
-    services = [known.service];
+/** What the token reaches: an account SAS's services and resource types, or a service SAS's resource. */
+function readReach(
+  p: SasParams,
+  kind: SasKind,
+): Pick<SasToken, 'services' | 'resourceTypes' | 'signedResource'> {
+  if (kind === 'account') {
+    return {
+      services: letters('ss', p.required('ss', 'signed services'), SERVICES, p.show),
+      resourceTypes: letters('srt', p.required('srt', 'signed resource types'), RESOURCE_TYPES, p.show),
+    };
   }
-  const kind: SasKind = isAccount ? 'account' : 'service';
+  const sr = p.required('sr', 'signed resource');
+  const known = SIGNED_RESOURCES[sr];
+  if (!known) throw new SasTokenError('sr', `sr ${p.show(sr)} is not one of b, c, bs, bv, d, s, f`);
+  return { services: [known.service], resourceTypes: [], signedResource: known.resource };
+}
 
-  const permissionLetters = required('sp', 'signed permissions');
+/** `se`, and `st` when given (before `se`). */
+function readValidity(p: SasParams): { expiresOn: Date; startsOn?: Date } {
+  const expiresOn = parseSasDate('se', p.required('se', 'expiry'), p.show);
+  const startText = p.get('st');
+  if (startText === undefined) return { expiresOn };
+  const startsOn = parseSasDate('st', startText.trim(), p.show);
+  if (startsOn.getTime() >= expiresOn.getTime()) {
+    throw new SasTokenError('st', `st ${p.show(startText)} is not before se`);
+  }
+  return { expiresOn, startsOn };
+}
+
+/** `spr`: absent allows http too, as `https,http` does. */
+function readProtocol(p: SasParams): SasProtocol {
+  const protocolText = p.get('spr');
+  if (protocolText === undefined) return 'https,http';
+  const normalised = protocolText.replace(/\s/g, '').toLowerCase();
+  if (normalised === 'https') return 'https';
+  if (normalised !== 'https,http') {
+    throw new SasTokenError('spr', `spr ${p.show(protocolText)} is not "https" or "https,http"`);
+  }
+  return 'https,http';
+}
+
+/** Parses a SAS token (with or without `?`, or a URL carrying one) into typed fields.
+ * Throws SasTokenError naming the field that is missing or malformed; messages never carry `sig`. */
+export function parseSasToken(text: string): SasToken {
+  const p = new SasParams(readParams(text));
+  checkSignature(p);
+  const version = readVersion(p);
+  const kind = readKind(p);
+  const { services, resourceTypes, signedResource } = readReach(p, kind);
+  const permissionLetters = p.required('sp', 'signed permissions');
   const permissions = letters(
     'sp',
     permissionLetters,
     kind === 'account' ? ACCOUNT_PERMISSIONS : SERVICE_PERMISSIONS,
-    show,
+    p.show,
   );
-
-  const expiresOn = parseSasDate('se', required('se', 'expiry'), show);
-  const startText = params.get('st');
-  const startsOn = startText === undefined ? undefined : parseSasDate('st', startText.trim(), show);
-  if (startsOn && startsOn.getTime() >= expiresOn.getTime()) {
-    throw new SasTokenError('st', `st ${show(startText!)} is not before se`);
-  }
-
-  const protocolText = params.get('spr');
-  let protocol: SasProtocol = 'https,http';
-  if (protocolText !== undefined) {
-    const normalised = protocolText.replace(/\s/g, '').toLowerCase();
-    if (normalised === 'https') protocol = 'https';
-    else if (normalised !== 'https,http') {
-      throw new SasTokenError('spr', `spr ${show(protocolText)} is not "https" or "https,http"`);
-    }
-  }
+  const { expiresOn, startsOn } = readValidity(p);
+  const protocol = readProtocol(p);
 
   const token: SasToken = {
     kind,
@@ -285,13 +329,13 @@ export function parseSasToken(text: string): SasToken {
     permissionLetters,
     expiresOn,
     protocol,
-    userDelegation: params.has('skoid'),
+    userDelegation: p.has('skoid'),
   };
   if (signedResource) token.signedResource = signedResource;
   if (startsOn) token.startsOn = startsOn;
-  const ip = params.get('sip');
-  if (ip !== undefined) token.ip = parseIpRange(ip, show);
-  const identifier = params.get('si');
+  const ip = p.get('sip');
+  if (ip !== undefined) token.ip = parseIpRange(ip, p.show);
+  const identifier = p.get('si');
   if (identifier) token.identifier = identifier;
   return token;
 }
