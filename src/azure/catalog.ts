@@ -1,7 +1,7 @@
 // The catalog in Azure Table Storage: registered exports, SAS token metadata, landed runs and their
 // files, and which backfill waits for which export. Writes are idempotent upserts (a redelivered event
 // changes nothing); reads stream page by page; read-modify-write goes through ETags.
-import type { TableClient, TransactionAction } from '@azure/data-tables';
+import type { TransactionAction } from '@azure/data-tables';
 
 import type { LandingFlagChange } from '../domain/landingPlan';
 import type { Scope } from '../domain/scope';
@@ -13,6 +13,7 @@ import {
   backfillLookupKeys,
   type BackfillRunRecord,
 } from './catalog/backfillRecords';
+import { CatalogConflictError, wonRace } from './catalog/conflicts';
 import {
   exportKeys,
   type ExportLastRun,
@@ -22,7 +23,8 @@ import {
   outOfBandAttemptProperties,
 } from './catalog/exportRecords';
 import { assertNoSecrets, compact } from './catalog/guards';
-import { landingFilesPrefix, landingRowKey } from './catalog/keys';
+import { landingFilesPrefix } from './catalog/keys';
+import { type LandingCommit, landingCommitActions } from './catalog/landingCommit';
 import {
   landingFileFromRow,
   type LandingFileRecord,
@@ -34,6 +36,14 @@ import {
   type PeriodRecord,
   periodToRow,
 } from './catalog/landingRecords';
+import {
+  type CatalogOptions,
+  catalogSettings,
+  type CatalogTableClient,
+  type ModifyOptions,
+  type Page,
+  type PageOptions,
+} from './catalog/options';
 import {
   allRows,
   backfillLookupsNamed,
@@ -57,6 +67,7 @@ import { storageRefusal, unlessMissing, wentThrough } from './storageRefusal';
 
 export type { LandingFlagChange };
 export * from './catalog/backfillRecords';
+export { CatalogConflictError } from './catalog/conflicts';
 export * from './catalog/exportRecords';
 export {
   CatalogDataError,
@@ -65,8 +76,17 @@ export {
   MAX_STRING_PROPERTY_LENGTH,
 } from './catalog/guards';
 export * from './catalog/keys';
+export type { LandingCommit } from './catalog/landingCommit';
 export * from './catalog/landingRecords';
 export * from './catalog/ledgerRecords';
+export type {
+  CatalogOptions,
+  CatalogTableClient,
+  ModifyOptions,
+  Page,
+  PageOptions,
+  TableClientFactory,
+} from './catalog/options';
 export * from './catalog/queries';
 export * from './catalog/records';
 export * from './catalog/tokenRecords';
@@ -80,80 +100,6 @@ export {
   upsertRowsInTransactions,
 } from './catalog/transactions';
 
-/** The part of TableClient the catalog uses, so tests and tools can hand in their own. */
-export type CatalogTableClient = Pick<
-  TableClient,
-  | 'tableName'
-  | 'createTable'
-  | 'getEntity'
-  | 'listEntities'
-  | 'createEntity'
-  | 'upsertEntity'
-  | 'updateEntity'
-  | 'submitTransaction'
->;
-
-export type TableClientFactory = (tableName: string) => CatalogTableClient;
-
-export interface CatalogOptions {
-  /** Builds a client for a table name; `tableClientFactory(connection)` from storageClients.ts. */
-  tableClient: TableClientFactory;
-  /** Prepended to every table name (letters and digits), so tests and side-by-side deployments isolate. */
-  tablePrefix?: string;
-  /** Transactions in flight in upsertMany (default 8). */
-  concurrency?: number;
-  /** Rows per page when listing (1-1000, default 1000, the service maximum). */
-  pageSize?: number;
-}
-
-export interface PageOptions {
-  continuationToken?: string;
-  maxPageSize?: number;
-}
-
-export interface Page<T> {
-  items: T[];
-  /** Absent on the last page. */
-  continuationToken?: string;
-}
-
-export interface ModifyOptions {
-  /** Read-modify-write attempts before giving up with CatalogConflictError (default 5). */
-  maxAttempts?: number;
-}
-
-/** What Catalog.commitLanding writes in one transaction. */
-export interface LandingCommit {
-  /** File rows of the run (in the landing's partition), upserted. */
-  files: readonly LandingFileRecord[];
-  /** The new landing row, inserted. */
-  landing: LandingRecord;
-  /** Flag changes on other landing rows of the period (merged; the period row's ETag guards them). */
-  flags: readonly LandingFlagChange[];
-  period: PeriodRecord;
-  /** The period row's ETag as read; undefined when there was none (it is then inserted). */
-  periodEtag?: string;
-}
-
-/** A conditional write lost: the row changed (or vanished) since it was read. */
-export class CatalogConflictError extends Error {
-  constructor(
-    readonly table: string,
-    readonly partitionKey: string,
-    readonly rowKey: string,
-    readonly reason: 'changed' | 'missing',
-    options?: { cause?: unknown },
-  ) {
-    super(
-      `${table} row (${partitionKey}, ${rowKey}) ${reason === 'changed' ? 'was changed by another writer' : 'no longer exists'}; read it again and retry`,
-      options,
-    );
-    this.name = 'CatalogConflictError';
-  }
-}
-
-const TABLE_PREFIX = /^(?:[A-Za-z][A-Za-z0-9]{0,40})?$/;
-
 type Keys = { partitionKey: string; rowKey: string };
 
 export class Catalog {
@@ -163,21 +109,10 @@ export class Catalog {
   private readonly pageSize: number;
 
   constructor(private readonly options: CatalogOptions) {
-    const prefix = options.tablePrefix ?? '';
-    if (!TABLE_PREFIX.test(prefix)) {
-      throw new TypeError(
-        `tablePrefix: expected up to 41 letters and digits starting with a letter, got "${prefix}"`,
-      );
-    }
-    this.prefix = prefix;
-    this.concurrency = options.concurrency ?? 8;
-    this.pageSize = options.pageSize ?? 1000;
-    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
-      throw new RangeError(`concurrency: expected a whole number ≥ 1, got ${this.concurrency}`);
-    }
-    if (!Number.isInteger(this.pageSize) || this.pageSize < 1 || this.pageSize > 1000) {
-      throw new RangeError(`pageSize: expected a whole number from 1 to 1000, got ${this.pageSize}`);
-    }
+    const settings = catalogSettings(options);
+    this.prefix = settings.prefix;
+    this.concurrency = settings.concurrency;
+    this.pageSize = settings.pageSize;
   }
 
   tableName(table: TableKind): string {
@@ -493,31 +428,7 @@ export class Catalog {
     const landing = this.rowsOf('landings', commit.landing)[0]!;
     const period = this.checked(periodToRow(commit.period));
     const files = commit.files.map((f) => this.checked(landingFileToRow(f)));
-    const flags = commit.flags.map((f): Row =>
-      compact({
-        partitionKey: landing.partitionKey,
-        rowKey: landingRowKey(commit.landing.period, f.runId),
-        superseded: f.superseded,
-        current: f.current,
-        supersededBy: f.supersededBy,
-      }),
-    );
-    const actions: TransactionAction[] = [
-      ...files.map((row): TransactionAction => ['upsert', row, 'Replace']),
-      ['create', landing],
-      ...flags.map((row): TransactionAction => ['update', row, 'Merge', { etag: '*' }]),
-      commit.periodEtag === undefined
-        ? ['create', period]
-        : ['update', period, 'Replace', { etag: commit.periodEtag }],
-    ];
-    if (actions.some(([, row]) => row.partitionKey !== landing.partitionKey)) {
-      throw new TypeError("commitLanding: every row must be in the landing's partition");
-    }
-    if (actions.length > MAX_TRANSACTION_ACTIONS) {
-      throw new RangeError(
-        `commitLanding: ${actions.length} actions; a transaction holds ${MAX_TRANSACTION_ACTIONS}`,
-      );
-    }
+    const actions = landingCommitActions(commit, { landing, period, files });
     return wonRace(this.client('landings').submitTransaction(actions));
   }
 
@@ -640,12 +551,6 @@ export class Catalog {
       throw error;
     }
   }
-}
-
-/** True when the write went through; false when it lost a race: the row exists (409), changed (412)
- * or is gone (404). Anything else is thrown. */
-function wonRace(write: Promise<unknown>): Promise<boolean> {
-  return wentThrough(write, 'missing', 'exists', 'changed');
 }
 
 /** The tokens table's per-account head row (RowKey sorts after every token id, 12 hex digits): its
