@@ -458,6 +458,12 @@ function landingFacts(l: LandingRecord): unknown[] {
   ];
 }
 
+/** Whether a manifest states every blob's byte count (Azure always does): its file rows then do not
+ * depend on what the listing finds. */
+export function statesEveryByteCount(blobs: readonly { byteCount?: number }[]): boolean {
+  return blobs.length > 0 && blobs.every((b) => b.byteCount !== undefined);
+}
+
 /** The folders a manifest's blobs live in, so one listing per folder (one for every real run: the
  * run folder) finds them all. Nested folders are covered by their ancestor's listing. */
 export function listingPrefixes(blobNames: readonly string[]): string[] {

@@ -26,6 +26,7 @@ import {
   periodMonth,
   planLanding,
   runTimeOf,
+  statesEveryByteCount,
 } from '../domain/landingPlan';
 import { type PlacementKind, placementProblem } from '../domain/landingTrust';
 import { logEventLine } from '../domain/logEvent';
@@ -198,6 +199,29 @@ const MAX_INLINE_FILES = 90;
 /** Where a parsed manifest's rows go. */
 type PlanTarget = Parameters<typeof planLanding>[1];
 
+/** One landing as read, before it is written: what the steps after the reads share. */
+interface ReadLanding {
+  identity: LandingIdentity;
+  key: LandingKey;
+  plan: LandingPlan;
+  table: LandingTable;
+  /** File rows written while the folder was listed (a run too large for one transaction). */
+  earlyFiles: number | undefined;
+  backfill: BackfillLookup | undefined;
+}
+
+/** A run's file rows go into the landing's own transaction when they fit. More than that, and when
+ * they do not depend on the listing (every byte count stated), they are written while the folder is
+ * listed. Planned with nothing listed, the landing row is at its largest, so if that validates, so
+ * does any. */
+function filesAhead(
+  record: ManifestRecord,
+  planWith: (listed: ReadonlyMap<string, number | undefined>) => LandingPlan,
+): LandingFileRecord[] | undefined {
+  if (record.blobs.length <= MAX_INLINE_FILES || !statesEveryByteCount(record.blobs)) return undefined;
+  return planWith(new Map()).files;
+}
+
 export class LandingService {
   private readonly now: () => Date;
   private readonly log: LandingLog;
@@ -304,7 +328,6 @@ export class LandingService {
     known?: { lookup: BackfillLookup | undefined },
   ): Promise<LandingOutcome> {
     const key = validated(() => landingKeyOf(identity));
-    const resolved = identity.scope !== undefined;
     const planWith = this.planner(record, identity, {
       scope: identity.scope ?? '',
       landingPartition: key.partitionKey,
@@ -312,46 +335,63 @@ export class LandingService {
       manifestPath,
       catalogedAt: this.now().toISOString(),
     });
-    // A run's file rows go into the landing's own transaction when they fit. More than that, and
-    // when they do not depend on the listing (every byte count stated), they are written while the
-    // folder is listed. Planned with nothing listed, the landing row is at its largest, so if that
-    // validates, so does any.
-    const sized = record.blobs.length > 0 && record.blobs.every((b) => b.byteCount !== undefined);
-    const early =
-      resolved && record.blobs.length > MAX_INLINE_FILES && sized ? planWith(new Map()).files : undefined;
+    const read = await this.readAtOnce(manifestPath, record, identity, key, planWith, known);
+    const plan = planWith(read.listed);
+    const { periodRead, earlyFiles, backfill } = read;
+    const table = this.tableFor(identity);
+    const landing: ReadLanding = { identity, key, plan, table, earlyFiles, backfill };
+    const kept = plan.missing.length > 0 ? await this.keptComplete(landing) : undefined;
+    if (kept) return kept;
+    const landed = periodRead && (await this.commitIfNew(identity, key, plan, periodRead, earlyFiles));
+    if (landed) return this.settled(identity, key, landed.landing, { ...landed, backfill });
+    return this.catalogueAgain(landing);
+  }
+
+  /** Independent of each other, so at once: the listing, the backfill lookup, the period row (a new
+   * run needs nothing else to settle) and the early file rows. */
+  private async readAtOnce(
+    manifestPath: string,
+    record: ManifestRecord,
+    identity: LandingIdentity,
+    key: LandingKey,
+    planWith: (listed: ReadonlyMap<string, number | undefined>) => LandingPlan,
+    known: { lookup: BackfillLookup | undefined } | undefined,
+  ) {
+    const resolved = identity.scope !== undefined;
+    const early = resolved ? filesAhead(record, planWith) : undefined;
     const month = billingMonthOf(record);
     const runTime = runTimeOf({ submittedTime: record.submittedTime?.toISOString(), manifestPath });
-    // Independent of each other, so at once: the listing, the backfill lookup, the period row (a new
-    // run needs nothing else to settle) and the early file rows.
     const [listed, backfill, periodRead, earlyFiles] = await Promise.all([
       this.listBlobs(record.blobs.map((b) => b.blobName)),
       known ? known.lookup : this.backfillFor(identity, record.exportName, month),
       resolved ? this.writes.periodBeforeCommit(runTime, identity.period, key) : undefined,
       early ? this.writes.writeFiles(early) : undefined,
     ]);
-    const plan = planWith(listed);
-    const table = this.tableFor(identity);
-    if (plan.missing.length > 0) {
-      // Unusual path: a late redelivery after an overwriting run deleted these files, or a race.
-      // A landing once complete stays complete (its files were there when it was catalogued).
-      const existing = await table.get(key);
-      if (existing && existing.state === 'complete') {
-        // Files rewritten unchanged if at all: the same manifest.
-        const facts = { created: false, changed: false, fileRows: earlyFiles ?? 0, backfill };
-        return this.finish(identity, key, existing, facts);
-      }
-    }
-    const landed = periodRead && (await this.commitIfNew(identity, key, plan, periodRead, earlyFiles));
-    if (landed) return this.settled(identity, key, landed.landing, { ...landed, backfill });
-    // Catalogued before (a redelivery, a retried incomplete run), or not under an export's scope.
-    // Files first: a landing row never points at file rows that are not there.
-    const fileRows = earlyFiles ?? (await this.writes.writeFiles(plan.files));
+    return { listed, backfill, periodRead, earlyFiles };
+  }
+
+  /** Unusual path: files are missing after a late redelivery (an overwriting run deleted them) or a
+   * race. A landing once complete stays complete (its files were there when it was catalogued). */
+  private async keptComplete(landing: ReadLanding): Promise<LandingOutcome | undefined> {
+    const { identity, key, earlyFiles, backfill } = landing;
+    const existing = await landing.table.get(key);
+    if (existing?.state !== 'complete') return undefined;
+    // Files rewritten unchanged if at all: the same manifest.
+    const facts = { created: false, changed: false, fileRows: earlyFiles ?? 0, backfill };
+    return this.finish(identity, key, existing, facts);
+  }
+
+  /** Catalogued before (a redelivery, a retried incomplete run), or not under an export's scope.
+   * Files first: a landing row never points at file rows that are not there. */
+  private async catalogueAgain(landing: ReadLanding): Promise<LandingOutcome> {
+    const { identity, key, plan, table, backfill } = landing;
+    const fileRows = landing.earlyFiles ?? (await this.writes.writeFiles(plan.files));
     let created = false;
     let changed = false;
     let stored: LandingRecord = plan.landing;
     if (await table.create(plan.landing)) created = true;
     else ({ record: stored, changed } = await this.writes.update(table, key, plan.landing));
-    if (resolved && stored.state !== 'rejected') {
+    if (identity.scope !== undefined && stored.state !== 'rejected') {
       stored = (await this.writes.reconcile(identity.period, key, created || changed)) ?? stored;
     }
     return this.settled(identity, key, stored, { created, changed, fileRows, backfill });
@@ -365,7 +405,7 @@ export class LandingService {
     identity: LandingIdentity,
     target: PlanTarget,
   ): (listed: ReadonlyMap<string, number | undefined>) => LandingPlan {
-    const sized = record.blobs.length > 0 && record.blobs.every((b) => b.byteCount !== undefined);
+    const sized = statesEveryByteCount(record.blobs);
     let checkedFiles: LandingFileRecord[] | undefined;
     return (listed) =>
       validated(() => {
