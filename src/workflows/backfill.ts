@@ -4,7 +4,14 @@
 // an activity called by name, and throttling waits are durable timers for the advertised Retry-After.
 import type { OrchestrationContext, Task, TimerTask } from 'durable-functions';
 
-import { sasFailure } from '../domain/alertPolicy';
+import {
+  isLandingKey,
+  isOwnLanding,
+  type Landing,
+  landingOfEvent,
+  landingOfRun,
+  monthSucceeded,
+} from '../domain/backfillLanding';
 import { backfillExportName } from '../domain/backfillPlan';
 import { shortError, withRecent } from '../domain/backfillProgress';
 import {
@@ -17,7 +24,6 @@ import {
   EXPORT_LANDED_EVENT,
   type ExportLandedEvent,
   type FinishMonthInput,
-  type LandingKey,
   type LandingVerdict,
   type MonthFailure,
   type MonthInput,
@@ -25,14 +31,12 @@ import {
   type MonthOutcome,
   type MonthProgress,
   type MonthResult,
-  type MonthTask,
   type ObservedRun,
   type PutExportInput,
   type ReadRunInput,
   type RunExportInput,
 } from '../domain/contracts';
 import type { ExportDataset } from '../domain/scope';
-import { sameScope } from '../domain/scope';
 
 export const BACKFILL_ORCHESTRATOR = 'backfill';
 export const BACKFILL_MONTH_ORCHESTRATOR = 'backfillMonth';
@@ -48,41 +52,6 @@ export const BACKFILL_ACTIVITIES = {
 
 export function backoffMs(timing: BackfillTiming, attempt: number): number {
   return Math.min(timing.retryMaxMs, timing.retryBaseMs * 2 ** Math.max(0, attempt - 1));
-}
-
-/** `YYYY-MM` from the forms a billing month arrives in: `2025-01`, `202501`, `20250101-20250131`. */
-export function normaliseBillingMonth(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  const m = /^(\d{4})-?(0[1-9]|1[0-2])(?:$|\d{2}\b|-\d{2})/.exec(value.trim());
-  return m ? `${m[1]}-${m[2]}` : undefined;
-}
-
-/** Whether a landing event is this month's current run (events of other exports, months or of
- * earlier attempts are ignored). */
-export function isOwnLanding(event: unknown, task: MonthTask, excludeRunIds: readonly string[]): boolean {
-  if (typeof event !== 'object' || event === null) return false;
-  const e = event as Partial<ExportLandedEvent>;
-  if (typeof e.exportName !== 'string' || e.exportName.toLowerCase() !== task.exportName.toLowerCase())
-    return false;
-  if (normaliseBillingMonth(e.billingMonth) !== task.month) return false;
-  if (typeof e.runId !== 'string' || e.runId === '' || excludeRunIds.includes(e.runId)) return false;
-  if (typeof e.scope === 'string') {
-    try {
-      if (!sameScope(e.scope, task.scope)) return false;
-    } catch {
-      return false;
-    }
-  }
-  return true;
-}
-
-function isLandingKey(value: unknown): value is LandingKey {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as LandingKey).partitionKey === 'string' &&
-    typeof (value as LandingKey).rowKey === 'string'
-  );
 }
 
 type Step<T> = Generator<Task, T, unknown>;
@@ -122,18 +91,6 @@ function* callActivity<T extends object>(
     }
     return result;
   }
-}
-
-type Landing =
-  | { kind: 'landed'; runId: string; rowCount?: number; landingKey?: LandingKey }
-  | { kind: 'noData'; runId: string; status: string }
-  | { kind: 'failed'; runId?: string; reason: string; authorization?: string }
-  | { kind: 'timedOut'; reason: string };
-
-/** The authorization failure a failed run reports (a SAS token expired, revoked or lacking rights). */
-function authorizationOf(run: ObservedRun): { authorization?: string } {
-  const label = sasFailure({ status: run.status, at: '', ...(run.error ? { error: run.error } : {}) });
-  return label ? { authorization: label } : {};
 }
 
 /** Waits for this month's landing event, reading run history when the poll timer fires first. A
@@ -187,19 +144,6 @@ function* takeLandingEvent(
   return landingOfEvent(event);
 }
 
-/** What a (confirmed, or not complete) landing event of this month's run means. */
-function landingOfEvent(event: ExportLandedEvent): Landing {
-  if (event.state !== 'complete') {
-    return { kind: 'failed', runId: event.runId, reason: `run ${event.runId} landed ${event.state}` };
-  }
-  return {
-    kind: 'landed',
-    runId: event.runId,
-    ...(typeof event.rowCount === 'number' ? { rowCount: event.rowCount } : {}),
-    ...(isLandingKey(event.landingKey) ? { landingKey: event.landingKey } : {}),
-  };
-}
-
 /** Reads the run history: the month's landing if its run ended, and the status to report if not. */
 function* pollRunHistory(
   ctx: OrchestrationContext,
@@ -216,27 +160,6 @@ function* pollRunHistory(
   if (!read.run) return {};
   const landing = landingOfRun(read.run);
   return { lastSeen: read.run.status, ...(landing ? { landing } : {}) };
-}
-
-/** What a run the history lists means for the month; undefined while it is queued or in progress. */
-function landingOfRun(run: ObservedRun): Landing | undefined {
-  switch (run.status) {
-    case 'Completed':
-      return { kind: 'landed', runId: run.runId };
-    case 'DataNotAvailable':
-    case 'NewDataNotAvailable':
-      return { kind: 'noData', runId: run.runId, status: run.status };
-    case 'Failed':
-    case 'Timeout':
-      return {
-        kind: 'failed',
-        runId: run.runId,
-        reason: `run ${run.runId} ended ${run.status}${run.error ? `: ${run.error}` : ''}`,
-        ...authorizationOf(run),
-      };
-    default:
-      return undefined; // Queued, InProgress: keep waiting
-  }
 }
 
 /** The run history's word on a landed run; unreadable history leaves it to the history poll. */
@@ -423,32 +346,6 @@ function* attempt(month: MonthRun, state: Attempts): Step<Landing | undefined> {
   state.excluded.push(...(run.priorRunIds ?? []));
   setStatus(month, { phase: 'waitingForLanding', attempts: state.count });
   return yield* awaitLanding(ctx, input, state.excluded);
-}
-
-/** The month's result for a run that landed or ended without data. */
-function monthSucceeded(
-  base: MonthRun['base'],
-  landing: Extract<Landing, { kind: 'landed' | 'noData' }>,
-  attempts: number,
-): MonthResult {
-  if (landing.kind === 'noData') {
-    return { ...base, outcome: 'NoData', runId: landing.runId, attempts, rowCount: 0 };
-  }
-  if (landing.rowCount === 0) {
-    // A run with nothing to report lands one header-only file: the month has no data. A
-    // manifest without a row count (dataRowCount null) is "rows unknown" and stays Completed.
-    const result: MonthResult = { ...base, outcome: 'NoData', runId: landing.runId, attempts, rowCount: 0 };
-    if (landing.landingKey !== undefined) result.landingKey = landing.landingKey;
-    return result;
-  }
-  return {
-    ...base,
-    outcome: 'Completed',
-    runId: landing.runId,
-    attempts,
-    ...(landing.landingKey !== undefined ? { landingKey: landing.landingKey } : {}),
-    ...(landing.rowCount !== undefined ? { rowCount: landing.rowCount } : {}),
-  };
 }
 
 /** Records why the attempt failed and, if another attempt follows, waits out its back-off. */

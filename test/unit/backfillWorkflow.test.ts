@@ -6,6 +6,7 @@ import * as df from 'durable-functions';
 import { VirtualClock } from '../../dev/host/clock';
 import { DurableEngine, type OrchestrationStatus } from '../../dev/host/durable/engine';
 import { silentLogger } from '../../dev/host/invocation';
+import { isOwnLanding, normaliseBillingMonth } from '../../src/domain/backfillLanding';
 import { planBackfill } from '../../src/domain/backfillPlan';
 import {
   type BackfillInput,
@@ -29,8 +30,6 @@ import {
   BACKFILL_ORCHESTRATOR,
   backfillMonthOrchestrator,
   backfillOrchestrator,
-  isOwnLanding,
-  normaliseBillingMonth,
 } from '../../src/workflows/backfill';
 
 const MINUTE = 60_000;
