@@ -4,7 +4,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 
 import type { BillingView } from './billing';
-import type { Faults, RunError, RunStatus } from './state';
+import type { Faults } from './faults';
+import type { RunError, RunStatus } from './state';
 import type { ThrottleLimits } from './throttle';
 
 export interface Counters {

@@ -3,18 +3,12 @@
 import { parseScope, type Scope } from '../../src/domain/scope';
 import type { AdminExportView, AdminRunView, BillingUpdate, ClockView, EmulatorControl } from './admin';
 import type { BillingState } from './billing';
+import { validateFaults } from './faults';
 import type { RequestRecorder } from './requestLog';
 import { exportId, exportResponse } from './responses';
-import {
-  type ExportStore,
-  type RunError,
-  type RunRecord,
-  type RunStatus,
-  validateFaults,
-  type VirtualClock,
-  visibleRuns,
-} from './state';
+import { type ExportStore, type RunError, type RunRecord, type RunStatus, visibleRuns } from './state';
 import { type Throttle, type ThrottleLimits, validateThrottleLimits } from './throttle';
+import type { VirtualClock } from './time';
 import { ArmError } from './validation';
 
 export interface ControlDeps {

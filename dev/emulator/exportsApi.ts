@@ -11,8 +11,9 @@ import type { RequestLogEntry } from './admin';
 import type { BillingState } from './billing';
 import type { Operation, RequestRecorder, Route } from './requestLog';
 import { exportResponse, runResponse } from './responses';
-import { type ExportStore, type VirtualClock, visibleRuns } from './state';
+import { type ExportStore, visibleRuns } from './state';
 import { rateLimitHeaderName, remainingHeader, type Throttle } from './throttle';
+import type { VirtualClock } from './time';
 import {
   ArmError,
   checkApiVersion,

@@ -1,13 +1,7 @@
 // Wire shapes of the emulator's answers, following the 2025-03-01 examples: key order, ids,
 // `recurrence: "None"` for a schedule without one, the SAS token always obfuscated.
-import {
-  isoSeconds,
-  nextRunTimeEstimate,
-  OBFUSCATED_SAS,
-  type RunRecord,
-  type StoredExport,
-  visibleRuns,
-} from './state';
+import { OBFUSCATED_SAS, type RunRecord, type StoredExport, visibleRuns } from './state';
+import { isoSeconds, nextRunTimeEstimate } from './time';
 import type { ExportPropertiesInput } from './validation';
 
 type Json = Record<string, unknown>;

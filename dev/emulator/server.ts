@@ -13,16 +13,11 @@ import { type BillingSnapshot, BillingState } from './billing';
 import { Control } from './control';
 import type { EmulatorStorage } from './delivery';
 import { ExportsApi } from './exportsApi';
+import { DEFAULT_FAULTS, type Faults, validateFaults } from './faults';
 import { RequestRecorder } from './requestLog';
-import {
-  DEFAULT_FAULTS,
-  ExportStore,
-  type Faults,
-  type StoreSnapshot,
-  validateFaults,
-  VirtualClock,
-} from './state';
+import { ExportStore, type StoreSnapshot } from './state';
 import { Throttle, type ThrottleLimits, validateThrottleLimits } from './throttle';
+import { VirtualClock } from './time';
 import { ExportValidator } from './validation';
 
 export const API_VERSION = '2025-03-01';

@@ -12,9 +12,19 @@ import {
   DeliveryAuthorizationError,
   DeliveryUnsupportedError,
   type EmulatorStorage,
-  type RunDeliveryRequest,
   SAS_AUTHORIZATION_MESSAGE,
 } from './delivery';
+import { type Faults } from './faults';
+import { runDeliveryRequest } from './runRequest';
+import {
+  checkRunPeriod,
+  DAY,
+  monthsOf,
+  parsePeriod,
+  resolveTimeframe,
+  utcDay,
+  type VirtualClock,
+} from './time';
 import { ArmError, type ExportInput, type ExportPropertiesInput, type TimePeriodInput } from './validation';
 
 export type RunStatus =
@@ -27,103 +37,6 @@ export const TERMINAL_STATUSES: readonly RunStatus[] = [
   'NewDataNotAvailable',
   'DataNotAvailable',
 ];
-
-export interface Faults {
-  /** Share of runs (0..1) that end Failed with an internal error. */
-  runFailureRate: number;
-  /** Share of runs (0..1) that end Timeout. */
-  runTimeoutRate: number;
-  /** Share of API calls (0..1) answered 503 ServiceUnavailable before doing anything. */
-  serverErrorRate: number;
-  /** Added to every API response. */
-  latencyMs: number;
-  /** Months `yyyy-MM` with no cost data: runs touching one end DataNotAvailable with no files. */
-  noDataMonths: string[];
-  /** Months `yyyy-MM` whose runs complete with one header-only file (manifest `blobCount` 1,
-   * `dataRowCount` 0): how a run with nothing to report lands (see dev/emulator/README.md). */
-  emptyMonths: string[];
-  /** Storage account names (any case) with "Allow storage account key access" off: a PUT with a
-   * `resourceId` destination on one is refused, as Cost Management does (azure-cli#32912). */
-  sharedKeyDisabledAccounts: string[];
-}
-
-export const DEFAULT_FAULTS: Faults = {
-  runFailureRate: 0,
-  runTimeoutRate: 0,
-  serverErrorRate: 0,
-  latencyMs: 0,
-  noDataMonths: [],
-  emptyMonths: [],
-  sharedKeyDisabledAccounts: [],
-};
-
-export function validateFaults(value: unknown, base: Faults = DEFAULT_FAULTS): Faults {
-  if (value === undefined || value === null) return { ...base };
-  if (typeof value !== 'object') throw new Error('faults must be an object');
-  const input = value as Record<string, unknown>;
-  const out: Faults = {
-    ...base,
-    noDataMonths: [...base.noDataMonths],
-    emptyMonths: [...base.emptyMonths],
-    sharedKeyDisabledAccounts: [...base.sharedKeyDisabledAccounts],
-  };
-  for (const key of Object.keys(input)) {
-    const v = input[key];
-    switch (key) {
-      case 'runFailureRate':
-      case 'runTimeoutRate':
-      case 'serverErrorRate':
-        if (typeof v !== 'number' || !(v >= 0 && v <= 1))
-          throw new Error(`faults.${key} must be a number 0..1`);
-        out[key] = v;
-        break;
-      case 'latencyMs':
-        if (typeof v !== 'number' || !(v >= 0 && v <= 600_000))
-          throw new Error('faults.latencyMs must be 0..600000');
-        out.latencyMs = v;
-        break;
-      case 'noDataMonths':
-      case 'emptyMonths':
-        if (!Array.isArray(v) || v.some((m) => typeof m !== 'string' || !/^\d{4}-(0[1-9]|1[0-2])$/.test(m)))
-          throw new Error(`faults.${key} must be an array of yyyy-MM strings`);
-        out[key] = [...(v as string[])];
-        break;
-      case 'sharedKeyDisabledAccounts':
-        if (!Array.isArray(v) || v.some((a) => typeof a !== 'string' || !/^[a-z0-9]{3,24}$/i.test(a)))
-          throw new Error('faults.sharedKeyDisabledAccounts must be an array of storage account names');
-        out.sharedKeyDisabledAccounts = (v as string[]).map((a) => a.toLowerCase());
-        break;
-      default:
-        throw new Error(`faults has an unknown field: ${key}`);
-    }
-  }
-  return out;
-}
-
-/** The emulator's clock: real time plus an offset that can be set or advanced. */
-export class VirtualClock {
-  constructor(private offsetMs = 0) {}
-
-  now(): number {
-    return Date.now() + this.offsetMs;
-  }
-
-  set(at: Date | number): void {
-    this.offsetMs = (typeof at === 'number' ? at : at.getTime()) - Date.now();
-  }
-
-  advance(ms: number): void {
-    this.offsetMs += ms;
-  }
-
-  getOffsetMs(): number {
-    return this.offsetMs;
-  }
-
-  setOffsetMs(ms: number): void {
-    this.offsetMs = ms;
-  }
-}
 
 export interface StoredExport {
   key: string;
@@ -210,88 +123,6 @@ export const OBFUSCATED_SAS = '**********';
 
 /** The documented message for a SAS the storage account refused (Microsoft Learn, SAS exports). */
 export const SAS_FAILURE_MESSAGE = SAS_AUTHORIZATION_MESSAGE;
-
-const DAY = 86_400_000;
-
-function utcDay(ms: number): Date {
-  const d = new Date(ms);
-  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
-}
-
-function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
-}
-
-/** The period a run covers when it is given no body: the export's Custom period, or its timeframe
- * resolved against `now` (UTC). BillingMonth timeframes use calendar months (the emulator has no
- * billing calendar); weeks start on Monday. */
-export function resolveTimeframe(
-  def: ExportPropertiesInput['definition'],
-  now: number,
-): { from: Date; to: Date } {
-  const today = utcDay(now);
-  const y = today.getUTCFullYear();
-  const m = today.getUTCMonth();
-  switch (def.timeframe.toLowerCase()) {
-    case 'custom':
-      return { from: utcDay(Date.parse(def.timePeriod!.from)), to: utcDay(Date.parse(def.timePeriod!.to)) };
-    case 'monthtodate':
-    case 'billingmonthtodate':
-      return { from: new Date(Date.UTC(y, m, 1)), to: today };
-    case 'thecurrentmonth':
-      return { from: new Date(Date.UTC(y, m, 1)), to: new Date(Date.UTC(y, m, daysInMonth(y, m))) };
-    case 'thelastmonth':
-    case 'thelastbillingmonth':
-      return { from: new Date(Date.UTC(y, m - 1, 1)), to: new Date(Date.UTC(y, m, 0)) };
-    case 'weektodate': {
-      const sinceMonday = (today.getUTCDay() + 6) % 7;
-      return { from: new Date(today.getTime() - sinceMonday * DAY), to: today };
-    }
-    default:
-      throw new ArmError(400, 'BadRequest', `Unsupported timeframe '${def.timeframe}'.`);
-  }
-}
-
-/** Rules for a run's period: from <= to, `to` not in the future, at most one calendar month
- * (inclusive day count no larger than the number of days in the month of `from`). */
-export function checkRunPeriod(from: Date, to: Date, now: number): void {
-  const bad = (message: string) => new ArmError(400, 'BadRequest', message);
-  if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw bad('Invalid time period provided.');
-  if (from.getTime() > to.getTime())
-    throw bad("Invalid time period provided: 'from' must not be after 'to'.");
-  if (to.getTime() > now) {
-    // finops-toolkit#988, #1611 quote the service.
-    throw bad(
-      "Request properties validation failed: Invalid definition timePeriod; 'to' value cannot be in the future.",
-    );
-  }
-  const days = Math.round((to.getTime() - from.getTime()) / DAY) + 1;
-  const limit = daysInMonth(from.getUTCFullYear(), from.getUTCMonth());
-  if (days > limit) {
-    throw bad(
-      `Invalid time period provided: the period spans ${days} days; the maximum date range is 1 calendar month.`,
-    );
-  }
-}
-
-function parsePeriod(period: TimePeriodInput): { from: Date; to: Date } {
-  return { from: utcDay(Date.parse(period.from)), to: utcDay(Date.parse(period.to)) };
-}
-
-function monthsOf(from: Date, to: Date): string[] {
-  const out: string[] = [];
-  let y = from.getUTCFullYear();
-  let m = from.getUTCMonth();
-  while (y < to.getUTCFullYear() || (y === to.getUTCFullYear() && m <= to.getUTCMonth())) {
-    out.push(`${y}-${String(m + 1).padStart(2, '0')}`);
-    m += 1;
-    if (m === 12) {
-      m = 0;
-      y += 1;
-    }
-  }
-  return out;
-}
 
 export function exportKey(scope: Scope, name: string): string {
   return `${scope.canonical.toLowerCase()}|${name.toLowerCase()}`;
@@ -691,7 +522,14 @@ export class ExportStore {
     if (!storage) return this.end(run, 'Completed');
     this.delivering += 1;
     try {
-      const result = await deliverRun(storage, this.deliveryRequest(run));
+      const result = await deliverRun(
+        storage,
+        runDeliveryRequest(run, {
+          seed: this.options.seed,
+          data: this.options.data,
+          emptyMonths: this.faults.emptyMonths,
+        }),
+      );
       if (this.stopped) return;
       run.manifestFile = result.manifestPath;
       const first = result.blobs[0];
@@ -711,55 +549,6 @@ export class ExportStore {
     } finally {
       this.delivering -= 1;
     }
-  }
-
-  private deliveryRequest(run: RunRecord): RunDeliveryRequest {
-    const s = run.runSettings;
-    const dest = s.deliveryInfo.destination;
-    const format = s.format?.toLowerCase() === 'parquet' ? 'Parquet' : 'Csv';
-    const compression = (s.compressionMode?.toLowerCase() ?? 'none') as RunDeliveryRequest['compression'];
-    const overwrite =
-      s.dataOverwriteBehavior?.toLowerCase() === 'overwritepreviousreport'
-        ? 'OverwritePreviousReport'
-        : 'CreateNewReport';
-    const dataSet = s.definition.dataSet;
-    return {
-      exportName: run.exportName,
-      scope: run.scope,
-      exportResourceId: `${run.scope}/providers/Microsoft.CostManagement/exports/${run.exportName}`,
-      apiVersion: run.apiVersion,
-      runId: run.id,
-      executionType: run.executionType,
-      submittedTime: new Date(run.submittedTime),
-      from: run.from,
-      to: run.to,
-      dataset: {
-        type: s.definition.type,
-        ...(dataSet?.configuration?.dataVersion ? { version: dataSet.configuration.dataVersion } : {}),
-        ...(dataSet?.granularity ? { granularity: dataSet.granularity } : {}),
-      },
-      format,
-      compression,
-      partitionData: s.partitionData ?? false,
-      overwrite,
-      destination: {
-        container: dest.container,
-        ...(dest.rootFolderPath !== undefined ? { rootFolderPath: dest.rootFolderPath } : {}),
-        ...(dest.resourceId !== undefined ? { resourceId: dest.resourceId } : {}),
-        ...(dest.storageAccount !== undefined ? { storageAccount: dest.storageAccount } : {}),
-        ...(dest.sasToken !== undefined ? { sasToken: dest.sasToken } : {}),
-      },
-      timeFrame: s.definition.timeframe,
-      seed: this.options.seed,
-      ...(this.options.data?.rowsPerPartition
-        ? { rowsPerPartition: this.options.data.rowsPerPartition }
-        : {}),
-      ...(this.options.data?.resourcesPerDay ? { resourcesPerDay: this.options.data.resourcesPerDay } : {}),
-      // Nothing to report: the run still lands, as one file holding only the header row.
-      ...(monthsOf(run.from, run.to).some((m) => this.faults.emptyMonths.includes(m))
-        ? { resourcesPerDay: 0 }
-        : {}),
-    };
   }
 
   private end(run: RunRecord, status: RunStatus, error?: RunError): void {
@@ -864,42 +653,4 @@ function defaultError(status: RunStatus): RunError | undefined {
     default:
       return undefined;
   }
-}
-
-/** The next scheduled run: occurrences at 23:00 UTC from the recurrence start, every
- * day/week/month/year (the examples show a Daily schedule from 2023-06-01 estimated at 23:00). */
-export function nextRunTimeEstimate(props: ExportPropertiesInput, now: number): Date | undefined {
-  const s = props.schedule;
-  if (!s || s.status?.toLowerCase() !== 'active' || !s.recurrence || !s.recurrencePeriod) return undefined;
-  const start = utcDay(Date.parse(s.recurrencePeriod.from));
-  const end = s.recurrencePeriod.to ? Date.parse(s.recurrencePeriod.to) : Infinity;
-  const occurrence = (k: number): Date => {
-    const d = new Date(start);
-    switch (s.recurrence!.toLowerCase()) {
-      case 'weekly':
-        d.setUTCDate(d.getUTCDate() + 7 * k);
-        break;
-      case 'monthly':
-        d.setUTCMonth(d.getUTCMonth() + k);
-        break;
-      case 'annually':
-        d.setUTCFullYear(d.getUTCFullYear() + k);
-        break;
-      default:
-        d.setUTCDate(d.getUTCDate() + k);
-    }
-    d.setUTCHours(23);
-    return d;
-  };
-  let k = 0;
-  const stepDays = { weekly: 7, monthly: 28, annually: 365 }[s.recurrence.toLowerCase()] ?? 1;
-  if (now > start.getTime()) k = Math.max(0, Math.floor((now - start.getTime()) / (stepDays * DAY)) - 1);
-  let next = occurrence(k);
-  while (next.getTime() <= now) next = occurrence(++k);
-  return next.getTime() <= end ? next : undefined;
-}
-
-export function isoSeconds(ms: number | Date): string {
-  const d = typeof ms === 'number' ? new Date(ms) : ms;
-  return d.toISOString().replace('.000Z', 'Z');
 }
