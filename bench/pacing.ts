@@ -42,7 +42,12 @@ const CALLERS_PER_SCOPE = 8;
 const INSTANCES = 4;
 const scopeOf = (i: number) => `/subscriptions/00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}`;
 
-type Budget = ThrottleBudget & { stats: BudgetStats };
+/** A budget as today's or as at a baseline ref: before observeAnswer, answers were observeRemaining. */
+type Budget = Omit<ThrottleBudget, 'observeAnswer'> &
+  Partial<Pick<ThrottleBudget, 'observeAnswer'>> & {
+    observeRemaining?(key: BudgetKey, level: BudgetLevel, n: number, tickets?: BudgetTickets): Promise<void>;
+    stats: BudgetStats;
+  };
 type BudgetFactory = (table: string) => Budget;
 
 /** Counts, per round, the calls that went without a token (storage trouble) and whose 429s they drew. */
@@ -60,8 +65,14 @@ class Watched implements ThrottleBudget {
     if (tickets?.entity === undefined) this.counts.unpaced429++;
     return this.inner.observeThrottle(key, level, ms, tickets);
   }
-  observeRemaining(key: BudgetKey, level: BudgetLevel, n: number, tickets?: BudgetTickets): Promise<void> {
-    return this.inner.observeRemaining(key, level, n, tickets);
+  async observeAnswer(
+    key: BudgetKey,
+    remaining: Partial<Record<BudgetLevel, number>>,
+    tickets?: BudgetTickets,
+  ): Promise<void> {
+    if (this.inner.observeAnswer) return this.inner.observeAnswer(key, remaining, tickets);
+    for (const [level, n] of Object.entries(remaining) as [BudgetLevel, number][])
+      await this.inner.observeRemaining?.(key, level, n, tickets);
   }
 }
 
@@ -205,11 +216,14 @@ async function main(): Promise<void> {
     const instances = (factory: BudgetFactory, table: string) =>
       Array.from({ length: INSTANCES }, () => factory(table));
     const baselineRef = process.env.PACING_BASELINE;
+    // Loaded (and compiled) before either round starts: loading it while today's round ran slowed
+    // today's start by as much as 30 s on a busy machine.
+    const baselineBudget = baselineRef ? await baselineFactory(baselineRef) : undefined;
     // Separate ClientTypes are separate buckets at the emulator, so the rounds do not share one.
     const [paced, baseline] = await Promise.all([
       round(emulator, 'benchPaced', instances(today, 'pacingbench')),
-      baselineRef
-        ? round(emulator, 'benchBaseline', instances(await baselineFactory(baselineRef), 'pacingbaseline'))
+      baselineBudget
+        ? round(emulator, 'benchBaseline', instances(baselineBudget, 'pacingbaseline'))
         : undefined,
     ]);
     const unpaced = await round(
@@ -226,7 +240,7 @@ async function main(): Promise<void> {
         `${r.throttled} 429s = ${perRun(r).toFixed(3)} per admitted run (target ≤ 0.05; ` +
         `${r.calls.unpaced429} of them to the ${r.calls.unpaced} calls that went unpaced), ` +
         `${r.seconds.toFixed(0)} s; table ${s.reads} reads, ${s.writes} writes, ${s.conflicts} lost races, ` +
-        `${s.storageErrors} errors; ${s.deferred} deferrals, ${s.synced} synced from remaining counts; ` +
+        `${s.storageErrors} errors; ${s.deferred} deferrals, ${s.synced} synced from answers; ` +
         `without a budget ${unpaced.pctOfLimit.toFixed(1)}% and ${perRun(unpaced).toFixed(3)} 429s per admitted run` +
         (r.throttled ? ` (${(perRun(unpaced) / perRun(r)).toFixed(0)}× the budget's)` : '')
       );

@@ -343,9 +343,7 @@ export class CostExportsClient implements CostExportsApi {
       const wait = retryAfterFromHeaders(response.headers, this.now(), this.defaultThrottleWaitMs);
       await this.budget.observeThrottle(budgetKey, throttledBucket(response), wait.retryAfterMs, tickets);
     } else if (this.budget) {
-      for (const [level, remaining] of remainingCounts(response)) {
-        await this.budget.observeRemaining(budgetKey, level, remaining, tickets);
-      }
+      await this.budget.observeAnswer(budgetKey, Object.fromEntries(remainingCounts(response)), tickets);
     }
     return response;
   }

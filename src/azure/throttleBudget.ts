@@ -6,8 +6,10 @@
 // Every answer teaches the budget: a 429 blocks and re-measures its bucket, and the remaining-call
 // counts Cost Management reports on answers (x-ms-ratelimit-remaining-microsoft.costmanagement-
 // {entity,tenant,clienttype}-requests: DefaultQuota:N; microsoft/AzureTRE#2835,
-// electrolux-oss/azure-cost-exporter#8) set its tokens to where the service stands, so calls slow
-// down before a 429 rather than after. Answers are placed by the ticket acquire handed out.
+// electrolux-oss/azure-cost-exporter#8) bring its tokens down to where the service stands, so calls
+// slow down before a 429 rather than after; any answer starts the refill of a bucket that handed
+// out tokens while full. Answers are placed by the ticket acquire handed out. The callers one
+// instance has waiting for a bucket are served together (one read, one write for all their tokens).
 //
 // Buckets, as Cost Management names them in its 429 headers
 // (x-ms-ratelimit-microsoft.costmanagement-{entity,client,tenant,qpu}-retry-after; Azure/azqr#745):
@@ -19,8 +21,8 @@
 // reach for a minute (an outage) lets calls through unpaced, the service's own 429 then protecting us.
 import type { TableClient } from '@azure/data-tables';
 
-import type { PaceOptions, PaceSeed, PaceState } from '../domain/pacing';
-import { admit, DEFAULT_PACE_OPTIONS, learnRemaining, learnThrottle } from '../domain/pacing';
+import type { Answer, PaceOptions, PaceSeed, PaceState } from '../domain/pacing';
+import { admit, DEFAULT_PACE_OPTIONS, learnAnswer, learnThrottle } from '../domain/pacing';
 import { unlessMissing, wentThrough } from './storageRefusal';
 
 export type BudgetKind = 'run' | 'other';
@@ -56,11 +58,11 @@ export interface ThrottleBudget {
     retryAfterMs: number,
     tickets?: BudgetTickets,
   ): Promise<void>;
-  /** The service answered and said `level`'s bucket has `remaining` calls left. */
-  observeRemaining(
+  /** The service answered (anything but a 429: the call reached it), saying how many calls a
+   * bucket has left where it did. */
+  observeAnswer(
     key: BudgetKey,
-    level: BudgetLevel,
-    remaining: number,
+    remaining: Partial<Record<BudgetLevel, number>>,
     tickets?: BudgetTickets,
   ): Promise<void>;
 }
@@ -84,7 +86,7 @@ export interface BudgetStats {
   deferred: number;
   slept: number;
   storageErrors: number;
-  /** Answers whose remaining count moved a bucket's tokens. */
+  /** Answers that changed a bucket: its tokens or burst (a remaining count), or its refill start. */
   synced: number;
 }
 
@@ -148,6 +150,13 @@ export class TableThrottleBudget implements ThrottleBudget {
   /** Callers of this process take their turn per scope bucket, so the table sees one writer per
    * instance and bucket instead of a crowd losing ETag races to each other. */
   private readonly turns = new Map<string, Promise<unknown>>();
+  /** Callers waiting for the next turn of a scope bucket: that turn serves them all with one read
+   * and one write (their tokens are taken together), so the row sees a write per instance and turn
+   * rather than per call, and fewer races are lost. */
+  private readonly waiting = new Map<string, Waiter[]>();
+  /** Reads of a row under way in this process: a caller that needs the same row joins one (the
+   * ClientType's row is read by every scope's turn at once). */
+  private readonly reading = new Map<string, Promise<Read>>();
   /** The last state this process read or wrote per bucket: an answer's remaining count is first
    * compared with it, and the table is only touched when that moves the tokens. Other instances'
    * tickets shift both sides of that comparison alike, so a stale copy decides the same. */
@@ -170,7 +179,7 @@ export class TableThrottleBudget implements ThrottleBudget {
     let sleepMs = 0;
     let tickets: BudgetTickets = {};
     try {
-      ({ sleepMs, tickets } = await this.inTurn(keyId('entity', key), () => this.reserve(key)));
+      ({ sleepMs, tickets } = await this.inBatch(key));
       this.failingSince = undefined;
     } catch (error) {
       if (error instanceof Deferred) {
@@ -201,24 +210,35 @@ export class TableThrottleBudget implements ThrottleBudget {
     return { kind: 'go', tickets };
   }
 
-  async observeRemaining(
+  async observeAnswer(
     key: BudgetKey,
-    level: BudgetLevel,
-    remaining: number,
+    remaining: Partial<Record<BudgetLevel, number>>,
     tickets: BudgetTickets = {},
   ): Promise<void> {
-    const ticket = tickets[level];
+    for (const level of ['entity', 'client'] as const) {
+      const ticket = tickets[level];
+      if (ticket === undefined) continue;
+      const count = remaining[level];
+      const counted = count !== undefined && Number.isInteger(count) && count >= 0 ? count : undefined;
+      await this.learnAnswered(key, level, {
+        remaining: counted,
+        ticket,
+        spaced: tickets.spaced?.includes(level) === true,
+      });
+    }
+  }
+
+  private async learnAnswered(key: BudgetKey, level: BudgetLevel, answer: Answer): Promise<void> {
     const id = keyId(level, key);
     const seen = this.lastSeen.get(id);
-    if (ticket === undefined || seen === undefined || !Number.isInteger(remaining) || remaining < 0) return;
     const seed = this.seeds[level][key.kind];
-    const answer = { remaining, ticket, spaced: tickets.spaced?.includes(level) === true };
-    if (!learnRemaining(seen, seed, this.now(), answer, this.pace)) return;
+    // Compared with the state last seen first: most answers change nothing and cost no table call.
+    if (!learnAnswer(seen, seed, this.now(), answer, this.pace)) return;
     try {
       await this.inTurn(id, async () => {
         for (let attempt = 0; attempt <= this.maxConflicts; attempt++) {
-          const read = await this.read(level, key);
-          const next = learnRemaining(read.state, seed, this.now(), answer, this.pace);
+          const read = await this.read(level, key, attempt > 0);
+          const next = learnAnswer(read.state, seed, this.now(), answer, this.pace);
           if (!next) return;
           if (await this.write(level, key, read, next)) {
             this.stats.synced++;
@@ -242,7 +262,7 @@ export class TableThrottleBudget implements ThrottleBudget {
     this.localBlocks.set(id, Math.max(this.localBlocks.get(id) ?? 0, now + retryAfterMs));
     try {
       for (let attempt = 0; attempt <= this.maxConflicts; attempt++) {
-        const read = await this.read(level, key);
+        const read = await this.read(level, key, attempt > 0);
         const next = learnThrottle(
           read.state,
           this.seeds[level][key.kind],
@@ -258,6 +278,34 @@ export class TableThrottleBudget implements ThrottleBudget {
     }
   }
 
+  /** Joins the callers waiting for the scope bucket's next turn (starting one if none waits). */
+  private inBatch(key: BudgetKey): Promise<Reservation> {
+    const id = keyId('entity', key);
+    return new Promise<Reservation>((resolve, reject) => {
+      const queued = this.waiting.get(id);
+      if (queued) {
+        queued.push({ resolve, reject });
+        return;
+      }
+      const batch: Waiter[] = [{ resolve, reject }];
+      this.waiting.set(id, batch);
+      void this.inTurn(id, async () => {
+        // Callers arriving from now on wait for the next turn.
+        this.waiting.delete(id);
+        try {
+          const outcomes = await this.reserve(key, batch.length);
+          batch.forEach((waiter, i) => {
+            const outcome = outcomes[i]!;
+            if (outcome instanceof Deferred) waiter.reject(outcome);
+            else waiter.resolve(outcome);
+          });
+        } catch (error) {
+          for (const waiter of batch) waiter.reject(error);
+        }
+      });
+    });
+  }
+
   private inTurn<T>(id: string, work: () => Promise<T>): Promise<T> {
     const previous = this.turns.get(id) ?? Promise.resolve();
     const mine = previous.then(work, work);
@@ -269,43 +317,66 @@ export class TableThrottleBudget implements ThrottleBudget {
     return mine;
   }
 
-  /** Takes a token from both buckets (or throws Deferred); resolves to the time to sleep and the
-   * tokens' numbers. */
-  private async reserve(key: BudgetKey): Promise<{ sleepMs: number; tickets: BudgetTickets }> {
+  /** Takes a token from both buckets for each of `count` callers with one write per bucket: per
+   * caller the time to sleep and the tokens' numbers, or Deferred. Throws on storage trouble. */
+  private async reserve(key: BudgetKey, count: number): Promise<(Reservation | Deferred)[]> {
     for (let attempt = 0; attempt <= this.maxConflicts; attempt++) {
-      const [entity, client] = await Promise.all([this.read('entity', key), this.read('client', key)]);
+      const [entity, client] = await Promise.all([
+        this.read('entity', key, attempt > 0),
+        this.read('client', key, attempt > 0),
+      ]);
       const now = this.now();
-      const jitter = this.random();
-      const a = admit(entity.state, this.seeds.entity[key.kind], now, jitter, this.pace);
-      const b = admit(client.state, this.seeds.client[key.kind], now, jitter, this.pace);
-      if (a.kind === 'defer' || b.kind === 'defer') {
-        throw new Deferred(
-          Math.max(a.kind === 'defer' ? a.retryAfterMs : 0, b.kind === 'defer' ? b.retryAfterMs : 0),
-        );
+      let entityState = entity.state;
+      let clientState = client.state;
+      let entityTaken = false;
+      let clientTaken = false;
+      const outcomes: (Reservation | Deferred)[] = [];
+      for (let i = 0; i < count; i++) {
+        const jitter = this.random();
+        const a = admit(entityState, this.seeds.entity[key.kind], now, jitter, this.pace);
+        const b = admit(clientState, this.seeds.client[key.kind], now, jitter, this.pace);
+        if (a.kind === 'defer' || b.kind === 'defer') {
+          const wait = (d: typeof a) => (d.kind === 'defer' ? d.retryAfterMs : 0);
+          outcomes.push(new Deferred(Math.max(wait(a), wait(b))));
+          continue;
+        }
+        if (a.state) [entityState, entityTaken] = [a.state, true];
+        if (b.state) [clientState, clientTaken] = [b.state, true];
+        outcomes.push({ sleepMs: Math.max(a.sleepMs, b.sleepMs), tickets: ticketsOf(a, b) });
       }
       // Client bucket first: when it loses a race nothing was taken from the scope's bucket.
       if (
-        (b.state && !(await this.write('client', key, client, b.state))) ||
-        (a.state && !(await this.write('entity', key, entity, a.state)))
+        (clientTaken && !(await this.write('client', key, client, clientState!))) ||
+        (entityTaken && !(await this.write('entity', key, entity, entityState!)))
       ) {
-        // Another instance won: step back a random moment so the next try does not collide again.
+        // Another instance won and its write is in: re-read at once, but a random few ms apart so
+        // that instances which lost together do not collide again. (Not a round trip's worth: on
+        // a busy table that is seconds, and the bucket's other callers would wait all of it.)
         await this.sleep(Math.floor(this.random() * 20 * (attempt + 1)));
         continue;
       }
-      const tickets: BudgetTickets = {};
-      if (a.ticket !== undefined) tickets.entity = a.ticket;
-      if (b.ticket !== undefined) tickets.client = b.ticket;
-      const spaced: BudgetLevel[] = [];
-      if (a.spaced) spaced.push('entity');
-      if (b.spaced) spaced.push('client');
-      if (spaced.length) tickets.spaced = spaced;
-      return { sleepMs: Math.max(a.sleepMs, b.sleepMs), tickets };
+      return outcomes;
     }
     // Contention beyond reason: come back shortly rather than send unpaced into a crowd.
-    throw new Deferred(1_000 + Math.floor(this.random() * 1_000));
+    return Array.from({ length: count }, () => new Deferred(1_000 + Math.floor(this.random() * 1_000)));
   }
 
-  private async read(level: BudgetLevel, key: BudgetKey): Promise<Read> {
+  /** A read of the row, joining one under way unless `fresh` (after a lost race: that one may
+   * predate the write that won). */
+  private read(level: BudgetLevel, key: BudgetKey, fresh = false): Promise<Read> {
+    const id = keyId(level, key);
+    const under = this.reading.get(id);
+    if (under && !fresh) return under;
+    const reading = this.readRow(level, key);
+    this.reading.set(id, reading);
+    const forget = () => {
+      if (this.reading.get(id) === reading) this.reading.delete(id);
+    };
+    reading.then(forget, forget);
+    return reading;
+  }
+
+  private async readRow(level: BudgetLevel, key: BudgetKey): Promise<Read> {
     await this.ensureTable();
     this.stats.reads++;
     const entity = await unlessMissing(
@@ -349,6 +420,31 @@ export class TableThrottleBudget implements ThrottleBudget {
   }
 }
 
+/** A caller's tokens: the time to sleep towards its slot and the tokens' numbers. */
+interface Reservation {
+  sleepMs: number;
+  tickets: BudgetTickets;
+}
+
+interface Waiter {
+  resolve: (reservation: Reservation) => void;
+  reject: (error: unknown) => void;
+}
+
+function ticketsOf(
+  entity: { ticket?: number; spaced?: boolean },
+  client: { ticket?: number; spaced?: boolean },
+): BudgetTickets {
+  const tickets: BudgetTickets = {};
+  if (entity.ticket !== undefined) tickets.entity = entity.ticket;
+  if (client.ticket !== undefined) tickets.client = client.ticket;
+  const spaced: BudgetLevel[] = [];
+  if (entity.spaced) spaced.push('entity');
+  if (client.spaced) spaced.push('client');
+  if (spaced.length) tickets.spaced = spaced;
+  return tickets;
+}
+
 class Deferred extends Error {
   constructor(readonly retryAfterMs: number) {
     super(`deferred for ${retryAfterMs} ms`);
@@ -385,6 +481,8 @@ function toState(row: Record<string, unknown>): PaceState | undefined {
     measured: r.measured === true,
     // Rows written before tickets existed start counting from 0.
     issued: typeof r.issued === 'number' && Number.isInteger(r.issued) && r.issued >= 0 ? r.issued : 0,
+    // Rows written before the refill waited for answers refill at once.
+    refillFrom: typeof r.refillFrom === 'number' && Number.isFinite(r.refillFrom) ? r.refillFrom : 0,
   };
 }
 

@@ -15,11 +15,17 @@
 // learnt is an echo of it (the call was already on its way) and teaches nothing new; a measurement
 // counts only the calls issued before the refused one (the later ones are still in flight); and a
 // service that reports its remaining calls (x-ms-ratelimit-remaining-…-requests) tells the bucket
-// where it stands: the remaining count less the tickets issued after the answered call. Exactly so
-// (to within a fraction: the count is whole tokens) only when the calls reached the service in
-// ticket order, which a call spaced from the others by its slot vouches for; calls sent at once (a
-// burst) overtake each other, so a burst's counts say nothing about tokens. Every count shows the
+// where it stands: at most the remaining count less the tickets issued after the answered call
+// (earlier ones may still be on their way), when the calls after it did not overtake it, which a
+// call spaced from the others by its slot vouches for; calls sent at once (a burst) overtake each
+// other, so a burst's counts say nothing about tokens. Every count shows the
 // service's real burst, though, which a fresh bucket (its seed kept a fifth back) then gains.
+//
+// A full bucket that hands out a token does not refill until an answer comes back: the service's
+// bucket, full too, starts refilling when the first call reaches it, not when we let it go, and
+// on a busy host that is seconds later (tens of seconds were seen): refilling from the hand-out
+// overspent the burst by that many seconds' worth. Any answer (a count, a plain success, a 429)
+// shows a call has arrived; without one the refill starts `answerWaitMs` after the hand-out.
 
 export interface PaceState {
   /** Calls per millisecond; 0 = not paced (nothing learned, no seed). */
@@ -39,6 +45,9 @@ export interface PaceState {
   measured: boolean;
   /** Tokens handed out over the bucket's life: the last ticket number. */
   issued: number;
+  /** Tokens refill only from this time: set ahead when a full bucket hands out a token, brought
+   * back to the time of the first answer (0: refilling). */
+  refillFrom: number;
 }
 
 export interface PaceSeed {
@@ -61,6 +70,9 @@ export interface PaceOptions {
   sampleHorizonMs: number;
   /** Idle this long → back to the seed. */
   quietMs: number;
+  /** A full bucket's refill starts at the first answer after it handed out a token, or this long
+   * after the hand-out when no answer comes (a lost call, a crashed instance). */
+  answerWaitMs: number;
 }
 
 export const DEFAULT_PACE_OPTIONS: PaceOptions = {
@@ -71,13 +83,14 @@ export const DEFAULT_PACE_OPTIONS: PaceOptions = {
   minSample: 3,
   sampleHorizonMs: 15 * 60_000,
   quietMs: 10 * 60_000,
+  answerWaitMs: 30_000,
 };
 
 export type Admission =
   /** Send after sleeping `sleepMs`; `state` must be stored (undefined: nothing changed). `ticket`
    * numbers the token taken (undefined when unpaced). `spaced`: its slot is at least half an
    * interval after the previous token's, so calls issued before it reach the service before it and
-   * later ones after it (the count on its answer can be trusted; see learnRemaining). */
+   * later ones after it (the count on its answer can be trusted; see learnAnswer). */
   | { kind: 'go'; sleepMs: number; state: PaceState | undefined; ticket?: number; spaced?: boolean }
   /** Do not send; come back in `retryAfterMs`. Nothing to store. */
   | { kind: 'defer'; retryAfterMs: number };
@@ -104,6 +117,7 @@ export function seededState(seed: PaceSeed, now: number): PaceState {
     // A seed is a limit someone wrote down: probe above it slowly, as above a measured one.
     measured: rate > 0,
     issued: 0,
+    refillFrom: 0,
   };
 }
 
@@ -112,7 +126,7 @@ function current(state: PaceState, seed: PaceSeed, now: number, options: PaceOpt
   // Back to the seed, but tickets keep counting: answers to calls issued before still place.
   if (now - state.updatedAt >= options.quietMs && now >= state.blockedUntil)
     return { ...seededState(seed, now), issued: state.issued };
-  const elapsed = Math.max(0, now - state.updatedAt);
+  const elapsed = Math.max(0, now - Math.max(state.updatedAt, state.refillFrom));
   return {
     ...state,
     tokens: Math.min(state.capacity, state.tokens + elapsed * state.rate),
@@ -136,11 +150,14 @@ export function admit(
     // Unpaced: nothing to count, so nothing to write unless a block is still being waited out.
     return { kind: 'go', sleepMs: blockedMs, state: undefined };
   }
-  const tokenMs = state.tokens >= 1 ? 0 : (1 - state.tokens) / state.rate;
+  const tokenMs =
+    state.tokens >= 1 ? 0 : Math.max(0, state.refillFrom - now) + (1 - state.tokens) / state.rate;
   const waitMs = Math.max(tokenMs, blockedMs);
   if (waitMs > options.maxSleepMs) return { kind: 'defer', retryAfterMs: deferral(waitMs, jitter, options) };
   // Probe only when the pace held this caller back: a caller that found a token tells us nothing.
   const probe = waitMs === 0 ? 0 : state.measured ? options.probeMeasured : options.probeGuess;
+  // Taken from a full bucket: the service's refills from when this call reaches it (see above).
+  const refillFrom = state.tokens >= state.capacity ? now + waitMs + options.answerWaitMs : state.refillFrom;
   return {
     kind: 'go',
     sleepMs: waitMs,
@@ -152,6 +169,7 @@ export function admit(
       rate: state.rate * (1 + probe),
       admitted: state.admitted + 1,
       issued: state.issued + 1,
+      refillFrom,
     },
   };
 }
@@ -179,6 +197,7 @@ export function learnThrottle(
       ...state,
       tokens: Math.min(0, state.tokens),
       blockedUntil: Math.max(state.blockedUntil, now + retryAfterMs),
+      refillFrom: Math.min(state.refillFrom, now),
     };
   }
   const elapsed = now - state.sampleSince;
@@ -213,13 +232,15 @@ export function learnThrottle(
     sampleSince: now,
     measured,
     issued: state.issued,
+    // The 429 is an answer: a call has reached the service.
+    refillFrom: 0,
   };
 }
 
-/** An answer that reported its bucket's remaining calls. */
-export interface CountedAnswer {
-  /** The calls the service says its bucket has left. */
-  remaining: number;
+/** An answer (not a 429) to a call that held a ticket of this bucket. */
+export interface Answer {
+  /** The calls the service says its bucket has left; undefined when the answer did not say. */
+  remaining?: number | undefined;
   /** The ticket of the call answered. */
   ticket: number;
   /** The call's slot was spaced from the others' (Admission `spaced`): the calls issued before it
@@ -228,41 +249,43 @@ export interface CountedAnswer {
   spaced: boolean;
 }
 
-/** The service answered the call holding `answer.ticket` and said its bucket has `remaining` calls
- * left. Tickets issued after that call are counted against our tokens but not yet against its
- * count, so the bucket stands at `remaining` less those, if the calls reached it in ticket order.
- * A spaced call vouches for that (to within a fraction: the count is whole tokens), and the tokens
- * follow its count both ways: down when above it (a fraction above is enough for a 429; a twentieth
- * is let be), up when a whole token below. The last ticket issued vouches for half of it: nothing
- * can have overtaken it, but an earlier call may still be on its way, so its count only brings the
- * tokens down. Any other answer (a burst's calls overtake each other) says nothing about tokens:
- * an overtaker would be counted twice (too low), a call still on its way not at all (too high).
- * Every count shows the service's burst (the count plus one): the capacity grows to it, and a
- * fresh bucket (no 429 since its seed, which assumed the service's bucket full) gains the
- * difference as tokens, less one kept back for calls that reach the service late while its bucket
- * is full (ours refills from when a call is admitted, the service's from when it arrives).
- * Undefined: nothing to change (or an answer from before the bucket's last reset, or while a 429's
- * block says more). */
-export function learnRemaining(
+/** The service answered the call holding `answer.ticket`. Any answer shows a call has reached the
+ * service, so a full bucket that handed out tokens starts refilling now (see the top). With a
+ * count of the calls its bucket has left: tickets issued after that call are counted against our
+ * tokens but not yet against its count, so the bucket stands at `remaining` less those, if no
+ * later ticket overtook the call and no earlier one is still on its way. A spaced call vouches for
+ * the first (a burst's calls overtake each other: an overtaker would be counted twice), and so
+ * does the last ticket issued; nothing vouches for the second (on a busy host a call issued 10 s
+ * earlier was still on its way), so a count only ever brings the tokens down (a fraction above is
+ * enough for a 429; a twentieth is let be): lifting them to a spaced call's count sent the next
+ * call into the earlier calls arriving late, a 429 each. Any other count says nothing about
+ * tokens. Every count shows the service's burst (the
+ * count plus one): the capacity grows to it, and a fresh bucket (no 429 since its seed, which
+ * assumed the service's bucket full) gains the difference as tokens (safe, since its refill waited
+ * for an answer). Undefined: nothing to change (or an answer from before the bucket's last reset,
+ * or while a 429's block says more). */
+export function learnAnswer(
   stored: PaceState | undefined,
   seed: PaceSeed,
   now: number,
-  answer: CountedAnswer,
+  answer: Answer,
   options: PaceOptions = DEFAULT_PACE_OPTIONS,
 ): PaceState | undefined {
   const { remaining, ticket } = answer;
   if (stored === undefined || stored.rate === 0 || ticket > stored.issued) return undefined;
   const state = current(stored, seed, now, options);
   if (state.blockedUntil > now) return undefined; // a 429's block says more than an earlier answer
+  const refillFrom = Math.min(state.refillFrom, now);
+  if (remaining === undefined) return refillFrom === state.refillFrom ? undefined : { ...state, refillFrom };
   const capacity = Math.max(state.capacity, remaining + 1);
-  const gain = state.sampleSince === 0 ? capacity - 1 - state.capacity : 0;
+  const gain = state.sampleSince === 0 ? capacity - state.capacity : 0;
   const grown = gain > 0 ? state.tokens + gain : state.tokens;
   const later = state.issued - ticket;
   const bound = remaining - later;
   // A twentieth of a token over is left alone: calls reach the service that much later anyway.
   const down = (answer.spaced || later === 0) && grown - bound > 0.05;
-  const up = answer.spaced && bound - grown >= 1;
-  const tokens = down || up ? bound : grown;
-  if (tokens === state.tokens && capacity === state.capacity) return undefined;
-  return { ...state, capacity, tokens };
+  const tokens = down ? bound : grown;
+  if (tokens === state.tokens && capacity === state.capacity && refillFrom === state.refillFrom)
+    return undefined;
+  return { ...state, capacity, tokens, refillFrom };
 }

@@ -92,6 +92,29 @@ describe('shared pacing budget', () => {
     expect(runs).toHaveLength(4);
   });
 
+  it('serves the callers one instance has waiting together: one read of each row and one write per scope bucket', async () => {
+    const seeds = {
+      entity: { run: { perMinute: 1, burst: 5 }, other: { perMinute: 0, burst: 1 } },
+      client: { run: { perMinute: 0, burst: 1 }, other: { perMinute: 0, burst: 1 } },
+    };
+    const { budget } = instance(uniqueName('budget'), 'autopilot', { seeds });
+    const key = (scope: string) => ({
+      service: 'management.azure.com',
+      clientType: 'autopilot',
+      kind: 'run' as const,
+      scope,
+    });
+    const decisions = await Promise.all([
+      ...Array.from({ length: 6 }, () => budget.acquire(key(SCOPE))),
+      ...Array.from({ length: 2 }, () => budget.acquire(key(MCA_SCOPE))),
+    ]);
+    // Each scope's usable burst (4 of 5) is handed out once, numbered in order; the rest defer.
+    const entityTickets = decisions.map((d) => (d.kind === 'go' ? d.tickets?.entity : d.kind));
+    expect(entityTickets).toEqual([1, 2, 3, 4, 'defer', 'defer', 1, 2]);
+    // Both scope rows read and written once, the ClientType's row (unpaced) read once for both.
+    expect(budget.stats).toMatchObject({ reads: 3, writes: 2, conflicts: 0 });
+  });
+
   it('learns from a 429 in one instance so the other waits it out instead of drawing its own', async () => {
     await createExport(MCA_SCOPE);
     await emulator.admin.setThrottle({ runPerScope: { limit: 1, windowSeconds: 60 } });
