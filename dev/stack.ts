@@ -133,15 +133,28 @@ export function connectionSettings(input: {
   };
 }
 
-export async function startStack(options: StackOptions = {}): Promise<RunningStack> {
-  const logger = options.logger ?? stderrLogger;
-  const tempDir = mkdtempSync(path.join(os.tmpdir(), 'cost-export-autopilot-'));
-  const emulatorCa = path.join(tempDir, 'emulator-ca.pem');
-  const previousEnv = new Map<string, string | undefined>();
-  const started: { azurite?: AzuriteInstance; emulator?: RunningEmulator; host?: LocalHost } = {};
+/** What a starting stack has started and changed, so that stopping can undo it. */
+interface StackParts {
+  tempDir: string;
+  logger: HostLogger;
+  /** Environment variables set, with their values before. */
+  previousEnv: Map<string, string | undefined>;
+  started: { azurite?: AzuriteInstance; emulator?: RunningEmulator; host?: LocalHost };
+}
 
+/** Stops what was started (outside in), puts the environment back and removes the temp files; the
+ * returned function is idempotent. If the process exits without it having finished (process.exit
+ * elsewhere, a forced exit), Azurite and the temp files go down with it: only SIGKILL of this
+ * process can leave them behind. */
+function stackStopper(parts: StackParts): () => Promise<void> {
+  const { tempDir, logger, previousEnv, started } = parts;
+  const lastResort = () => {
+    killQuietly(started.azurite?.pid);
+    rmSync(tempDir, { recursive: true, force: true });
+  };
+  process.once('exit', lastResort);
   let stopped: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
+  return (): Promise<void> => {
     stopped ??= (async () => {
       const problems: unknown[] = [];
       const attempt = async (step: () => Promise<void> | undefined) => {
@@ -171,14 +184,78 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     })();
     return stopped;
   };
+}
 
-  // If the process exits without stop() having finished (process.exit elsewhere, a forced exit), take
-  // Azurite and the temp files down with it: only SIGKILL of this process can leave them behind.
-  const lastResort = () => {
-    killQuietly(started.azurite?.pid);
-    rmSync(tempDir, { recursive: true, force: true });
-  };
-  process.once('exit', lastResort);
+/** Starts Azurite while the app's modules load (CPU-bound module evaluation next to another process's
+ * start-up: the slowest steps), then creates the partner's exports container. */
+async function startAzuriteWithApp(parts: StackParts, dataDir: string | undefined): Promise<AzuriteInstance> {
+  if (dataDir) mkdirSync(path.join(dataDir, 'azurite'), { recursive: true });
+  const azuriteStarting = startAzurite(dataDir ? { location: path.join(dataDir, 'azurite') } : {}).then(
+    (a) => (parts.started.azurite = a),
+  );
+  const appLoading = (async () => {
+    installFunctionsCoreStub();
+    await import('../src/index.js'); // the REAL registrations
+  })();
+  const [azuriteResult, appResult] = await Promise.allSettled([azuriteStarting, appLoading]);
+  if (azuriteResult.status === 'rejected') throw azuriteResult.reason;
+  if (appResult.status === 'rejected') throw appResult.reason;
+  const azurite = azuriteResult.value;
+  // The partner's storage account comes with its exports container; the SAS probe needs it to exist.
+  await BlobServiceClient.fromConnectionString(azurite.connectionString)
+    .getContainerClient(EXPORTS_CONTAINER)
+    .createIfNotExists();
+  return azurite;
+}
+
+function startStackEmulator(
+  options: StackOptions,
+  azurite: AzuriteInstance,
+  emulatorCa: string,
+  dataDir: string | undefined,
+): Promise<RunningEmulator> {
+  return startEmulator({
+    speedFactor: options.speedFactor ?? 20,
+    seed: options.seed ?? 1,
+    ...(options.data ? { data: options.data } : {}),
+    storage: { blobEndpoint: azurite.blobEndpoint, connectionString: azurite.connectionString },
+    caFile: emulatorCa, // written by the emulator; removed with tempDir on stop
+    ...(dataDir ? { stateFile: path.join(dataDir, 'emulator.json') } : {}),
+    // Throttled as Azure is; `emulator.throttle` (or PUT /_admin/throttle) changes it.
+    throttle: { ...REALISTIC_THROTTLE },
+    ...options.emulator,
+  });
+}
+
+function startStackHost(
+  options: StackOptions,
+  logger: HostLogger,
+  taskHub: string | undefined,
+  dataDir: string | undefined,
+): Promise<LocalHost> {
+  return startLocalHost({
+    env: process.env,
+    clock: new RealClock(),
+    blobPollIntervalMs: options.blobPollIntervalMs ?? 500,
+    taskHub,
+    logger,
+    ...(options.onInvocation ? { onInvocation: options.onInvocation } : {}),
+    ...(dataDir
+      ? {
+          durableStateFile: path.join(dataDir, 'durable.json'),
+          functionKey: persistentFunctionKey(path.join(dataDir, 'function-key')),
+        }
+      : {}),
+  });
+}
+
+export async function startStack(options: StackOptions = {}): Promise<RunningStack> {
+  const logger = options.logger ?? stderrLogger;
+  const tempDir = mkdtempSync(path.join(os.tmpdir(), 'cost-export-autopilot-'));
+  const emulatorCa = path.join(tempDir, 'emulator-ca.pem');
+  const parts: StackParts = { tempDir, logger, previousEnv: new Map(), started: {} };
+  const { previousEnv, started } = parts;
+  const stop = stackStopper(parts);
   if (options.exitOnSignal) stopOnSignals(stop, () => started.azurite?.pid, options.exitOnSignal);
 
   const applySettings = (values: Record<string, string>) => {
@@ -190,38 +267,11 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   };
 
   try {
-    // Function files read some settings at import, so the static ones come first. Loading the app
-    // (CPU-bound module evaluation) overlaps Azurite's start-up (another process): the slowest steps.
+    // Function files read some settings at import, so the static ones come first.
     applySettings({ ...staticSettings(options.managedScopes ?? [DEFAULT_SCOPE]), ...options.settings });
     const dataDir = options.dataDir ? path.resolve(options.dataDir) : undefined;
-    if (dataDir) mkdirSync(path.join(dataDir, 'azurite'), { recursive: true });
-    const azuriteStarting = startAzurite(dataDir ? { location: path.join(dataDir, 'azurite') } : {}).then(
-      (a) => (started.azurite = a),
-    );
-    const appLoading = (async () => {
-      installFunctionsCoreStub();
-      await import('../src/index.js'); // the REAL registrations
-    })();
-    const [azuriteResult, appResult] = await Promise.allSettled([azuriteStarting, appLoading]);
-    if (azuriteResult.status === 'rejected') throw azuriteResult.reason;
-    if (appResult.status === 'rejected') throw appResult.reason;
-    const azurite = azuriteResult.value;
-    // The partner's storage account comes with its exports container; the SAS probe needs it to exist.
-    await BlobServiceClient.fromConnectionString(azurite.connectionString)
-      .getContainerClient(EXPORTS_CONTAINER)
-      .createIfNotExists();
-
-    const emulator = await startEmulator({
-      speedFactor: options.speedFactor ?? 20,
-      seed: options.seed ?? 1,
-      ...(options.data ? { data: options.data } : {}),
-      storage: { blobEndpoint: azurite.blobEndpoint, connectionString: azurite.connectionString },
-      caFile: emulatorCa, // written by the emulator; removed with tempDir on stop
-      ...(dataDir ? { stateFile: path.join(dataDir, 'emulator.json') } : {}),
-      // Throttled as Azure is; `emulator.throttle` (or PUT /_admin/throttle) changes it.
-      throttle: { ...REALISTIC_THROTTLE },
-      ...options.emulator,
-    });
+    const azurite = await startAzuriteWithApp(parts, dataDir);
+    const emulator = await startStackEmulator(options, azurite, emulatorCa, dataDir);
     started.emulator = emulator;
 
     applySettings({
@@ -237,20 +287,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       [...previousEnv.keys()].map((name) => [name, process.env[name] ?? '']),
     );
 
-    const host = await startLocalHost({
-      env: process.env,
-      clock: new RealClock(),
-      blobPollIntervalMs: options.blobPollIntervalMs ?? 500,
-      taskHub: settings.DURABLE_TASK_HUB,
-      logger,
-      ...(options.onInvocation ? { onInvocation: options.onInvocation } : {}),
-      ...(dataDir
-        ? {
-            durableStateFile: path.join(dataDir, 'durable.json'),
-            functionKey: persistentFunctionKey(path.join(dataDir, 'function-key')),
-          }
-        : {}),
-    });
+    const host = await startStackHost(options, logger, settings.DURABLE_TASK_HUB, dataDir);
     started.host = host;
 
     return {
