@@ -86,15 +86,28 @@ async function allExports(): Promise<ExportRecord[]> {
   return out;
 }
 
+function customerScopes(count: number): string[] {
+  return Array.from(
+    { length: count },
+    (_, i) => `/providers/Microsoft.Billing/billingAccounts/${MPA}/customers/${customerGuid(1, i + 1)}`,
+  );
+}
+
+/** The partner's customer scopes, which export sync catalogues (the exports the fleet creates
+ * there), set on the app's services in this process: as MANAGED_SCOPES in the environment, 1,000
+ * scopes (about 130 KB) are more than Linux lets a process hand to the processes it starts (one
+ * environment string at most 128 KiB, E2BIG), and the stack starts Azurite and esbuild. */
+async function manageScopes(count: number): Promise<void> {
+  const sync = await appService('exportSync');
+  sync.scopes = customerScopes(count);
+}
+
 /** The stack as a partner's app runs it; no timer fires on its own (the bench starts each round). */
-function startDayStack(scopes: number, speedFactor: number, meter: PhaseMeter, log: HostLogger) {
+function startDayStack(speedFactor: number, meter: PhaseMeter, log: HostLogger) {
   const now = new Date();
   return startStack({
-    // The partner's customer scopes: export sync catalogues the exports the fleet creates there.
-    managedScopes: Array.from(
-      { length: scopes },
-      (_, i) => `/providers/Microsoft.Billing/billingAccounts/${MPA}/customers/${customerGuid(1, i + 1)}`,
-    ),
+    // One scope in the environment: the partner's are given to export sync once the stack is up.
+    managedScopes: customerScopes(1),
     speedFactor,
     // Landing events are delivered by the bench as Event Grid delivers them (manifests only); the
     // local container scan would list the whole container again and again.
@@ -127,12 +140,13 @@ export async function runSize(scopes: number, speedFactor: number): Promise<Size
   const meter = new PhaseMeter();
   const problems: string[] = [];
   let counting = false;
-  const stack = await startDayStack(scopes, speedFactor, meter, (level, message) => {
+  const stack = await startDayStack(speedFactor, meter, (level, message) => {
     if (counting && (level === 'warn' || level === 'error'))
       problems.push(redactSecrets(message).slice(0, 300));
   });
   meter.attach(stack);
   try {
+    await manageScopes(scopes);
     await stack.emulatorAdmin.setBilling({
       customers: { billingAccountId: MPA, count: scopes },
       pageSize: 50,
