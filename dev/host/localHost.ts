@@ -10,9 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { HttpRequest, HttpResponse, type HttpResponseInit, type Timer } from '@azure/functions';
-
-import { type BlobDelivery, BlobTriggerWatcher, matchBlobPath, parseBlobPath } from './blobTriggers';
+import { matchBlobPath, parseBlobPath } from './blobTriggers';
 import { type Clock, RealClock } from './clock';
 import { DurableEngine, type DurableEngineOptions } from './durable/engine';
 import {
@@ -20,22 +18,24 @@ import {
   type DurableApiSettings,
   type DurableClientBindingData,
   durableClientBindingData,
-  handleDurableApiRequest,
-  isDurableApiPath,
-  readBytes,
 } from './durable/httpApi';
 import { type EngineStateWriter, readEngineState, writeEngineStatePeriodically } from './durable/stateFile';
+import {
+  type ContextFor,
+  type FunctionIndex,
+  type IndexDeps,
+  indexFunctions,
+  invokeBlobDelivery,
+} from './functionIndex';
 import {
   type CapturedRegistration,
   hooks,
   registrations as capturedRegistrations,
 } from './functionsCoreStub';
-import { MAX_REQUEST_BODY_BYTES, MAX_URL_BYTES, readBodyWithinLimit, urlTooLong } from './httpLimits';
-import { type CompiledRoute, compileRoute, matchRoute } from './httpRoutes';
+import { HostHttp, redactUrl } from './hostHttp';
 import { consoleLogger, createInvocationContext, describeError, type HostLogger } from './invocation';
 import { type InvocationObserver, timedRegistrations } from './invocationTiming';
 import { type HostEnv, resolveSettings } from './settings';
-import { TimerTriggerRunner } from './timerTriggers';
 
 export interface LocalHostOptions {
   /** App settings: `%NAME%` in schedules/paths and connection settings resolve here (default process.env). */
@@ -94,13 +94,6 @@ export interface LocalHost {
   stop(): Promise<void>;
 }
 
-interface HttpFunction {
-  registration: CapturedRegistration;
-  route: CompiledRoute;
-  methods: string[];
-  authLevel: string;
-}
-
 export async function startLocalHost(options: LocalHostOptions = {}): Promise<LocalHost> {
   const env = options.env ?? process.env;
   const clock = options.clock ?? new RealClock();
@@ -116,7 +109,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     binding.type === 'durableClient' || binding.type === 'orchestrationClient'
       ? durableClientBindingData(bound.durable!)
       : undefined;
-  const contextFor = (registration: CapturedRegistration, triggerMetadata?: Record<string, unknown>) =>
+  const contextFor: ContextFor = (registration, triggerMetadata) =>
     createInvocationContext(registration, { triggerMetadata, extraInputs, logger });
 
   const engine = new DurableEngine({
@@ -126,348 +119,219 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     registrations: all,
     createContext: (registration) => contextFor(registration),
   });
-
-  // ---- index the functions -------------------------------------------------------------------
-  const httpFunctions: HttpFunction[] = [];
-  const timers = new Map<string, TimerTriggerRunner>();
-  const blobs = new Map<string, CapturedRegistration>();
-  const watchers: BlobTriggerWatcher[] = [];
-
-  const invokeTimer = (registration: CapturedRegistration, timer: Timer) =>
-    runHandler(registration, () => registration.handler(timer, contextFor(registration)));
-  const invokeBlobDelivery = (registration: CapturedRegistration, d: BlobDelivery) =>
-    runHandler(registration, () =>
-      registration.handler(
-        d.content,
-        contextFor(registration, {
-          ...d.params,
-          blobTrigger: d.blobPath,
-          uri: d.uri,
-          properties: d.properties,
-          metadata: d.metadata,
-        }),
-      ),
-    );
-
-  async function runHandler(registration: CapturedRegistration, call: () => unknown): Promise<unknown> {
-    try {
-      return await clock.track(Promise.resolve().then(call));
-    } catch (err) {
-      logger('error', `[${registration.name}] failed: ${describeError(err)}`);
-      throw err;
-    }
-  }
-
-  for (const registration of all) {
-    const type = registration.trigger.type;
-    if (type === 'httpTrigger') {
-      const route =
-        typeof registration.trigger.route === 'string' ? registration.trigger.route : registration.name;
-      const methods = Array.isArray(registration.trigger.methods)
-        ? (registration.trigger.methods as string[]).map((m) => m.toUpperCase())
-        : [];
-      httpFunctions.push({
-        registration,
-        route: compileRoute(route),
-        methods,
-        authLevel:
-          typeof registration.trigger.authLevel === 'string'
-            ? registration.trigger.authLevel.toLowerCase()
-            : 'anonymous',
-      });
-    } else if (type === 'timerTrigger') {
-      timers.set(registration.name, new TimerTriggerRunner(registration, env, clock, invokeTimer));
-    } else if (type === 'blobTrigger') {
-      blobs.set(registration.name, registration);
-      if (options.startBlobWatchers !== false) {
-        watchers.push(
-          new BlobTriggerWatcher(registration, env, clock, invokeBlobDelivery, {
-            pollIntervalMs: options.blobPollIntervalMs ?? 1000,
-            processExisting: options.processExistingBlobs ?? true,
-            logger,
-          }),
-        );
-      }
-    } else if (type !== 'activityTrigger' && type !== 'orchestrationTrigger') {
-      logger('warn', `[${registration.name}] ${type} is not served by the local host`);
-    }
-  }
-  httpFunctions.sort((a, b) => b.route.specificity - a.route.specificity);
+  const indexDeps: IndexDeps = {
+    env,
+    clock,
+    logger,
+    contextFor,
+    startBlobWatchers: options.startBlobWatchers !== false,
+    blobPollIntervalMs: options.blobPollIntervalMs ?? 1000,
+    processExistingBlobs: options.processExistingBlobs ?? true,
+  };
+  const index = indexFunctions(all, indexDeps);
   if (hooks.length > 0)
     logger('warn', `${hooks.length} app hook(s) registered; the local host does not run hooks`);
 
-  // ---- HTTP ----------------------------------------------------------------------------------
-  const server = http.createServer((req, res) => {
-    void clock.track(serve(req, res)).catch((err) => {
-      logger('error', `HTTP ${req.method} ${redactUrl(req.url)}: ${describeError(err)}`);
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    });
+  const hostHttp = new HostHttp({
+    engine,
+    index,
+    contextFor,
+    logger,
+    routePrefix,
+    functionKey,
+    requireKeys: options.requireKeys ?? false,
+    durable: () => bound.durable!,
   });
-
-  async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    if (urlTooLong(req.url))
-      return sendText(res, 414, `URI Too Long (the host allows ${MAX_URL_BYTES} bytes)`);
-    const url = new URL(req.url ?? '/', bound.durable!.origin);
-    if (isDurableApiPath(url.pathname)) return handleDurableApiRequest(engine, bound.durable!, req, res);
-    if (url.pathname.startsWith('/admin/functions/') && req.method === 'POST')
-      return serveAdmin(req, res, url);
-    const prefix = routePrefix ? `/${routePrefix}` : '';
-    const lowerPath = url.pathname.toLowerCase();
-    if (prefix && lowerPath !== prefix && !lowerPath.startsWith(`${prefix}/`))
-      return sendText(res, 404, 'Not Found');
-    const path = url.pathname.slice(prefix.length);
-    const method = (req.method ?? 'GET').toUpperCase();
-    for (const fn of httpFunctions) {
-      if (fn.methods.length > 0 && !fn.methods.includes(method)) continue;
-      const params = matchRoute(fn.route, path);
-      if (!params) continue;
-      const denied = checkKey(fn.authLevel, req, url);
-      if (denied) return sendText(res, 401, denied);
-      return invokeHttp(fn, req, res, url, params);
-    }
-    return sendText(res, 404, 'Not Found');
-  }
-
-  function checkKey(authLevel: string, req: http.IncomingMessage, url: URL): string | undefined {
-    if (authLevel === 'anonymous') return undefined;
-    const header = req.headers['x-functions-key'];
-    const key = url.searchParams.get('code') ?? (Array.isArray(header) ? header[0] : header);
-    if (key === undefined || key === '')
-      return options.requireKeys ? `This function needs a key (authLevel ${authLevel})` : undefined;
-    return key === functionKey ? undefined : 'The key is not valid for this host';
-  }
-
-  async function invokeHttp(
-    fn: HttpFunction,
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    url: URL,
-    params: Record<string, string>,
-  ): Promise<void> {
-    const read = await readBodyWithinLimit(req);
-    if (read.kind === 'tooLarge')
-      return sendText(res, 413, `Payload Too Large (the host allows ${MAX_REQUEST_BODY_BYTES} bytes)`);
-    const body = read.body;
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-    }
-    const request = new HttpRequest({
-      method: req.method ?? 'GET',
-      url: url.toString(),
-      headers,
-      params,
-      body: body.length > 0 ? { bytes: body } : undefined,
-    });
-    const context = contextFor(fn.registration);
-    let result: unknown;
-    try {
-      result = await fn.registration.handler(request, context);
-    } catch (err) {
-      logger(
-        'error',
-        `[${fn.registration.name}] ${request.method} ${redactUrl(url.pathname)} failed: ${describeError(err)}`,
-      );
-      return sendText(res, 500, 'Internal Server Error');
-    }
-    if (result === undefined) {
-      const out = Object.entries(fn.registration.bindings).find(
-        ([n, b]) => b.type === 'http' && n !== '$return',
-      );
-      result = out ? context.extraOutputs.get(out[0]) : undefined;
-    }
-    if (result === undefined || result === null) {
-      res.writeHead(204);
-      res.end();
-      return;
-    }
-    await writeHttpResponse(res, result);
-  }
-
-  async function serveAdmin(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
-    const name = decodeURIComponent(url.pathname.slice('/admin/functions/'.length));
-    const denied = checkKey('admin', req, url);
-    if (denied) return sendText(res, 401, denied);
-    const text = (await readBytes(req)).toString('utf8');
-    let input: unknown;
-    try {
-      input = text ? (JSON.parse(text) as { input?: unknown }).input : undefined;
-    } catch {
-      return sendText(res, 400, 'Body must be JSON: {"input": "..."}');
-    }
-    if (timers.has(name)) {
-      void host.fireTimer(name).catch(() => undefined);
-      return sendText(res, 202, '');
-    }
-    if (blobs.has(name) && typeof input === 'string') {
-      const registration = blobs.get(name)!;
-      const watcher = watchers.find((w) => w.registration === registration);
-      if (!watcher)
-        return sendText(res, 400, `Blob function ${name} has no watcher (startBlobWatchers: false)`);
-      void watcher.pollNow();
-      return sendText(res, 202, '');
-    }
-    return sendText(res, 404, `No timer or blob function named ${name}`);
-  }
-
-  // ---- start ---------------------------------------------------------------------------------
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const server = hostServer(hostHttp, clock, logger);
+  const port = await listen(server, options.port ?? 0);
   const origin = `http://127.0.0.1:${port}`;
-  const durableSettings: DurableApiSettings = { origin, taskHub, systemKey: functionKey };
-  bound.durable = durableSettings;
-
-  // durable-functions rewrites client URLs to localhost:7071 when WEBSITE_HOSTNAME is unset or 0.0.0.0.
-  const previousHostname = process.env.WEBSITE_HOSTNAME;
-  const setHostname = !previousHostname || previousHostname.includes('0.0.0.0');
-  if (setHostname) process.env.WEBSITE_HOSTNAME = `127.0.0.1:${port}`;
+  bound.durable = { origin, taskHub, systemKey: functionKey };
+  const restoreHostname = pointDurableClientsAt(port);
 
   // Resumed only now: activities of resumed orchestrations need the durable client binding's URLs.
-  let stateWriter: EngineStateWriter | undefined;
-  if (options.durableStateFile) {
-    const saved = readEngineState(options.durableStateFile);
-    if (saved) {
-      engine.importState(saved);
-      const running = saved.instances.filter(
-        (i) => !['Completed', 'Failed', 'Terminated'].includes(i.runtimeStatus),
-      );
-      logger(
-        'info',
-        `Durable state: ${saved.instances.length} instance(s) loaded, ${running.length} resumed`,
-      );
-    }
-    stateWriter = writeEngineStatePeriodically(engine, options.durableStateFile);
-  }
+  const stateWriter = options.durableStateFile
+    ? resumeDurableState(engine, options.durableStateFile, logger)
+    : undefined;
 
-  if (options.startTimers !== false) for (const t of timers.values()) t.start();
-  try {
-    await Promise.all(watchers.map((w) => w.start()));
-  } catch (err) {
-    await closeServer(server);
-    throw err;
-  }
+  await startTriggers(index, options.startTimers !== false, server);
   logger(
     'info',
-    `Local Functions host on ${origin}/${routePrefix} · ${httpFunctions.length} HTTP, ${timers.size} timer, ` +
-      `${blobs.size} blob function(s) · key for function/admin routes: ${functionKey}`,
+    `Local Functions host on ${origin}/${routePrefix} · ${index.http.length} HTTP, ${index.timers.size} timer, ` +
+      `${index.blobs.size} blob function(s) · key for function/admin routes: ${functionKey}`,
   );
-
-  let stopped = false;
-  const host: LocalHost = {
+  return new RunningLocalHost({
     baseUrl: `${origin}${routePrefix ? `/${routePrefix}` : ''}`,
     origin,
     port,
     engine,
     clock,
     functionKey,
-    durableClientBindingData: durableClientBindingData(durableSettings),
-    fireTimer(name) {
-      const runner = timers.get(name);
-      if (!runner)
-        return Promise.reject(
-          new Error(
-            `No timer function named "${name}"; timers: ${[...timers.keys()].join(', ') || '(none)'}`,
-          ),
-        );
-      return runner.fireNow();
-    },
-    invokeBlob(name, blobPath, content, properties = {}) {
-      const registration = blobs.get(name);
-      if (!registration) return Promise.reject(new Error(`No blob function named "${name}"`));
-      // Same %SETTING% resolution as the watchers, so `%EXPORTS_CONTAINER%/{blobPath}` works here too.
-      const pattern = parseBlobPath(
-        resolveSettings(String(registration.trigger.path), env, `function ${name}`),
-      );
-      const [container, ...rest] = blobPath.replace(/^\/+/, '').split('/');
-      const blobName = rest.join('/');
-      const params = container === pattern.container ? matchBlobPath(pattern, blobName) : undefined;
-      if (!params) {
-        return Promise.reject(
-          new Error(
-            `blobPath "${blobPath}" does not match ${name}'s path "${String(registration.trigger.path)}"`,
-          ),
-        );
-      }
-      const bytes = typeof content === 'string' ? Buffer.from(content) : content;
-      return invokeBlobDelivery(registration, {
-        blobPath: `${container}/${blobName}`,
-        content: bytes,
-        uri: `${origin}/devstoreaccount1/${container}/${blobName}`,
-        params,
-        properties: {
-          contentLength: bytes.length,
-          eTag: `"0x${randomUUID().replace(/-/g, '').slice(0, 15).toUpperCase()}"`,
-          ...properties,
-        },
-        metadata: {},
-      });
-    },
-    async pollBlobs() {
-      await Promise.all(watchers.map((w) => w.pollNow()));
-    },
-    nextTimerRuns() {
-      return Object.fromEntries([...timers].map(([name, t]) => [name, t.nextRun]));
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      for (const t of timers.values()) t.stop();
-      for (const w of watchers) w.stop();
+    durableClientBindingData: durableClientBindingData(bound.durable),
+    env,
+    index,
+    indexDeps,
+    stop: async () => {
       engine.stop();
       stateWriter?.stop();
       await closeServer(server);
-      if (setHostname && process.env.WEBSITE_HOSTNAME === `127.0.0.1:${port}`) {
-        if (previousHostname === undefined) delete process.env.WEBSITE_HOSTNAME;
-        else process.env.WEBSITE_HOSTNAME = previousHostname;
-      }
+      restoreHostname();
     },
-  };
-  return host;
-}
-
-function isHttpResponse(value: unknown): value is HttpResponse {
-  return (
-    value instanceof HttpResponse ||
-    (typeof value === 'object' &&
-      value !== null &&
-      typeof (value as HttpResponse).arrayBuffer === 'function' &&
-      (value as HttpResponse).headers instanceof Headers)
-  );
-}
-
-async function writeHttpResponse(res: http.ServerResponse, result: unknown): Promise<void> {
-  const response = isHttpResponse(result) ? result : new HttpResponse(result as HttpResponseInit);
-  const headers: Record<string, string | string[]> = {};
-  response.headers.forEach((value, name) => {
-    headers[name] = value;
   });
-  const cookies = (response.cookies ?? []).map(
-    (c) =>
-      `${c.name}=${c.value}` +
-      (c.path ? `; Path=${c.path}` : '') +
-      (c.domain ? `; Domain=${c.domain}` : '') +
-      (c.maxAge !== undefined ? `; Max-Age=${c.maxAge}` : '') +
-      (c.expires ? `; Expires=${new Date(c.expires).toUTCString()}` : '') +
-      (c.secure ? '; Secure' : '') +
-      (c.httpOnly ? '; HttpOnly' : '') +
-      (c.sameSite ? `; SameSite=${c.sameSite}` : ''),
-  );
-  if (cookies.length > 0) headers['set-cookie'] = cookies;
-  const body = Buffer.from(await response.arrayBuffer());
-  res.writeHead(response.status, headers);
-  res.end(body);
 }
 
-function sendText(res: http.ServerResponse, status: number, text: string): void {
-  res.writeHead(status, text ? { 'Content-Type': 'text/plain; charset=utf-8' } : {});
-  res.end(text);
+/** The host's HTTP server: every request tracked on the clock; an unexpected failure answers 500. */
+function hostServer(hostHttp: HostHttp, clock: Clock, logger: HostLogger): http.Server {
+  return http.createServer((req, res) => {
+    void clock.track(hostHttp.serve(req, res)).catch((err) => {
+      logger('error', `HTTP ${req.method} ${redactUrl(req.url)}: ${describeError(err)}`);
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
 }
 
-/** Query strings may carry SAS tokens or keys: logs get the path only. */
-function redactUrl(url: string | undefined): string {
-  return (url ?? '').split('?')[0] ?? '';
+/** Starts the timer schedules (unless a test drives them) and the blob watchers; a watcher that
+ * cannot start closes the server. */
+async function startTriggers(index: FunctionIndex, startTimers: boolean, server: http.Server): Promise<void> {
+  if (startTimers) for (const t of index.timers.values()) t.start();
+  try {
+    await Promise.all(index.watchers.map((w) => w.start()));
+  } catch (err) {
+    await closeServer(server);
+    throw err;
+  }
+}
+
+async function listen(server: http.Server, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** durable-functions rewrites client URLs to localhost:7071 when WEBSITE_HOSTNAME is unset or
+ * 0.0.0.0: point it at this host. Returns what puts the previous value back. */
+function pointDurableClientsAt(port: number): () => void {
+  const previousHostname = process.env.WEBSITE_HOSTNAME;
+  const setHostname = !previousHostname || previousHostname.includes('0.0.0.0');
+  if (setHostname) process.env.WEBSITE_HOSTNAME = `127.0.0.1:${port}`;
+  return () => {
+    if (setHostname && process.env.WEBSITE_HOSTNAME === `127.0.0.1:${port}`) {
+      if (previousHostname === undefined) delete process.env.WEBSITE_HOSTNAME;
+      else process.env.WEBSITE_HOSTNAME = previousHostname;
+    }
+  };
+}
+
+/** Loads the engine's saved instances (if the file exists) and keeps writing them to it. */
+function resumeDurableState(engine: DurableEngine, file: string, logger: HostLogger): EngineStateWriter {
+  const saved = readEngineState(file);
+  if (saved) {
+    engine.importState(saved);
+    const running = saved.instances.filter(
+      (i) => !['Completed', 'Failed', 'Terminated'].includes(i.runtimeStatus),
+    );
+    logger('info', `Durable state: ${saved.instances.length} instance(s) loaded, ${running.length} resumed`);
+  }
+  return writeEngineStatePeriodically(engine, file);
+}
+
+interface RunningParts {
+  baseUrl: string;
+  origin: string;
+  port: number;
+  engine: DurableEngine;
+  clock: Clock;
+  functionKey: string;
+  durableClientBindingData: DurableClientBindingData;
+  env: HostEnv;
+  index: FunctionIndex;
+  indexDeps: IndexDeps;
+  /** Stops the engine, the state file and the server (after timers and watchers are stopped). */
+  stop: () => Promise<void>;
+}
+
+class RunningLocalHost implements LocalHost {
+  readonly baseUrl: string;
+  readonly origin: string;
+  readonly port: number;
+  readonly engine: DurableEngine;
+  readonly clock: Clock;
+  readonly functionKey: string;
+  readonly durableClientBindingData: DurableClientBindingData;
+  private stopped = false;
+
+  constructor(private readonly parts: RunningParts) {
+    this.baseUrl = parts.baseUrl;
+    this.origin = parts.origin;
+    this.port = parts.port;
+    this.engine = parts.engine;
+    this.clock = parts.clock;
+    this.functionKey = parts.functionKey;
+    this.durableClientBindingData = parts.durableClientBindingData;
+  }
+
+  fireTimer(name: string): Promise<unknown> {
+    const timers = this.parts.index.timers;
+    const runner = timers.get(name);
+    if (!runner)
+      return Promise.reject(
+        new Error(`No timer function named "${name}"; timers: ${[...timers.keys()].join(', ') || '(none)'}`),
+      );
+    return runner.fireNow();
+  }
+
+  invokeBlob(
+    name: string,
+    blobPath: string,
+    content: Buffer | string,
+    properties: Record<string, unknown> = {},
+  ): Promise<unknown> {
+    const registration = this.parts.index.blobs.get(name);
+    if (!registration) return Promise.reject(new Error(`No blob function named "${name}"`));
+    // Same %SETTING% resolution as the watchers, so `%EXPORTS_CONTAINER%/{blobPath}` works here too.
+    const pattern = parseBlobPath(
+      resolveSettings(String(registration.trigger.path), this.parts.env, `function ${name}`),
+    );
+    const [container, ...rest] = blobPath.replace(/^\/+/, '').split('/');
+    const blobName = rest.join('/');
+    const params = container === pattern.container ? matchBlobPath(pattern, blobName) : undefined;
+    if (!params) {
+      return Promise.reject(
+        new Error(
+          `blobPath "${blobPath}" does not match ${name}'s path "${String(registration.trigger.path)}"`,
+        ),
+      );
+    }
+    const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+    return invokeBlobDelivery(this.parts.indexDeps, registration, {
+      blobPath: `${container}/${blobName}`,
+      content: bytes,
+      uri: `${this.origin}/devstoreaccount1/${container}/${blobName}`,
+      params,
+      properties: {
+        contentLength: bytes.length,
+        eTag: `"0x${randomUUID().replace(/-/g, '').slice(0, 15).toUpperCase()}"`,
+        ...properties,
+      },
+      metadata: {},
+    });
+  }
+
+  async pollBlobs(): Promise<void> {
+    await Promise.all(this.parts.index.watchers.map((w) => w.pollNow()));
+  }
+
+  nextTimerRuns(): Record<string, Date | undefined> {
+    return Object.fromEntries([...this.parts.index.timers].map(([name, t]) => [name, t.nextRun]));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.parts.index.timers.values()) t.stop();
+    for (const w of this.parts.index.watchers) w.stop();
+    await this.parts.stop();
+  }
 }
