@@ -10,9 +10,9 @@ import { randomUUID } from 'node:crypto';
 import type { InvocationContext } from '@azure/functions';
 
 import { redactSecrets } from '../../../src/domain/redact';
-import { type Clock, RealClock, type TimerHandle } from '../clock';
+import { type Clock, RealClock } from '../clock';
 import { type CapturedRegistration, registrations as capturedRegistrations } from '../functionsCoreStub';
-import { consoleLogger, createInvocationContext, describeError, type HostLogger } from '../invocation';
+import { consoleLogger, describeError, type HostLogger } from '../invocation';
 import {
   actionSignature,
   ActionType,
@@ -24,35 +24,48 @@ import {
   type OrchestratorAction,
   type OrchestratorStateLike,
   retryDelayMs,
-  type RetryOptionsLike,
   roundTrip,
   timeSpanMs,
 } from './history';
+import {
+  allocatesIds,
+  DurableEngineError,
+  type Instance,
+  matches,
+  newInstance,
+  type OrchestrationStatus,
+  type ParentLink,
+  type RuntimeStatus,
+  statusOf,
+  type StatusQuery,
+  type TaskEntry,
+  TERMINAL,
+  validateInstanceId,
+  type Work,
+  workFor,
+} from './instance';
+import {
+  type ActivityHost,
+  DEFAULT_LONG_TIMER_INTERVAL,
+  DEFAULT_MAX_SHORT_TIMER,
+  findOrchestrator,
+  invokeActivity,
+  invokeOrchestrator,
+  type OrchestratorAnswer,
+  type ReplaySettings,
+} from './invoke';
 import { customStatusProblem } from './limits';
+import { determinismProblem, lastOrchestratorStarted, unconsumedEvents } from './replay';
+import { type EngineState, restoreInstance, type SavedInstance, saveInstance } from './savedState';
+import { Semaphore } from './semaphore';
 
-export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated' | 'ContinuedAsNew';
-const TERMINAL: ReadonlySet<RuntimeStatus> = new Set(['Completed', 'Failed', 'Terminated']);
-
-export interface OrchestrationStatus {
-  instanceId: string;
-  name: string;
-  input: unknown;
-  output: unknown;
-  customStatus: unknown;
-  runtimeStatus: RuntimeStatus;
-  createdTime: Date;
-  lastUpdatedTime: Date;
-  parentInstanceId?: string;
-  history?: HistoryEvent[];
-}
-
-export interface StatusQuery {
-  runtimeStatus?: RuntimeStatus[];
-  createdTimeFrom?: Date;
-  createdTimeTo?: Date;
-  instanceIdPrefix?: string;
-  showInput?: boolean;
-}
+export {
+  DurableEngineError,
+  type OrchestrationStatus,
+  type RuntimeStatus,
+  type StatusQuery,
+} from './instance';
+export type { EngineState, SavedInstance } from './savedState';
 
 export interface DurableEngineOptions {
   clock?: Clock;
@@ -69,62 +82,6 @@ export interface DurableEngineOptions {
   logger?: HostLogger;
 }
 
-export class DurableEngineError extends Error {
-  constructor(
-    message: string,
-    readonly code: 'NotFound' | 'AlreadyExists' | 'NotRunning' | 'BadRequest',
-  ) {
-    super(message);
-    this.name = 'DurableEngineError';
-  }
-}
-
-interface ParentLink {
-  instanceId: string;
-  taskId: number;
-  generation: number;
-}
-
-interface Work {
-  kind: 'activity' | 'subOrchestration';
-  name: string;
-  input: unknown;
-  instanceId?: string;
-  retry?: { options: RetryOptionsLike; failures: number; firstAttemptAt: number };
-}
-
-type TaskEntry =
-  | { role: 'attempt'; work: Work }
-  | { role: 'retryTimer'; work: Work }
-  | { role: 'timer'; finalFireAt: number; long: boolean };
-
-interface Instance {
-  instanceId: string;
-  name: string;
-  input: unknown;
-  output: unknown;
-  customStatus: unknown;
-  runtimeStatus: RuntimeStatus;
-  createdTime: Date;
-  lastUpdatedTime: Date;
-  history: HistoryEvent[];
-  parent?: ParentLink;
-  generation: number;
-  inbox: HistoryEvent[];
-  busy: boolean;
-  nextId: number;
-  actionCount: number;
-  signatures: string[];
-  /** Flattened action index → its timer entry (a long timer owns several sequence ids). */
-  timersByAction: Map<number, TaskEntry>;
-  tasks: Map<number, TaskEntry>;
-  timers: Map<number, TimerHandle>;
-}
-
-const DEFAULT_MAX_SHORT_TIMER = '6.00:00:00';
-const DEFAULT_LONG_TIMER_INTERVAL = '3.00:00:00';
-const OUT_OF_PROC_LABEL = '$OutOfProcData$:';
-
 export class DurableEngine {
   readonly clock: Clock;
   private readonly instances = new Map<string, Instance>();
@@ -135,11 +92,13 @@ export class DurableEngine {
   private readonly longIntervalMs: number;
   private readonly logger: HostLogger;
   private readonly activitySlots: Semaphore;
+  private readonly replaySettings: ReplaySettings;
+  private readonly activityHost: ActivityHost;
   private stopped = false;
   /** Each instance as of its last consistent point (no episode half done): what exportState returns. */
   private readonly checkpoints = new Map<string, SavedInstance>();
 
-  constructor(private readonly options: DurableEngineOptions = {}) {
+  constructor(options: DurableEngineOptions = {}) {
     this.clock = options.clock ?? new RealClock();
     this.registrationList = options.registrations ?? capturedRegistrations;
     this.schemaVersion = options.schemaVersion ?? 3;
@@ -151,13 +110,24 @@ export class DurableEngine {
     if (!Number.isInteger(slots) || slots < 1)
       throw new Error('maxConcurrentActivities: expected a positive integer');
     this.activitySlots = new Semaphore(slots);
+    this.replaySettings = {
+      schemaVersion: this.schemaVersion,
+      maximumShortTimerDuration: options.maximumShortTimerDuration,
+      longRunningTimerIntervalDuration: options.longRunningTimerIntervalDuration,
+      logger: this.logger,
+    };
+    this.activityHost = {
+      registrations: this.registrationList,
+      createContext: options.createContext,
+      logger: this.logger,
+    };
   }
 
   // ---- client operations -------------------------------------------------------------------
 
   /** Starts an orchestration; refuses an id whose instance is still Pending/Running, as the host does. */
   startNew(name: string, options: { instanceId?: string; input?: unknown } = {}): string {
-    this.orchestratorRegistration(name);
+    findOrchestrator(this.registrationList, name);
     const instanceId = options.instanceId ?? randomUUID().replace(/-/g, '');
     validateInstanceId(instanceId);
     this.create(name, instanceId, roundTrip(options.input), undefined);
@@ -169,13 +139,13 @@ export class DurableEngine {
     options: { showHistory?: boolean; showInput?: boolean } = {},
   ): OrchestrationStatus | undefined {
     const inst = this.instances.get(instanceId);
-    return inst ? this.snapshot(inst, options.showInput ?? true, options.showHistory ?? false) : undefined;
+    return inst ? statusOf(inst, options.showInput ?? true, options.showHistory ?? false) : undefined;
   }
 
   listInstances(query: StatusQuery = {}): OrchestrationStatus[] {
     return [...this.instances.values()]
       .filter((inst) => matches(inst, query))
-      .map((inst) => this.snapshot(inst, query.showInput ?? false, false));
+      .map((inst) => statusOf(inst, query.showInput ?? false, false));
   }
 
   /** Delivers an external event. Events raised before the orchestrator waits are kept in its history,
@@ -254,7 +224,12 @@ export class DurableEngine {
     signatures: string[];
   }> {
     const inst = this.requireInstance(instanceId);
-    const result = await this.invokeOrchestrator(inst, inst.history);
+    const result = await invokeOrchestrator(
+      findOrchestrator(this.registrationList, inst.name),
+      inst,
+      inst.history,
+      this.replaySettings,
+    );
     const decided = result.state ?? result.failedState;
     const actions = decided ? flattenActions(decided.actions) : [];
     return { ...result, signatures: actions.map(actionSignature) };
@@ -320,27 +295,7 @@ export class DurableEngine {
       );
     }
     const now = new Date(this.clock.now());
-    const inst: Instance = {
-      instanceId,
-      name,
-      input,
-      output: null,
-      customStatus: null,
-      runtimeStatus: 'Pending',
-      createdTime: now,
-      lastUpdatedTime: now,
-      history: [],
-      parent,
-      generation: (existing?.generation ?? 0) + 1,
-      inbox: [],
-      busy: false,
-      nextId: 0,
-      actionCount: 0,
-      signatures: [],
-      timersByAction: new Map(),
-      tasks: new Map(),
-      timers: new Map(),
-    };
+    const inst = newInstance(name, instanceId, input, parent, (existing?.generation ?? 0) + 1, now);
     this.instances.set(instanceId, inst);
     this.enqueue(inst, this.executionStarted(inst), inst.generation);
     this.notify(inst);
@@ -402,62 +357,26 @@ export class DurableEngine {
   private takeBatch(inst: Instance): HistoryEvent[] {
     const first = inst.inbox.shift()!;
     const batch = [first];
-    if (this.allocates(inst, first)) return batch;
-    while (inst.inbox.length > 0 && !this.allocates(inst, inst.inbox[0]!)) batch.push(inst.inbox.shift()!);
+    if (allocatesIds(inst, first)) return batch;
+    while (inst.inbox.length > 0 && !allocatesIds(inst, inst.inbox[0]!)) batch.push(inst.inbox.shift()!);
     return batch;
-  }
-
-  private allocates(inst: Instance, event: HistoryEvent): boolean {
-    if (
-      event.EventType === EventType.TaskFailed ||
-      event.EventType === EventType.SubOrchestrationInstanceFailed
-    ) {
-      const entry = inst.tasks.get(event.TaskScheduledId as number);
-      return entry?.role === 'attempt' && entry.work.retry !== undefined;
-    }
-    if (event.EventType === EventType.TimerFired) {
-      const entry = inst.tasks.get(event.TimerId as number);
-      return entry?.role === 'retryTimer' || (entry?.role === 'timer' && entry.long);
-    }
-    return false;
   }
 
   /** One orchestrator episode: append [OrchestratorStarted, ...events], replay, schedule new actions. */
   private async episode(inst: Instance, events: HistoryEvent[]): Promise<void> {
     const generation = inst.generation;
-    const fireAt = Math.max(
-      0,
-      ...events.map((e) => (e.EventType === EventType.TimerFired ? Date.parse(String(e.FireAt)) : 0)),
+    const ts = this.appendEpisode(inst, events);
+    const result = await invokeOrchestrator(
+      findOrchestrator(this.registrationList, inst.name),
+      inst,
+      inst.history,
+      this.replaySettings,
     );
-    const lastStart = lastOrchestratorStarted(inst.history);
-    const ts = Math.max(this.clock.now(), fireAt, lastStart);
-    for (const e of inst.history) e.IsPlayed = true;
-    inst.history.push(this.event(EventType.OrchestratorStarted, {}, ts));
-    for (const event of events) {
-      event.Timestamp = new Date(ts).toISOString();
-      inst.history.push(event);
-      if (event.EventType === EventType.ExecutionStarted) inst.runtimeStatus = 'Running';
-      this.beforeReplay(inst, event, ts);
-    }
-
-    const result = await this.invokeOrchestrator(inst, inst.history);
     if (inst.generation !== generation || TERMINAL.has(inst.runtimeStatus)) return;
-    const oversized = result.state ? customStatusProblem(result.state.customStatus) : undefined;
-    if (oversized) {
-      this.fail(inst, `Orchestrator function '${inst.name}' failed: ${oversized}`);
-      return;
-    }
-    if (result.state) inst.customStatus = roundTrip(result.state.customStatus) ?? null;
-    if (result.error !== undefined || !result.state) {
-      this.fail(
-        inst,
-        `Orchestrator function '${inst.name}' failed: ${result.error ?? 'no result'}`,
-        result.error,
-      );
-      return;
-    }
-    const actions = flattenActions(result.state.actions);
-    const mismatch = this.checkDeterminism(inst, actions);
+    const state = this.acceptAnswer(inst, result);
+    if (!state) return;
+    const actions = flattenActions(state.actions);
+    const mismatch = determinismProblem(inst, actions);
     if (mismatch) {
       this.fail(inst, mismatch);
       return;
@@ -478,12 +397,52 @@ export class DurableEngine {
     inst.history.push(this.event(EventType.OrchestratorCompleted, {}, ts));
     inst.lastUpdatedTime = new Date(this.clock.now());
 
-    if (result.state.isDone) {
+    if (state.isDone) {
       if (continueAsNew) this.continueAsNew(inst, continueAsNew, actions);
-      else this.complete(inst, roundTrip(result.state.output));
+      else this.complete(inst, roundTrip(state.output));
     } else {
       this.notify(inst);
     }
+  }
+
+  /** Appends OrchestratorStarted and the events at the episode's time (never before the last
+   * episode's or a firing timer's), marking the earlier history played; returns that time. */
+  private appendEpisode(inst: Instance, events: HistoryEvent[]): number {
+    const fireAt = Math.max(
+      0,
+      ...events.map((e) => (e.EventType === EventType.TimerFired ? Date.parse(String(e.FireAt)) : 0)),
+    );
+    const lastStart = lastOrchestratorStarted(inst.history);
+    const ts = Math.max(this.clock.now(), fireAt, lastStart);
+    for (const e of inst.history) e.IsPlayed = true;
+    inst.history.push(this.event(EventType.OrchestratorStarted, {}, ts));
+    for (const event of events) {
+      event.Timestamp = new Date(ts).toISOString();
+      inst.history.push(event);
+      if (event.EventType === EventType.ExecutionStarted) inst.runtimeStatus = 'Running';
+      this.beforeReplay(inst, event, ts);
+    }
+    return ts;
+  }
+
+  /** The orchestrator's state with its custom status taken; the instance failed (undefined) when it
+   * threw, answered nothing, or set a custom status over the limit. */
+  private acceptAnswer(inst: Instance, result: OrchestratorAnswer): OrchestratorStateLike | undefined {
+    const oversized = result.state ? customStatusProblem(result.state.customStatus) : undefined;
+    if (oversized) {
+      this.fail(inst, `Orchestrator function '${inst.name}' failed: ${oversized}`);
+      return undefined;
+    }
+    if (result.state) inst.customStatus = roundTrip(result.state.customStatus) ?? null;
+    if (result.error !== undefined || !result.state) {
+      this.fail(
+        inst,
+        `Orchestrator function '${inst.name}' failed: ${result.error ?? 'no result'}`,
+        result.error,
+      );
+      return undefined;
+    }
+    return result.state;
   }
 
   /** Ids the library allocates while replaying `event` itself (retries, long-timer steps). */
@@ -527,19 +486,7 @@ export class DurableEngine {
       case ActionType.CallActivityWithRetry:
       case ActionType.CallSubOrchestrator:
       case ActionType.CallSubOrchestratorWithRetry: {
-        const activity =
-          action.actionType === ActionType.CallActivity ||
-          action.actionType === ActionType.CallActivityWithRetry;
-        const withRetry =
-          action.actionType === ActionType.CallActivityWithRetry ||
-          action.actionType === ActionType.CallSubOrchestratorWithRetry;
-        const work: Work = {
-          kind: activity ? 'activity' : 'subOrchestration',
-          name: String(action.functionName),
-          input: activity ? decodeProcessedInput(action.input) : roundTrip(action.input),
-          instanceId: action.instanceId || undefined,
-          retry: withRetry ? { options: action.retryOptions!, failures: 0, firstAttemptAt: ts } : undefined,
-        };
+        const work = workFor(action, ts);
         this.startWork(inst, inst.nextId++, work);
         return;
       }
@@ -613,34 +560,14 @@ export class DurableEngine {
   }
 
   private async runActivity(inst: Instance, id: number, work: Work, generation: number): Promise<void> {
-    const completion = await this.activitySlots.run(() => this.invokeActivity(work.name, work.input));
+    const completion = await this.activitySlots.run(() =>
+      invokeActivity(this.activityHost, work.name, work.input),
+    );
     const event =
       'result' in completion
         ? this.event(EventType.TaskCompleted, { TaskScheduledId: id, Result: completion.result })
         : this.event(EventType.TaskFailed, { TaskScheduledId: id, ...completion.failure });
     this.enqueue(inst, event, generation);
-  }
-
-  private async invokeActivity(
-    name: string,
-    input: unknown,
-  ): Promise<{ result: string } | { failure: Record<string, unknown> }> {
-    const registration = this.registrationList.find(
-      (r) => r.name === name && r.trigger.type === 'activityTrigger',
-    );
-    if (!registration) {
-      const message = `The function '${name}' doesn't exist, is disabled, or is not an activity function.`;
-      return { failure: { Reason: message, Details: message } };
-    }
-    try {
-      const context =
-        this.options.createContext?.(registration) ??
-        createInvocationContext(registration, { logger: this.logger });
-      const result: unknown = await registration.handler(input, context);
-      return { result: JSON.stringify(result === undefined ? null : result) };
-    } catch (err) {
-      return { failure: activityFailure(name, err) };
-    }
   }
 
   private startSubOrchestration(inst: Instance, id: number, work: Work): void {
@@ -655,7 +582,7 @@ export class DurableEngine {
     );
     const parent: ParentLink = { instanceId: inst.instanceId, taskId: id, generation: inst.generation };
     try {
-      this.orchestratorRegistration(work.name);
+      findOrchestrator(this.registrationList, work.name);
       this.create(work.name, childId, work.input, parent);
     } catch (err) {
       const message = describeError(err);
@@ -741,70 +668,6 @@ export class DurableEngine {
     this.notify(inst);
   }
 
-  // ---- invoking the library ----------------------------------------------------------------
-
-  private async invokeOrchestrator(
-    inst: Instance,
-    history: HistoryEvent[],
-  ): Promise<{ state?: OrchestratorStateLike; error?: string; failedState?: OrchestratorStateLike }> {
-    const registration = this.orchestratorRegistration(inst.name);
-    const trigger = {
-      // The library mutates events (Timestamp → Date): give it a copy, as the host gives it JSON.
-      history: JSON.parse(JSON.stringify(history)) as HistoryEvent[],
-      input: inst.input,
-      instanceId: inst.instanceId,
-      isReplaying: history.some((e) => e.IsPlayed),
-      parentInstanceId: inst.parent?.instanceId,
-      upperSchemaVersion: Math.min(this.schemaVersion, 2),
-      ...(this.schemaVersion >= 3 ? { upperSchemaVersionNew: this.schemaVersion } : {}),
-      maximumShortTimerDuration: this.options.maximumShortTimerDuration ?? DEFAULT_MAX_SHORT_TIMER,
-      longRunningTimerIntervalDuration:
-        this.options.longRunningTimerIntervalDuration ?? DEFAULT_LONG_TIMER_INTERVAL,
-      defaultHttpAsyncRequestSleepTimeMillseconds: 30_000,
-    };
-    const context = createInvocationContext(registration, { logger: this.logger });
-    try {
-      const state = (await registration.handler(trigger, context)) as OrchestratorStateLike;
-      return { state };
-    } catch (err) {
-      return orchestratorFailure(err);
-    }
-  }
-
-  private checkDeterminism(inst: Instance, actions: OrchestratorAction[]): string | undefined {
-    const known = Math.min(inst.actionCount, actions.length);
-    for (let i = 0; i < known; i++) {
-      const now = actionSignature(actions[i]!);
-      if (now !== inst.signatures[i]) {
-        return (
-          `Non-deterministic orchestrator '${inst.name}': on replay, action #${i} is ${now} ` +
-          `but the first run scheduled ${inst.signatures[i]}. Orchestrators must not branch on time, randomness or I/O.`
-        );
-      }
-    }
-    if (actions.length < inst.actionCount) {
-      return `Non-deterministic orchestrator '${inst.name}': on replay it scheduled ${actions.length} actions, the first run ${inst.actionCount}.`;
-    }
-    return undefined;
-  }
-
-  private orchestratorRegistration(name: string): CapturedRegistration {
-    const found = this.registrationList.find(
-      (r) => r.name === name && r.trigger.type === 'orchestrationTrigger',
-    );
-    if (!found) {
-      const known = this.registrationList
-        .filter((r) => r.trigger.type === 'orchestrationTrigger')
-        .map((r) => r.name)
-        .join(', ');
-      throw new DurableEngineError(
-        `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function. Orchestrators: ${known || '(none)'}`,
-        'BadRequest',
-      );
-    }
-    return found;
-  }
-
   // ---- helpers -----------------------------------------------------------------------------
 
   private event(type: number, fields: Record<string, unknown>, at?: number): HistoryEvent {
@@ -823,240 +686,9 @@ export class DurableEngine {
     return inst;
   }
 
-  private snapshot(inst: Instance, showInput: boolean, showHistory: boolean): OrchestrationStatus {
-    return {
-      instanceId: inst.instanceId,
-      name: inst.name,
-      input: showInput ? (inst.input ?? null) : null,
-      output: inst.output ?? null,
-      customStatus: inst.customStatus ?? null,
-      runtimeStatus: inst.runtimeStatus,
-      createdTime: inst.createdTime,
-      lastUpdatedTime: inst.lastUpdatedTime,
-      ...(inst.parent ? { parentInstanceId: inst.parent.instanceId } : {}),
-      ...(showHistory ? { history: inst.history.map((e) => ({ ...e })) } : {}),
-    };
-  }
-
   private notify(inst: Instance): void {
     if (this.listeners.size === 0) return;
-    const status = this.snapshot(inst, true, false);
+    const status = statusOf(inst, true, false);
     for (const listener of [...this.listeners]) listener(status);
-  }
-}
-
-/** One instance as exportState saves it: the Instance minus live handles, with shared objects
- * (a task's Work is shared by its attempts and retry timers) stored once and referred to by index. */
-export interface SavedInstance {
-  instanceId: string;
-  name: string;
-  input: unknown;
-  output: unknown;
-  customStatus: unknown;
-  runtimeStatus: RuntimeStatus;
-  createdTime: string;
-  lastUpdatedTime: string;
-  history: HistoryEvent[];
-  parent?: ParentLink;
-  generation: number;
-  inbox: HistoryEvent[];
-  nextId: number;
-  actionCount: number;
-  signatures: string[];
-  works: Work[];
-  tasks: [number, { role: 'attempt' | 'retryTimer'; work: number } | Extract<TaskEntry, { role: 'timer' }>][];
-  /** Flattened action index → the first task id holding that timer entry. */
-  timersByAction: [number, number][];
-  outstandingTimers: number[];
-}
-
-export interface EngineState {
-  version: 1;
-  instances: SavedInstance[];
-}
-
-function saveInstance(inst: Instance): SavedInstance {
-  const works: Work[] = [];
-  const workIndex = (work: Work) => {
-    const at = works.indexOf(work);
-    return at >= 0 ? at : works.push(work) - 1;
-  };
-  const tasks: SavedInstance['tasks'] = [...inst.tasks].map(([id, entry]) => [
-    id,
-    entry.role === 'timer' ? { ...entry } : { role: entry.role, work: workIndex(entry.work) },
-  ]);
-  const timersByAction: [number, number][] = [];
-  for (const [index, entry] of inst.timersByAction) {
-    const id = [...inst.tasks].find(([, e]) => e === entry)?.[0];
-    if (id !== undefined) timersByAction.push([index, id]);
-  }
-  return roundTrip({
-    instanceId: inst.instanceId,
-    name: inst.name,
-    input: inst.input,
-    output: inst.output,
-    customStatus: inst.customStatus,
-    runtimeStatus: inst.runtimeStatus,
-    createdTime: inst.createdTime.toISOString(),
-    lastUpdatedTime: inst.lastUpdatedTime.toISOString(),
-    history: inst.history,
-    ...(inst.parent ? { parent: inst.parent } : {}),
-    generation: inst.generation,
-    inbox: inst.inbox,
-    nextId: inst.nextId,
-    actionCount: inst.actionCount,
-    signatures: inst.signatures,
-    works,
-    tasks,
-    timersByAction,
-    outstandingTimers: [...inst.timers.keys()],
-  }) as SavedInstance;
-}
-
-function restoreInstance(saved: SavedInstance): Instance {
-  const tasks = new Map<number, TaskEntry>();
-  for (const [id, entry] of saved.tasks) {
-    tasks.set(
-      id,
-      entry.role === 'timer' ? { ...entry } : { role: entry.role, work: saved.works[entry.work]! },
-    );
-  }
-  const timersByAction = new Map<number, TaskEntry>();
-  for (const [index, id] of saved.timersByAction) {
-    const entry = tasks.get(id);
-    if (entry) timersByAction.set(index, entry);
-  }
-  return {
-    instanceId: saved.instanceId,
-    name: saved.name,
-    input: saved.input,
-    output: saved.output,
-    customStatus: saved.customStatus,
-    runtimeStatus: saved.runtimeStatus,
-    createdTime: new Date(saved.createdTime),
-    lastUpdatedTime: new Date(saved.lastUpdatedTime),
-    history: saved.history,
-    ...(saved.parent ? { parent: saved.parent } : {}),
-    generation: saved.generation,
-    inbox: saved.inbox,
-    busy: false,
-    nextId: saved.nextId,
-    actionCount: saved.actionCount,
-    signatures: saved.signatures,
-    timersByAction,
-    tasks,
-    timers: new Map(),
-  };
-}
-
-function matches(inst: Instance, q: StatusQuery): boolean {
-  if (q.runtimeStatus?.length && !q.runtimeStatus.includes(inst.runtimeStatus)) return false;
-  if (q.createdTimeFrom && inst.createdTime < q.createdTimeFrom) return false;
-  if (q.createdTimeTo && inst.createdTime > q.createdTimeTo) return false;
-  if (q.instanceIdPrefix && !inst.instanceId.startsWith(q.instanceIdPrefix)) return false;
-  return true;
-}
-
-function validateInstanceId(id: string): void {
-  if (typeof id !== 'string' || id.length === 0 || id.length > 256) {
-    throw new DurableEngineError('instanceId: expected 1-256 characters', 'BadRequest');
-  }
-  if (/[/\\#?]/.test(id) || /[\u0000-\u001f\u007f]/.test(id)) {
-    throw new DurableEngineError(
-      `instanceId "${id}": must not contain / \\ # ? or control characters`,
-      'BadRequest',
-    );
-  }
-}
-
-function lastOrchestratorStarted(history: HistoryEvent[]): number {
-  for (let i = history.length - 1; i >= 0; i--) {
-    if (history[i]!.EventType === EventType.OrchestratorStarted) return Date.parse(history[i]!.Timestamp);
-  }
-  return 0;
-}
-
-/** EventRaised events the orchestrator never waited for: carried into the next execution. */
-function unconsumedEvents(history: HistoryEvent[], actions: OrchestratorAction[]): HistoryEvent[] {
-  const waits = new Map<string, number>();
-  for (const a of actions) {
-    if (a.actionType === ActionType.WaitForExternalEvent) {
-      waits.set(String(a.externalEventName), (waits.get(String(a.externalEventName)) ?? 0) + 1);
-    }
-  }
-  const carried: HistoryEvent[] = [];
-  for (const e of history) {
-    if (e.EventType !== EventType.EventRaised) continue;
-    const name = String(e.Name);
-    const left = waits.get(name) ?? 0;
-    if (left > 0) waits.set(name, left - 1);
-    else carried.push(e);
-  }
-  return carried;
-}
-
-/** Reason/Details as the extension reports an activity failure; FailureDetails too when the
- * activity wrapper serialised structured details (an ExceptionPropertiesProvider is registered). */
-function activityFailure(name: string, err: unknown): Record<string, unknown> {
-  const message = err instanceof Error ? err.message : String(err);
-  let structured: Record<string, unknown> | undefined;
-  try {
-    const parsed = JSON.parse(message) as Record<string, unknown>;
-    if (parsed && typeof parsed.errorType === 'string' && typeof parsed.errorMessage === 'string')
-      structured = parsed;
-  } catch {
-    // a plain message
-  }
-  const shown = redactSecrets(structured ? String(structured.errorMessage) : message);
-  const stack = err instanceof Error && err.stack ? redactSecrets(err.stack) : shown;
-  const failure: Record<string, unknown> = {
-    Reason: `Activity function '${name}' failed: ${shown}`,
-    Details: stack,
-  };
-  if (structured) {
-    failure.FailureDetails = {
-      ErrorType: structured.errorType,
-      ErrorMessage: shown,
-      StackTrace: structured.stackTrace,
-      IsNonRetriable: structured.isNonRetriable ?? false,
-      Properties: structured.properties,
-    };
-  }
-  return failure;
-}
-
-/**
- * The orchestrator's own error text, and the state it had decided, out of the library's
- * OrchestrationFailureError envelope (`<message>$OutOfProcData$:<state JSON>`, the state's `error`
- * being the failed task's message); any other throw is its raw message.
- */
-function orchestratorFailure(err: unknown): { error: string; failedState?: OrchestratorStateLike } {
-  const message = err instanceof Error ? err.message : String(err);
-  const at = message.indexOf(OUT_OF_PROC_LABEL);
-  if (at >= 0) {
-    try {
-      const state = JSON.parse(message.slice(at + OUT_OF_PROC_LABEL.length)) as OrchestratorStateLike;
-      if (typeof state.error === 'string') return { error: state.error, failedState: state };
-    } catch {
-      // fall through to the raw message
-    }
-  }
-  return { error: message };
-}
-
-class Semaphore {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
   }
 }
