@@ -57,6 +57,29 @@ export interface AppServices {
   status: StatusRuntime;
 }
 
+/** The landing service's adapters: the catalog, the table of landings filed by path alone, the blob
+ * lister and the owner check. */
+function landingDeps(config: AppConfig, catalog: Catalog, costExports: CostExportsApi): LandingAdapters {
+  // Backfills run their own one-month exports named by backfillExportName: other landings skip
+  // the backfillRuns lookups.
+  const mayBelongToBackfill = (exportName: string) => parseBackfillExportName(exportName) !== undefined;
+  return {
+    catalog,
+    unresolved: unresolvedLandingTable(
+      createTableClient(config.storage.catalog, catalog.tableName('landings')),
+    ),
+    blobsIn: (container) => containerBlobLister(createContainerClient(config.storage.exports, container)),
+    mayBelongToBackfill,
+    owners: new LandingOwners({
+      catalog,
+      costExports,
+      // Azurite (path-style) answers for every account name: accounts are then not compared.
+      storageAccount: blobAccountName(config.storage.exports),
+      mayBelongToBackfill,
+    }),
+  };
+}
+
 /** Builds every adapter and service from settings. No I/O: the catalog's tables are created by the
  * first appService(...) call that needs them. */
 export function createAppServices(config: AppConfig): AppServices {
@@ -73,9 +96,6 @@ export function createAppServices(config: AppConfig): AppServices {
   });
   const secrets = createSecretStore(config.secrets, config.storage.catalog);
   const { blobEndpointTemplate } = config.storage;
-  // Backfills run their own one-month exports named by backfillExportName: other landings skip
-  // the backfillRuns lookups.
-  const mayBelongToBackfill = (exportName: string) => parseBackfillExportName(exportName) !== undefined;
   return {
     config,
     now,
@@ -85,21 +105,7 @@ export function createAppServices(config: AppConfig): AppServices {
     fleetStore,
     backfills: { catalog, costExports, secrets, now, ledger, refusals: new LandingRefusals(catalog, now) },
     ledger,
-    landings: {
-      catalog,
-      unresolved: unresolvedLandingTable(
-        createTableClient(config.storage.catalog, catalog.tableName('landings')),
-      ),
-      blobsIn: (container) => containerBlobLister(createContainerClient(config.storage.exports, container)),
-      mayBelongToBackfill,
-      owners: new LandingOwners({
-        catalog,
-        costExports,
-        // Azurite (path-style) answers for every account name: accounts are then not compared.
-        storageAccount: blobAccountName(config.storage.exports),
-        mayBelongToBackfill,
-      }),
-    },
+    landings: landingDeps(config, catalog, costExports),
     exportSync: { catalog, costExports, scopes: config.managedScopes, now },
     fleet: {
       store: fleetStore,

@@ -2,7 +2,7 @@
 // schedule's recurrence dates, all read from DateInput and sent in the service's ISO form.
 import { isRecord } from '../../domain/json';
 import type { ExportRunRequest, ExportTimePeriod } from '../exportModels';
-import { ExportBodyError, Problems,type ProblemSink } from './problems';
+import { ExportBodyError, Problems, type ProblemSink } from './problems';
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})$/;
