@@ -174,6 +174,19 @@ export function admit(
   };
 }
 
+/** Would admit() let a call go at once, taking no token and storing nothing (the bucket is unpaced
+ * and no block is in force)? Such a bucket's row says nothing a caller needs for a while, so its
+ * reader may skip the next reads of it briefly (see throttleBudget's UNPACED_MEMORY_MS). */
+export function isUnpaced(
+  stored: PaceState | undefined,
+  seed: PaceSeed,
+  now: number,
+  options: PaceOptions = DEFAULT_PACE_OPTIONS,
+): boolean {
+  const state = current(stored ?? seededState(seed, now), seed, now, options);
+  return state.rate === 0 && state.blockedUntil <= now;
+}
+
 function deferral(waitMs: number, jitter: number, options: PaceOptions): number {
   // Come back when the slot is within reach, spread so the deferred do not return together.
   return Math.ceil(Math.max(1_000, waitMs - options.maxSleepMs + jitter * options.maxSleepMs));

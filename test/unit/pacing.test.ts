@@ -2,6 +2,7 @@ import {
   admit,
   type Answer,
   DEFAULT_PACE_OPTIONS,
+  isUnpaced,
   learnAnswer,
   learnThrottle,
   type PaceSeed,
@@ -65,6 +66,24 @@ const answered = (state: PaceState, now: number): PaceState =>
 describe('pacing rules', () => {
   it('lets an unpaced bucket through without anything to store', () => {
     expect(admit(undefined, UNPACED, 1_000, 0)).toEqual({ kind: 'go', sleepMs: 0, state: undefined });
+  });
+
+  it('calls a bucket unpaced only while admit would take nothing from it: no rate, no block in force', () => {
+    expect(isUnpaced(undefined, UNPACED, 1_000)).toBe(true);
+    // No row yet, but a seed paces it (runs per scope).
+    expect(isUnpaced(undefined, TEN_A_MINUTE, 1_000)).toBe(false);
+    // A 429 leaves a rate and a block.
+    const throttled = learnThrottle(undefined, UNPACED, 1_000, 30_000);
+    expect(isUnpaced(throttled, UNPACED, 1_000)).toBe(false);
+    expect(isUnpaced({ ...throttled, rate: 0 }, UNPACED, 30_999)).toBe(false);
+    expect(isUnpaced({ ...throttled, rate: 0 }, UNPACED, 31_000)).toBe(true);
+    // Quiet for long enough, a throttled bucket is back at its unpaced seed (as admit sees it).
+    expect(isUnpaced(throttled, UNPACED, 1_000 + DEFAULT_PACE_OPTIONS.quietMs + 30_000)).toBe(true);
+    for (const [state, now] of [
+      [undefined, 1_000],
+      [throttled, 1_000 + DEFAULT_PACE_OPTIONS.quietMs + 30_000],
+    ] as const)
+      expect(admit(state, UNPACED, now, 0)).toEqual({ kind: 'go', sleepMs: 0, state: undefined });
   });
 
   it('spends a seeded burst (less a fifth left to the service), then spaces calls at the seeded rate and defers beyond the sleep limit', () => {
