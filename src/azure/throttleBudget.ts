@@ -19,10 +19,14 @@
 // domain/pacing.ts; this file only stores them. Storage trouble (a busy table timing out) defers a
 // call for a moment rather than sending it unpaced into a crowd; only a table that stays out of
 // reach for a minute (an outage) lets calls through unpaced, the service's own 429 then protecting us.
+//
+// Most buckets are never throttled: no row, or a row that paces nothing, and admit() takes nothing
+// from them. Reading those two rows for every call was ~40% of the storage requests of the ARM
+// phases (#18), so a bucket found unpaced is not read again for UNPACED_MEMORY_MS.
 import type { TableClient } from '@azure/data-tables';
 
-import type { Answer, PaceOptions, PaceSeed, PaceState } from '../domain/pacing';
-import { admit, DEFAULT_PACE_OPTIONS, learnAnswer, learnThrottle } from '../domain/pacing';
+import type { Admission, Answer, PaceOptions, PaceSeed, PaceState } from '../domain/pacing';
+import { admit, DEFAULT_PACE_OPTIONS, isUnpaced, learnAnswer, learnThrottle } from '../domain/pacing';
 import { unlessMissing, wentThrough } from './storageRefusal';
 
 export type BudgetKind = 'run' | 'other';
@@ -86,6 +90,8 @@ export interface BudgetStats {
   deferred: number;
   slept: number;
   storageErrors: number;
+  /** Reads of a bucket left out because it was found unpaced moments before (UNPACED_MEMORY_MS). */
+  readsSkipped: number;
   /** Answers that changed a bucket: its tokens or burst (a remaining count), or its refill start. */
   synced: number;
 }
@@ -100,10 +106,27 @@ export interface TableThrottleBudgetOptions {
   maxConflicts?: number;
   /** Storage failing for this long in a row counts as an outage: calls then go unpaced. */
   outageMs?: number;
+  /** How long a bucket found unpaced is not read again (0: read every time). */
+  unpacedMemoryMs?: number;
 }
 
 /** A table out of reach for a minute is an outage, not a busy moment (tries time out after 5 s). */
 export const STORAGE_OUTAGE_MS = 60_000;
+
+/** A bucket found unpaced (no row, or one with no rate and no block in force) is taken as unpaced
+ * for this long without reading it. The row stays the truth; this only bounds how late this
+ * instance sees a block another instance wrote after its 429: by then the service refuses this
+ * instance's calls too, and each of those 429s is learnt at once (observeThrottle forgets the
+ * bucket and localBlocks holds it), so being late costs at most the calls one instance sends to a
+ * bucket in these seconds, each refused rather than lost. 5 s is short next to the waits a 429
+ * asks for (tens of seconds are common) and to a quiet bucket's 10 minutes, yet long enough to
+ * cover a scope's List/Get/CreateOrUpdate sequence and to read the ClientType's bucket, which
+ * every call of the instance draws from, once per 5 s rather than once per call. */
+export const UNPACED_MEMORY_MS = 5_000;
+
+/** Buckets remembered unpaced at most (an entry is ~100 bytes): a bound for a fleet of thousands
+ * of scopes whose calls all fall within one window; past it the oldest are read again. */
+const MAX_REMEMBERED_UNPACED = 10_000;
 
 /** A bucket's row: the pure pacing state plus its keys and the scope it paces. */
 type Row = PaceState & { partitionKey: string; rowKey: string; scope: string };
@@ -131,6 +154,7 @@ export class TableThrottleBudget implements ThrottleBudget {
     deferred: 0,
     slept: 0,
     storageErrors: 0,
+    readsSkipped: 0,
     synced: 0,
   };
   private readonly seeds: BudgetSeeds;
@@ -140,6 +164,13 @@ export class TableThrottleBudget implements ThrottleBudget {
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly maxConflicts: number;
   private readonly outageMs: number;
+  private readonly unpacedMemoryMs: number;
+  /** Buckets found unpaced, until when their reads are skipped, oldest first (an entry is moved to
+   * the end when renewed; the window is one length, so that is also the order of expiry). */
+  private readonly unpacedUntil = new Map<string, number>();
+  /** Counts this process's 429s: a read that began before one is not remembered as unpaced (it may
+   * predate the block that 429 wrote). */
+  private throttles = 0;
   /** Since when the table has failed every acquire of this process (undefined: it answers). Only
    * about this process's reach of storage; the budget itself is in the rows. */
   private failingSince: number | undefined;
@@ -173,6 +204,7 @@ export class TableThrottleBudget implements ThrottleBudget {
     this.sleep = options.sleep ?? sleep;
     this.maxConflicts = options.maxConflicts ?? 8;
     this.outageMs = options.outageMs ?? STORAGE_OUTAGE_MS;
+    this.unpacedMemoryMs = options.unpacedMemoryMs ?? UNPACED_MEMORY_MS;
   }
 
   async acquire(key: BudgetKey, signal?: AbortSignal): Promise<BudgetDecision> {
@@ -260,6 +292,8 @@ export class TableThrottleBudget implements ThrottleBudget {
     const now = this.now();
     const id = keyId(level, key);
     this.localBlocks.set(id, Math.max(this.localBlocks.get(id) ?? 0, now + retryAfterMs));
+    this.unpacedUntil.delete(id);
+    this.throttles++;
     try {
       for (let attempt = 0; attempt <= this.maxConflicts; attempt++) {
         const read = await this.read(level, key, attempt > 0);
@@ -321,11 +355,19 @@ export class TableThrottleBudget implements ThrottleBudget {
    * caller the time to sleep and the tokens' numbers, or Deferred. Throws on storage trouble. */
   private async reserve(key: BudgetKey, count: number): Promise<(Reservation | Deferred)[]> {
     for (let attempt = 0; attempt <= this.maxConflicts; attempt++) {
+      // A bucket remembered unpaced is neither read nor written: it hands out nothing.
+      const skipEntity = this.remembersUnpaced('entity', key);
+      const skipClient = this.remembersUnpaced('client', key);
+      const throttles = this.throttles;
       const [entity, client] = await Promise.all([
-        this.read('entity', key, attempt > 0),
-        this.read('client', key, attempt > 0),
+        skipEntity ? NOTHING_READ : this.read('entity', key, attempt > 0),
+        skipClient ? NOTHING_READ : this.read('client', key, attempt > 0),
       ]);
       const now = this.now();
+      if (throttles === this.throttles) {
+        if (!skipEntity) this.rememberIfUnpaced('entity', key, entity.state, now);
+        if (!skipClient) this.rememberIfUnpaced('client', key, client.state, now);
+      }
       let entityState = entity.state;
       let clientState = client.state;
       let entityTaken = false;
@@ -333,8 +375,12 @@ export class TableThrottleBudget implements ThrottleBudget {
       const outcomes: (Reservation | Deferred)[] = [];
       for (let i = 0; i < count; i++) {
         const jitter = this.random();
-        const a = admit(entityState, this.seeds.entity[key.kind], now, jitter, this.pace);
-        const b = admit(clientState, this.seeds.client[key.kind], now, jitter, this.pace);
+        const a = skipEntity
+          ? UNPACED_GO
+          : admit(entityState, this.seeds.entity[key.kind], now, jitter, this.pace);
+        const b = skipClient
+          ? UNPACED_GO
+          : admit(clientState, this.seeds.client[key.kind], now, jitter, this.pace);
         if (a.kind === 'defer' || b.kind === 'defer') {
           const wait = (d: typeof a) => (d.kind === 'defer' ? d.retryAfterMs : 0);
           outcomes.push(new Deferred(Math.max(wait(a), wait(b))));
@@ -359,6 +405,35 @@ export class TableThrottleBudget implements ThrottleBudget {
     }
     // Contention beyond reason: come back shortly rather than send unpaced into a crowd.
     return Array.from({ length: count }, () => new Deferred(1_000 + Math.floor(this.random() * 1_000)));
+  }
+
+  /** True (and counted) when the bucket was found unpaced less than the window ago and this process
+   * has no block of its own for it. */
+  private remembersUnpaced(level: BudgetLevel, key: BudgetKey): boolean {
+    const id = keyId(level, key);
+    const until = this.unpacedUntil.get(id);
+    if (until === undefined) return false;
+    const now = this.now();
+    if (until <= now || (this.localBlocks.get(id) ?? 0) > now) {
+      this.unpacedUntil.delete(id);
+      return false;
+    }
+    this.stats.readsSkipped++;
+    return true;
+  }
+
+  /** Remembers a bucket just read as unpaced (admit would take nothing from it) for the window. */
+  private rememberIfUnpaced(level: BudgetLevel, key: BudgetKey, state: PaceState | undefined, now: number) {
+    const id = keyId(level, key);
+    this.unpacedUntil.delete(id);
+    if (this.unpacedMemoryMs <= 0 || (this.localBlocks.get(id) ?? 0) > now) return;
+    if (!isUnpaced(state, this.seeds[level][key.kind], now, this.pace)) return;
+    // Oldest first: drop the expired, and the oldest beyond the bound.
+    for (const [old, until] of this.unpacedUntil) {
+      if (until > now && this.unpacedUntil.size < MAX_REMEMBERED_UNPACED) break;
+      this.unpacedUntil.delete(old);
+    }
+    this.unpacedUntil.set(id, now + this.unpacedMemoryMs);
   }
 
   /** A read of the row, joining one under way unless `fresh` (after a lost race: that one may
@@ -404,8 +479,11 @@ export class TableThrottleBudget implements ThrottleBudget {
       'exists',
       'changed',
     );
-    if (written) this.lastSeen.set(keyId(level, key), state);
-    else this.stats.conflicts++;
+    if (written) {
+      this.lastSeen.set(keyId(level, key), state);
+      // A written bucket paces (or waits out a block) now: read it again from the next call on.
+      this.unpacedUntil.delete(keyId(level, key));
+    } else this.stats.conflicts++;
     return written;
   }
 
@@ -419,6 +497,10 @@ export class TableThrottleBudget implements ThrottleBudget {
     return this.tableReady;
   }
 }
+
+/** What a bucket remembered unpaced stands for: no row read, and a call that takes nothing. */
+const NOTHING_READ: Read = { state: undefined, etag: undefined };
+const UNPACED_GO: Admission = { kind: 'go', sleepMs: 0, state: undefined };
 
 /** A caller's tokens: the time to sleep towards its slot and the tokens' numbers. */
 interface Reservation {

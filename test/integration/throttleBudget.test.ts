@@ -11,6 +11,7 @@ import {
   STORAGE_OUTAGE_MS,
   TableThrottleBudget,
   type TableThrottleBudgetOptions,
+  UNPACED_MEMORY_MS,
 } from '../../src/azure/throttleBudget';
 import { testStorageConnection, uniqueName } from '../support/storage';
 
@@ -188,5 +189,105 @@ describe('shared pacing budget', () => {
     clock += 1;
     expect(await runOutcome(api, SCOPE)).toBe('ok');
     expect(broken.stats.storageErrors).toBe(3);
+  });
+});
+
+/** A table client that records the storage calls made through it. */
+function countingTable(name: string): { table: TableClient; calls: string[] } {
+  const calls: string[] = [];
+  const table = TableClient.fromConnectionString(testStorageConnection(), name, {
+    allowInsecureConnection: true,
+  });
+  const counted = new Proxy(table, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.push(String(property));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { table: counted, calls };
+}
+
+describe('buckets found unpaced', () => {
+  const key = (scope: string, kind: 'run' | 'other' = 'other') => ({
+    service: 'management.azure.com',
+    clientType: 'autopilot',
+    kind,
+    scope,
+  });
+  const at = (clock: { now: number }, table: TableClient) =>
+    new TableThrottleBudget(table, { now: () => clock.now, sleep: () => Promise.resolve() });
+
+  it('reads each bucket once within the window: the calls after go without tickets or any storage request, and the rows are read again after it', async () => {
+    const clock = { now: 1_000_000 };
+    const { table, calls } = countingTable(uniqueName('budget'));
+    const budget = at(clock, table);
+    for (let i = 0; i < 5; i++) expect(await budget.acquire(key(SCOPE))).toEqual({ kind: 'go', tickets: {} });
+    expect(calls.filter((c) => c === 'getEntity')).toHaveLength(2);
+    expect(calls.filter((c) => c !== 'getEntity' && c !== 'createTable')).toEqual([]);
+    expect(budget.stats).toMatchObject({ reads: 2, readsSkipped: 8, writes: 0 });
+    // Another scope: only its own row is read, the ClientType's is remembered.
+    await budget.acquire(key(MCA_SCOPE));
+    expect(budget.stats).toMatchObject({ reads: 3, readsSkipped: 9 });
+    const before = calls.length;
+    clock.now += UNPACED_MEMORY_MS - 1;
+    expect(await budget.acquire(key(SCOPE))).toEqual({ kind: 'go', tickets: {} });
+    expect(calls).toHaveLength(before);
+    // The window is over: both rows are read again (and remembered again).
+    clock.now += 1;
+    await budget.acquire(key(SCOPE));
+    await budget.acquire(key(SCOPE));
+    expect(budget.stats).toMatchObject({ reads: 5, readsSkipped: 13, writes: 0 });
+  });
+
+  it('reads a bucket again at once after a 429 of its own, and waits out the block it learnt', async () => {
+    const clock = { now: 1_000_000 };
+    const budget = at(clock, countingTable(uniqueName('budget')).table);
+    await budget.acquire(key(SCOPE));
+    await budget.acquire(key(MCA_SCOPE));
+    const reads = budget.stats.reads;
+    // The scope's bucket refused a call: that scope waits, the other scope and the ClientType do not.
+    await budget.observeThrottle(key(SCOPE), 'entity', 30_000);
+    expect(await budget.acquire(key(SCOPE))).toMatchObject({ kind: 'defer' });
+    expect(await budget.acquire(key(MCA_SCOPE))).toEqual({ kind: 'go', tickets: {} });
+    // The 429's read, then the scope's row (the ClientType's and the other scope's remembered).
+    expect(budget.stats.reads).toBe(reads + 2);
+    // The ClientType refused a call: every scope waits from the next call on.
+    await budget.observeThrottle(key(MCA_SCOPE), 'client', 30_000);
+    expect(await budget.acquire(key(MCA_SCOPE))).toMatchObject({ kind: 'defer' });
+  });
+
+  it("sees another instance's 429 block once the window has passed, and the instance that met it at once", async () => {
+    const clock = { now: 1_000_000 };
+    const name = uniqueName('budget');
+    const a = at(clock, countingTable(name).table);
+    const b = at(clock, countingTable(name).table);
+    await a.acquire(key(SCOPE));
+    await b.acquire(key(SCOPE));
+    await b.observeThrottle(key(SCOPE), 'client', 60_000);
+    expect(await b.acquire(key(SCOPE))).toMatchObject({ kind: 'defer' });
+    // Within the window `a` still takes the ClientType as unpaced (the service's 429 would tell it).
+    expect(await a.acquire(key(SCOPE))).toEqual({ kind: 'go', tickets: {} });
+    clock.now += UNPACED_MEMORY_MS;
+    expect(await a.acquire(key(SCOPE))).toMatchObject({ kind: 'defer' });
+    expect(await a.acquire(key(MCA_SCOPE))).toMatchObject({ kind: 'defer' });
+  });
+
+  it('reads a paced bucket (runs per scope, seeded at 10 a minute) for every call, the unpaced ClientType once', async () => {
+    const clock = { now: 1_000_000 };
+    const budget = at(clock, countingTable(uniqueName('budget')).table);
+    const tickets = [];
+    for (let i = 0; i < 10; i++) {
+      const decision = await budget.acquire(key(SCOPE, 'run'));
+      tickets.push(decision.kind === 'go' ? decision.tickets?.entity : decision.kind);
+      clock.now += 100;
+    }
+    // The usable burst (8 of 10), then deferred: a bucket that defers (and writes nothing) is
+    // still read for the next call, never taken as unpaced.
+    expect(tickets).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 'defer', 'defer']);
+    expect(budget.stats).toMatchObject({ reads: 11, writes: 8, readsSkipped: 9, conflicts: 0 });
   });
 });
