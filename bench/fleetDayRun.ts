@@ -114,6 +114,8 @@ function startDayStack(speedFactor: number, meter: PhaseMeter, log: HostLogger) 
     blobPollIntervalMs: 24 * 3_600_000,
     logger: log,
     onInvocation: meter.observe,
+    // Its exports, runs and TLS server are not the app's: its memory is reported apart.
+    emulatorInOwnProcess: true,
     settings: {
       DURABLE_TASK_HUB: 'fleetday',
       // As bench/fleet.ts: scopes in flight per fleet round (the host runs at most 10 activities).

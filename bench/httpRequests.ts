@@ -2,6 +2,7 @@
 // transport calls it for every request to Azurite, which speaks plain http; HTTPS calls such as
 // the Cost Management emulator's are not counted). Patched once per process, on first use.
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 
 /** Where a request goes: the port of its URL or options (80 when none is given). */
 export type RequestFilter = (target: { host: string; port: number }) => boolean;
@@ -12,12 +13,16 @@ export interface RequestCounter {
   /** Requests by method and first path segment after the account (table or container), e.g.
    * `GET exports()`, `POST $batch`, `PUT msexports`. */
   byTarget(): Record<string, number>;
+  /** Mean time from sending to the answer's headers, ms, by the same keys (Azurite's cost per
+   * request: a table it scans in full answers slower as it grows). */
+  meanMsByTarget(): Record<string, number>;
 }
 
 interface Counter {
   filter: RequestFilter;
   n: number;
   by: Map<string, number>;
+  ms: Map<string, number>;
 }
 
 const counters: Counter[] = [];
@@ -66,24 +71,35 @@ export function countHttpRequests(filter: RequestFilter = () => true): RequestCo
     const original = http.request.bind(http) as (...args: unknown[]) => http.ClientRequest;
     (http as { request: unknown }).request = (...args: unknown[]) => {
       const target = targetOf(args);
-      for (const c of counters) {
-        if (!c.filter(target)) continue;
+      const counting = counters.filter((c) => c.filter(target));
+      const key = keyOf(target);
+      for (const c of counting) {
         c.n++;
-        const key = keyOf(target);
         c.by.set(key, (c.by.get(key) ?? 0) + 1);
       }
-      return original(...args);
+      const req = original(...args);
+      if (counting.length > 0) {
+        const sent = performance.now();
+        req.once('response', () => {
+          const ms = performance.now() - sent;
+          for (const c of counting) c.ms.set(key, (c.ms.get(key) ?? 0) + ms);
+        });
+      }
+      return req;
     };
   }
-  const counter: Counter = { filter, n: 0, by: new Map() };
+  const counter: Counter = { filter, n: 0, by: new Map(), ms: new Map() };
   counters.push(counter);
   return {
     reset: () => {
       counter.n = 0;
       counter.by.clear();
+      counter.ms.clear();
     },
     total: () => counter.n,
     byTarget: () => Object.fromEntries([...counter.by].sort((a, b) => b[1] - a[1])),
+    meanMsByTarget: () =>
+      Object.fromEntries([...counter.by].map(([key, n]) => [key, (counter.ms.get(key) ?? 0) / n])),
   };
 }
 

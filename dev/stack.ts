@@ -15,6 +15,7 @@ import { resetConfigCache } from '../src/config';
 import { redactSecrets } from '../src/domain/redact';
 import { type AzuriteInstance, startAzurite } from './azurite';
 import type { EmulatorAdmin } from './emulator/admin';
+import { startEmulatorProcess } from './emulator/ownProcess';
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from './emulator/server';
 import { REALISTIC_THROTTLE } from './emulator/throttle';
 import { RealClock } from './host/clock';
@@ -51,6 +52,9 @@ export interface StackOptions {
   dataDir?: string;
   /** Told the wall time of every function invocation the host makes (benchmarks). */
   onInvocation?: InvocationObserver;
+  /** Run the emulator in a Node process of its own (benchmarks: this process's memory and CPU are
+   * then the app's and the host's alone). Default: in this process. */
+  emulatorInOwnProcess?: boolean;
 }
 
 export interface RunningStack {
@@ -70,6 +74,8 @@ export interface RunningStack {
   settings: Readonly<Record<string, string>>;
   host: LocalHost;
   emulatorAdmin: EmulatorAdmin;
+  /** The emulator's process id when it runs in a process of its own (emulatorInOwnProcess). */
+  emulatorPid?: number;
   azurite: AzuriteInstance;
   /** Stops host, emulator and Azurite, removes temp files, restores process.env. Idempotent. */
   stop(): Promise<void>;
@@ -213,8 +219,8 @@ function startStackEmulator(
   azurite: AzuriteInstance,
   emulatorCa: string,
   dataDir: string | undefined,
-): Promise<RunningEmulator> {
-  return startEmulator({
+): Promise<RunningEmulator & { pid?: number }> {
+  return (options.emulatorInOwnProcess ? startEmulatorProcess : startEmulator)({
     speedFactor: options.speedFactor ?? 20,
     seed: options.seed ?? 1,
     ...(options.data ? { data: options.data } : {}),
@@ -300,6 +306,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       settings,
       host,
       emulatorAdmin: emulator.admin,
+      ...(emulator.pid !== undefined ? { emulatorPid: emulator.pid } : {}),
       azurite,
       stop,
     };
