@@ -61,6 +61,14 @@ export function fleetKey(text: string): string {
   return text.replace(/[/\\#?\u0000-\u001f\u007f-\u009f]/g, '|');
 }
 
+/** The partitions whose key starts with `prefix`. */
+function prefixFilter(prefix: string): string {
+  const from = fleetKey(prefix).replace(/'/g, "''");
+  // The next string after every key with this prefix: bump its last character.
+  const to = `${from.slice(0, -1)}${String.fromCharCode(from.charCodeAt(from.length - 1) + 1)}`;
+  return `PartitionKey ge '${from}' and PartitionKey lt '${to}'`;
+}
+
 export class FleetStore implements FleetStoreApi {
   private readonly client: FleetTableClient;
   private ready: Promise<void> | undefined;
@@ -119,17 +127,35 @@ export class FleetStore implements FleetStoreApi {
   /** Rows of every partition whose key starts with `prefix`, at most `limit` (status summaries). */
   async listByPrefix<T>(prefix: string, limit: number): Promise<{ items: T[]; truncated: boolean }> {
     await this.ensure();
-    const from = fleetKey(prefix).replace(/'/g, "''");
-    // The next string after every key with this prefix: bump its last character.
-    const to = `${from.slice(0, -1)}${String.fromCharCode(from.charCodeAt(from.length - 1) + 1)}`;
     const items: T[] = [];
     for await (const row of this.client.listEntities<{ data: string }>({
-      queryOptions: { filter: `PartitionKey ge '${from}' and PartitionKey lt '${to}'` },
+      queryOptions: { filter: prefixFilter(prefix) },
     })) {
       if (items.length >= limit) return { items, truncated: true };
       items.push(JSON.parse(row.data) as T);
     }
     return { items, truncated: false };
+  }
+
+  /** One page (at most `pageSize` rows; the service may answer fewer) of every partition whose key
+   * starts with `prefix`, in key order, from `continuationToken` on. The token is the table's own:
+   * small, and absent on the last page. */
+  async pageByPrefix<T>(
+    prefix: string,
+    pageSize: number,
+    continuationToken?: string,
+  ): Promise<{ items: T[]; continuationToken?: string }> {
+    await this.ensure();
+    const pages = this.client
+      .listEntities<{ data: string }>({ queryOptions: { filter: prefixFilter(prefix) } })
+      .byPage({ maxPageSize: pageSize, ...(continuationToken ? { continuationToken } : {}) });
+    const result = await pages.next();
+    if (result.done) return { items: [] };
+    const page = result.value;
+    return {
+      items: page.map((row) => JSON.parse(row.data) as T),
+      ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
+    };
   }
 
   async putMany(partitionKey: string, rows: { rowKey: string; value: unknown }[]): Promise<void> {

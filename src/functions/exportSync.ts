@@ -1,10 +1,12 @@
 // Export discovery: a timer (`%EXPORT_SYNC_SCHEDULE%`, 05:30 UTC daily by default) and `POST
 // /api/exports/sync` (a function key, or an Entra role with AUTH_MODE=entra) list the exports at
-// every MANAGED_SCOPES scope and upsert the exports table (services/exportRegistry.ts). The timer
-// starts an exportSyncRound orchestration (one per tick) that syncs the scopes a page at a time
-// with bounded concurrency, so thousands of scopes never run into the function timeout. The HTTP
-// call syncs inline and answers with the report when there are at most INLINE_SYNC_MAX_SCOPES
-// scopes; above that it starts the same round and answers 202 with the URL of GET
+// every MANAGED_SCOPES scope and every member scope of the export fleet, and upsert the exports
+// table (services/exportRegistry.ts, exportSyncScopes.ts). The timer starts an exportSyncRound
+// orchestration (one per tick) that syncs the scopes a page at a time with bounded concurrency, so
+// thousands of scopes never run into the function timeout. The HTTP call syncs inline and answers
+// with the report when one small read shows at most INLINE_SYNC_MAX_SCOPES scopes in all (the
+// managed ones and at most that many fleet member rows: never a count of the whole fleet); otherwise
+// it starts the same round and answers 202 with the URL of GET
 // /api/exports/sync/{id} (the app's own route: the durable extension's management URLs carry its
 // system key, which must never leave the app). Throttled scopes are reported and retried by the
 // next tick.
@@ -27,6 +29,7 @@ import {
   syncExports,
   syncScope,
 } from '../services/exportRegistry';
+import { inlineDecision, syncScopesPage } from '../services/exportSyncScopes';
 import { logRoundStart, type RoundStart, startRoundOnce } from '../services/rounds';
 import {
   EXPORT_SYNC_ROUND,
@@ -66,7 +69,10 @@ export async function exportSyncTimer(timer: Timer, context: InvocationContext):
     timer,
     input: roundInput(rt, now),
   });
-  logRoundStart(context, 'exportSync', result, { scopes: rt.scopes.length });
+  logRoundStart(context, 'exportSync', result, {
+    managedScopes: rt.scopes.length,
+    fleetMembers: rt.fleet !== undefined,
+  });
   return result;
 }
 
@@ -75,26 +81,31 @@ export async function exportSyncHttp(
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const rt = await appService('exportSync');
-  if (rt.scopes.length > INLINE_SYNC_MAX_SCOPES) {
+  const decision = await inlineDecision(rt, INLINE_SYNC_MAX_SCOPES);
+  if (!decision.inline) {
     const now = rt.now();
     const instanceId = `${EXPORT_SYNC_ROUND}-http-${now.getTime()}`;
     const client = df.getClient(context);
     await client.startNew(EXPORT_SYNC_ROUND, { instanceId, input: roundInput(rt, now) });
+    // The fleet's scopes are not counted up front (that would read every member row): the round's
+    // status says how many it synced.
+    const { managedScopes, fleetScopesSeen } = decision;
     logEvent(context, 'info', 'round.started', {
       round: 'exportSync',
       instanceId,
-      scopes: rt.scopes.length,
+      managedScopes,
+      fleetScopesSeen,
       trigger: 'http',
     });
     // The app's own status route: the durable management URLs carry the extension's system key.
     const statusUrl = roundStatusUrl(request, instanceId);
     return json(
       202,
-      { instanceId, scopes: rt.scopes.length, statusUrl },
+      { instanceId, managedScopes, fleetScopesSeen, statusUrl },
       { Location: statusUrl, 'Retry-After': '30' },
     );
   }
-  const report = await syncExports(rt, rt.scopes);
+  const report = await syncExports(rt, decision.scopes);
   logReport(context, report);
   return json(200, report);
 }
@@ -174,12 +185,7 @@ app.http(EXPORT_SYNC_STATUS_HTTP, {
 df.app.orchestration(EXPORT_SYNC_ROUND, exportSyncRound);
 
 export async function scopesPageActivity(input: ScopesPageInput): Promise<ScopesPage> {
-  const { scopes } = await appService('exportSync');
-  const end = input.offset + input.pageSize;
-  return {
-    scopes: scopes.slice(input.offset, end),
-    ...(end < scopes.length ? { nextOffset: end } : {}),
-  };
+  return syncScopesPage(await appService('exportSync'), input.cursor, input.pageSize);
 }
 
 /** Never throws: a scope that cannot be synced is reported, and the round goes on with the rest. */

@@ -106,7 +106,7 @@ export function createAppServices(config: AppConfig): AppServices {
     backfills: { catalog, costExports, secrets, now, ledger, refusals: new LandingRefusals(catalog, now) },
     ledger,
     landings: landingDeps(config, catalog, costExports),
-    exportSync: { catalog, costExports, scopes: config.managedScopes, now },
+    exportSync: { catalog, costExports, scopes: config.managedScopes, fleet: fleetStore, now },
     fleet: {
       store: fleetStore,
       costExports,

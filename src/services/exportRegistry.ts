@@ -1,5 +1,6 @@
-// Export discovery: list the exports at each managed scope (one ARM call per scope, with
-// `$expand=runHistory` for the last run) and upsert them into the `exports` table. What this app owns
+// Export discovery: list the exports at each scope (MANAGED_SCOPES, then the fleet's member scopes:
+// exportSyncScopes.ts), one ARM call per scope with `$expand=runHistory` for the last run, and upsert
+// them into the `exports` table. What this app owns
 // on a row (out-of-band policy and attempts, the token fingerprint an export carries) is kept; what
 // Cost Management owns (dataset, destination, schedule, last run) is refreshed. Exports that vanished
 // are marked `missing`, never deleted, so their history stays readable. A throttled scope is reported
@@ -16,6 +17,7 @@ import type {
 import { mapWithConcurrency } from '../azure/catalog';
 import type { CostExportsApi } from '../azure/costExports';
 import type { Export, ExportDestination as ArmExportDestination, ExportRun } from '../azure/exportModels';
+import type { FleetStore } from '../azure/fleetStore';
 import type { ExportSyncReport, ScopeSyncResult } from '../domain/contracts';
 import { redactError } from '../domain/redact';
 import { EXPORT_DATASETS, type ExportDataset, parseScope, ScopeError } from '../domain/scope';
@@ -30,9 +32,15 @@ export interface ExportSyncDeps {
   concurrency?: number;
 }
 
+/** The fleet table reads that give export sync the fleet's member scopes (exportSyncScopes.ts). */
+export type FleetMemberSource = Pick<FleetStore, 'get' | 'list' | 'pageByPrefix'>;
+
 /** What export sync (the timer, the HTTP call and the round's activities) uses. */
 export interface ExportSyncRuntime extends ExportSyncDeps {
+  /** MANAGED_SCOPES. */
   scopes: readonly string[];
+  /** The export fleet, whose member scopes are synced after `scopes`; absent: `scopes` only. */
+  fleet?: FleetMemberSource;
   /** Scopes per orchestration generation. Default 200. */
   pageSize?: number;
   /** Longest pause of a round after a throttled batch. Default 5 minutes. */

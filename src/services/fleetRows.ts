@@ -9,8 +9,10 @@ export const ASSIGNMENT_PK = 'assignment';
 /** One row per assignment: its counts by outcome as the last round that reached it left them. */
 export const SUMMARY_PK = 'summary';
 
+/** Every assignment's member partition starts with this (export sync pages through them all). */
+export const MEMBER_PREFIX = 'member|';
 /** The scopes an assignment reached, one row each. */
-export const memberPartition = (assignmentId: string): string => `member|${assignmentId}`;
+export const memberPartition = (assignmentId: string): string => `${MEMBER_PREFIX}${assignmentId}`;
 /** The last outcome of every export the fleet manages at a scope, one row each. */
 export const outcomePartition = (scope: Scope | string): string => `outcome|${scopeKey(scope)}`;
 

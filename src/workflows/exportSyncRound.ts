@@ -1,8 +1,10 @@
-// One export sync round: page through MANAGED_SCOPES and sync each scope (one list call with its
+// One export sync round: page through MANAGED_SCOPES, then through the fleet's member scopes (the
+// fleet table's continuation token as the cursor), and sync each scope (one list call with its
 // run history), on the paged-round shape (pagedRound.ts): bounded concurrency, a durable pause for
 // the wait a 429 asked for before the next batch, continueAsNew per page. A throttled scope is not
 // retried in this round: the next tick takes it.
 import type { ExportSyncReport, ScopeSyncResult } from '../domain/contracts';
+import { cursorOf, type SyncCursor } from '../domain/syncCursor';
 import { MAX_PROBLEMS, noteProblem, pagedRound, type PagedRoundInput } from './pagedRound';
 
 export const EXPORT_SYNC_ROUND = 'exportSyncRound';
@@ -18,6 +20,8 @@ export type ScopeSyncOutcome = Pick<
 /** The inline sync's totals, plus what a round adds. */
 export type SyncRoundTotals = ExportSyncReport['totals'] & {
   pages: number;
+  /** Scopes that came from the fleet's members (the rest are MANAGED_SCOPES). */
+  fleetScopes: number;
   /** Time spent waiting out 429s, in ms. */
   pausedMs: number;
   /** The first scopes that were not synced, and why (at most MAX_PROBLEMS). */
@@ -26,18 +30,23 @@ export type SyncRoundTotals = ExportSyncReport['totals'] & {
 
 export interface SyncRoundInput extends PagedRoundInput<SyncRoundTotals> {
   pageSize: number;
+  cursor?: SyncCursor;
+  /** The cursor of rounds started before the fleet part (an offset into MANAGED_SCOPES). */
   offset?: number;
 }
 
 export interface ScopesPageInput {
-  offset: number;
+  /** Absent: the first page. */
+  cursor?: SyncCursor;
   pageSize: number;
 }
 
 export interface ScopesPage {
   scopes: string[];
   /** Where the next page starts; absent on the last page. */
-  nextOffset?: number;
+  next?: SyncCursor;
+  /** How many of `scopes` came from the fleet. */
+  fromFleet: number;
 }
 
 export { MAX_PROBLEMS };
@@ -45,6 +54,7 @@ export { MAX_PROBLEMS };
 export function emptySyncTotals(): SyncRoundTotals {
   return {
     pages: 0,
+    fleetScopes: 0,
     scopes: 0,
     synced: 0,
     throttled: 0,
@@ -56,19 +66,22 @@ export function emptySyncTotals(): SyncRoundTotals {
   };
 }
 
-export const exportSyncRound = pagedRound<SyncRoundInput, number, string, ScopeSyncOutcome, SyncRoundTotals>({
+export const exportSyncRound = pagedRound<
+  SyncRoundInput,
+  SyncCursor,
+  string,
+  ScopeSyncOutcome,
+  SyncRoundTotals
+>({
   emptyTotals: emptySyncTotals,
-  cursor: (input) => input.offset,
-  withCursor: (input, offset, totals) => ({ ...input, offset, totals }),
+  cursor: cursorOf,
+  withCursor: ({ offset: _legacy, ...input }, cursor, totals) => ({ ...input, cursor, totals }),
   *readPage({ context, input, totals, cursor }) {
-    const pageInput: ScopesPageInput = { offset: cursor ?? 0, pageSize: input.pageSize };
+    const pageInput: ScopesPageInput = { ...(cursor ? { cursor } : {}), pageSize: input.pageSize };
     const page = (yield context.df.callActivity(SCOPES_PAGE_ACTIVITY, pageInput)) as ScopesPage;
     totals.pages += 1;
-    return {
-      kind: 'page',
-      items: page.scopes,
-      ...(page.nextOffset !== undefined ? { next: page.nextOffset } : {}),
-    };
+    totals.fleetScopes += page.fromFleet ?? 0;
+    return { kind: 'page', items: page.scopes, ...(page.next ? { next: page.next } : {}) };
   },
   run: ({ context }, scope) => context.df.callActivity(SYNC_SCOPE_ACTIVITY, scope),
   tally({ totals }, _scope, r) {

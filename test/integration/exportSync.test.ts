@@ -8,8 +8,11 @@ import { Catalog } from '../../src/azure/catalog';
 import { CostExportsClient } from '../../src/azure/costExports';
 import { LoopbackTokenCredential } from '../../src/azure/credentials';
 import { buildExportBody } from '../../src/azure/exportBody';
+import { FleetStore } from '../../src/azure/fleetStore';
 import { tableClientFactory } from '../../src/azure/storageClients';
 import type { ExportSyncReport } from '../../src/domain/contracts';
+import type { Assignment } from '../../src/domain/fleetAssignment';
+import type { AssignmentSummary } from '../../src/domain/fleetContracts';
 import {
   EXPORT_SYNC_HTTP,
   EXPORT_SYNC_STATUS_HTTP,
@@ -18,6 +21,7 @@ import {
 } from '../../src/functions/exportSync';
 import { useAppServices } from '../../src/services/appServices';
 import type { ExportSyncRuntime } from '../../src/services/exportRegistry';
+import { ASSIGNMENT_PK, markMembers, SUMMARY_PK } from '../../src/services/fleetRows';
 import type { RoundStart } from '../../src/services/rounds';
 import {
   EXPORT_SYNC_ROUND,
@@ -28,6 +32,9 @@ import {
 import { testStorageConnection, uniqueName } from '../support/storage';
 
 const SUB = (n: number) => `/subscriptions/00000000-0000-0000-0000-0000000000b${n}`;
+/** A partner's customer scope, onboarded into the fleet (not in MANAGED_SCOPES). */
+const CUSTOMER = (n: number) =>
+  `/subscriptions/00000000-0000-0000-0000-0000000f${String(n).padStart(4, '0')}`;
 const SIG = 'RXhwb3J0U3luY1Rlc3RTaWduYXR1cmVWYWx1ZTEyMzQ1Njc=';
 const SAS = `sv=2024-11-04&ss=b&srt=sco&sp=racwdl&se=2030-01-01T00:00:00Z&spr=https&sig=${encodeURIComponent(SIG)}`;
 const STORAGE_ID =
@@ -43,6 +50,8 @@ describe('export sync through the local host (Exports emulator, Azurite)', () =>
   let costExports: CostExportsClient;
   const scopes = [SUB(1), SUB(2), SUB(3), SUB(4), SUB(5)];
   const inFlight = { now: 0, max: 0 };
+  /** Every scope listed, in order: a scope synced twice in a round shows up twice. */
+  const listed: string[] = [];
   let runtime: ExportSyncRuntime;
   /** Fires the timer and waits for the round it started. */
   const tick = async (): Promise<SyncRoundTotals> => {
@@ -110,6 +119,7 @@ describe('export sync through the local host (Exports emulator, Azurite)', () =>
       costExports: {
         list: async (...args: Parameters<CostExportsClient['list']>) => {
           inFlight.max = Math.max(inFlight.max, ++inFlight.now);
+          listed.push(typeof args[0] === 'string' ? args[0] : args[0].canonical);
           try {
             return await costExports.list(...args);
           } finally {
@@ -260,8 +270,8 @@ describe('export sync through the local host (Exports emulator, Azurite)', () =>
       const response = await fetch(`${host.baseUrl}/exports/sync`, { method: 'POST' });
       expect(response.status).toBe(202);
       const text = await response.text();
-      const body = JSON.parse(text) as { instanceId: string; scopes: number; statusUrl: string };
-      expect(body.scopes).toBe(INLINE_SYNC_MAX_SCOPES + 1);
+      const body = JSON.parse(text) as { instanceId: string; managedScopes: number; statusUrl: string };
+      expect(body.managedScopes).toBe(INLINE_SYNC_MAX_SCOPES + 1);
       // The app's own route, never the durable webhook with its system key (the host's key here).
       expect(body.statusUrl).toBe(`${host.baseUrl}/exports/sync/${body.instanceId}`);
       expect(response.headers.get('location')).toBe(body.statusUrl);
@@ -306,5 +316,130 @@ describe('export sync through the local host (Exports emulator, Azurite)', () =>
     } finally {
       await emulator.admin.setThrottle({ otherPerScope: null });
     }
+  });
+
+  describe("with the export fleet's member scopes (fleet table in Azurite)", () => {
+    const LAST_ROUND = '2025-07-01T05:00:00.000Z';
+    const EARLIER_ROUND = '2025-06-01T05:00:00.000Z';
+    /** Members that count and are in no other part of the round: synced once each. */
+    const FLEET_SYNCED = [1, 2, 3, 4, 5, 6, 7, 9].map(CUSTOMER);
+    const MANAGED_SYNCED = [...scopes]; // and '/not/a/scope', reported failed without a list call
+    let store: FleetStore;
+
+    const assignment = (id: string): Assignment => ({
+      id,
+      target: { billingAccountId: '1234567' },
+      profile: 'flexera-csp',
+      destination: { storageAccount: 'partnerx01', container: 'flexera' },
+      rootFolderTemplate: '{customerId}/{dataset}',
+      createdAt: EARLIER_ROUND,
+    });
+    const sortedListed = () => [...listed].sort();
+
+    beforeAll(async () => {
+      store = new FleetStore(
+        tableClientFactory({
+          kind: 'connectionString',
+          name: 'AzureWebJobsStorage',
+          connectionString: testStorageConnection(),
+        }),
+        uniqueName('syncfleet'),
+      );
+      for (let n = 1; n <= 10; n++) {
+        await put(CUSTOMER(n), 'fleet-daily', {
+          storageAccount: 'partnerx01',
+          sasToken: SAS,
+          container: 'flexera',
+        });
+      }
+      // alpha: seven customers, one also in MANAGED_SCOPES (SUB(2)), one that left before its last round.
+      await store.put(ASSIGNMENT_PK, 'alpha', assignment('alpha'));
+      await markMembers(store, 'alpha', [...[1, 2, 3, 4, 5, 6, 7].map(CUSTOMER), SUB(2)], LAST_ROUND);
+      await markMembers(store, 'alpha', [CUSTOMER(8)], EARLIER_ROUND);
+      const summary: AssignmentSummary = {
+        assignmentId: 'alpha',
+        tick: LAST_ROUND,
+        at: LAST_ROUND,
+        scopes: 8,
+        exports: 16,
+        byOutcome: {},
+        attention: [],
+        departed: 1,
+      };
+      await store.put(SUMMARY_PK, 'alpha', summary);
+      // beta (no round finished yet): two of alpha's customers and one of its own.
+      await store.put(ASSIGNMENT_PK, 'beta', assignment('beta'));
+      await markMembers(store, 'beta', [3, 4, 9].map(CUSTOMER), LAST_ROUND);
+      // gone: an assignment since removed; its member rows stay behind.
+      await markMembers(store, 'gone', [CUSTOMER(10)], LAST_ROUND);
+      runtime.fleet = store;
+    });
+
+    afterAll(() => {
+      delete runtime.fleet;
+      delete runtime.pageSize;
+    });
+
+    it.each([
+      [3, 2 + 5], // 6 managed entries, then 13 member rows, 3 a page
+      [1, 6 + 13],
+    ])(
+      'a round catalogues every member scope once after MANAGED_SCOPES, skipping removed assignments and departed customers (page size %i)',
+      async (pageSize, pages) => {
+        runtime.pageSize = pageSize;
+        now = new Date(`2025-07-1${pageSize}T05:30:00Z`);
+        listed.length = 0;
+        const totals = await tick();
+        expect(totals).toMatchObject({
+          pages,
+          scopes: 6 + FLEET_SYNCED.length,
+          fleetScopes: FLEET_SYNCED.length,
+          synced: 5 + FLEET_SYNCED.length,
+          failed: 1,
+          throttled: 0,
+        });
+        // Each scope listed exactly once: SUB(2) (managed and alpha's) and alpha's and beta's customers.
+        expect(sortedListed()).toEqual([...MANAGED_SYNCED, ...FLEET_SYNCED].sort());
+        for (const scope of FLEET_SYNCED) {
+          expect(await catalog.getExport(scope, 'fleet-daily')).toMatchObject({
+            scope,
+            destination: { storageAccount: 'partnerx01', container: 'flexera', sasDelivered: true },
+            updatedAt: now.toISOString(),
+          });
+        }
+        for (const skipped of [CUSTOMER(8), CUSTOMER(10)]) {
+          expect(await catalog.getExport(skipped, 'fleet-daily')).toBeUndefined();
+        }
+      },
+    );
+
+    it('POST syncs inline when one small read shows the fleet and MANAGED_SCOPES within the limit', async () => {
+      listed.length = 0;
+      const report = await sync();
+      expect(report.totals).toMatchObject({ scopes: 6 + FLEET_SYNCED.length, failed: 1 });
+      expect(sortedListed()).toEqual([...MANAGED_SYNCED, ...FLEET_SYNCED].sort());
+    });
+
+    it(`POST starts a round when the fleet brings the total over ${INLINE_SYNC_MAX_SCOPES}, without counting the whole fleet`, async () => {
+      const many = Array.from({ length: INLINE_SYNC_MAX_SCOPES }, (_, i) => CUSTOMER(100 + i));
+      await store.put(ASSIGNMENT_PK, 'gamma', assignment('gamma'));
+      await markMembers(store, 'gamma', many, LAST_ROUND);
+      listed.length = 0;
+      try {
+        const response = await fetch(`${host.baseUrl}/exports/sync`, { method: 'POST' });
+        expect(response.status).toBe(202);
+        const body = (await response.json()) as { instanceId: string; managedScopes: number };
+        expect(body.managedScopes).toBe(6);
+        const done = await host.engine.waitForCompletion(body.instanceId);
+        expect(done.output).toMatchObject({
+          scopes: 6 + FLEET_SYNCED.length + many.length,
+          fleetScopes: FLEET_SYNCED.length + many.length,
+          failed: 1,
+        });
+        expect(sortedListed()).toEqual([...MANAGED_SYNCED, ...FLEET_SYNCED, ...many].sort());
+      } finally {
+        await store.remove(ASSIGNMENT_PK, 'gamma');
+      }
+    });
   });
 });
