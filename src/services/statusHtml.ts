@@ -227,6 +227,18 @@ function scopesHtml(scopes: StatusReport['scopes']): string {
   );
 }
 
+/** Where export sync's scopes come from: the table below is MANAGED_SCOPES only; the fleet's
+ * customers (often thousands) are synced too, and are not checked one by one on this page. */
+function scopeSourcesHtml(report: StatusReport): string {
+  const managed = `${h(report.scopes.length)} scope(s) in MANAGED_SCOPES, checked below`;
+  const fleet = report.fleet;
+  if (!fleet || 'error' in fleet || fleet.assignments === 0) return `<p class="muted">${managed}.</p>`;
+  return (
+    `<p class="muted">${managed}. Export sync also lists the member scopes of the fleet's ` +
+    `${h(fleet.assignments)} assignment(s); their access shows in the fleet's outcomes (problems above).</p>`
+  );
+}
+
 function exportsHtml(counts: StatusReport['counts']): string {
   return sectionHtml(
     'Exports',
@@ -354,6 +366,7 @@ ${problemsHtml(report)}${report.notices.map((n) => `\n<p class="muted notice">${
 <h2>Completeness ledger</h2>
 ${heatmapHtml(report.heatmap)}
 <h2>Managed scopes</h2>
+${scopeSourcesHtml(report)}
 ${scopesHtml(report.scopes)}
 <h2>Catalog</h2>
 <p>reachable: ${catalogLine}</p>

@@ -541,6 +541,24 @@ describe('GET /api/status: configuration and catalog', () => {
     const html = await (await getStatus('?format=html')).text();
     expect(html).toMatch(/registered<\/th><td>at least 2</);
     expect(html).toContain('counts are lower bounds');
+    expect(html).toContain('0 scope(s) in MANAGED_SCOPES, checked below.</p>');
+  });
+
+  it("says export sync also lists the fleet's member scopes, which the scope table does not check", async () => {
+    const runtime = await runtimeFor(appEnv({ MANAGED_SCOPES: '' }));
+    const fleet = {
+      assignments: 2,
+      exports: 0,
+      byOutcome: {},
+      truncated: false,
+      attention: [],
+      notReconciled: 2,
+    };
+    useAppServices({ status: { ...runtime, fleet: () => Promise.resolve(fleet) } });
+    const html = await (await getStatus('?format=html')).text();
+    expect(html).toContain(
+      "0 scope(s) in MANAGED_SCOPES, checked below. Export sync also lists the member scopes of the fleet's 2 assignment(s)",
+    );
   });
 
   it('is degraded with three problems and their fixes: a SAS-failing export, an expiring token, a Failed month', async () => {
