@@ -93,15 +93,6 @@ function customerScopes(count: number): string[] {
   );
 }
 
-/** The partner's customer scopes, which export sync catalogues (the exports the fleet creates
- * there), set on the app's services in this process: as MANAGED_SCOPES in the environment, 1,000
- * scopes (about 130 KB) are more than Linux lets a process hand to the processes it starts (one
- * environment string at most 128 KiB, E2BIG), and the stack starts Azurite and esbuild. */
-async function manageScopes(count: number): Promise<void> {
-  const sync = await appService('exportSync');
-  sync.scopes = customerScopes(count);
-}
-
 /** The stack as a partner's app runs it; no timer fires on its own (the bench starts each round). */
 function startDayStack(speedFactor: number, meter: PhaseMeter, log: HostLogger) {
   const now = new Date();
@@ -148,7 +139,6 @@ export async function runSize(scopes: number, speedFactor: number): Promise<Size
   });
   meter.attach(stack);
   try {
-    await manageScopes(scopes);
     await stack.emulatorAdmin.setBilling({
       customers: { billingAccountId: MPA, count: scopes },
       pageSize: 50,
