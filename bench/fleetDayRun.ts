@@ -97,7 +97,8 @@ function customerScopes(count: number): string[] {
 function startDayStack(speedFactor: number, meter: PhaseMeter, log: HostLogger) {
   const now = new Date();
   return startStack({
-    // One scope in the environment: the partner's are given to export sync once the stack is up.
+    // MANAGED_SCOPES kept short, as a partner keeps it: export sync finds the customers through the
+    // fleet's member rows that onboarding writes.
     managedScopes: customerScopes(1),
     speedFactor,
     // Landing events are delivered by the bench as Event Grid delivers them (manifests only); the
