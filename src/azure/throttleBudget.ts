@@ -108,6 +108,8 @@ export interface TableThrottleBudgetOptions {
   outageMs?: number;
   /** How long a bucket found unpaced is not read again (0: read every time). */
   unpacedMemoryMs?: number;
+  /** Buckets each per-bucket memory of this process holds at most (tests use a small bound). */
+  maxRememberedBuckets?: number;
 }
 
 /** A table out of reach for a minute is an outage, not a busy moment (tries time out after 5 s). */
@@ -124,9 +126,12 @@ export const STORAGE_OUTAGE_MS = 60_000;
  * every call of the instance draws from, once per 5 s rather than once per call. */
 export const UNPACED_MEMORY_MS = 5_000;
 
-/** Buckets remembered unpaced at most (an entry is ~100 bytes): a bound for a fleet of thousands
- * of scopes whose calls all fall within one window; past it the oldest are read again. */
-const MAX_REMEMBERED_UNPACED = 10_000;
+/** Buckets remembered at most, in unpacedUntil (an entry is ~100 bytes) and in lastSeen (~300):
+ * the budget lives as long as its process, and a partner's fleet of thousands of scopes must not
+ * grow it. Both are shortcuts, so past the bound the oldest entries are dropped and cost a read
+ * when next needed; 10,000 holds the run and other buckets of 5,000 scopes, and lastSeen only has
+ * to keep a bucket from a call's acquire to its answer, seconds in which far fewer are touched. */
+const MAX_REMEMBERED_BUCKETS = 10_000;
 
 /** A bucket's row: the pure pacing state plus its keys and the scope it paces. */
 type Row = PaceState & { partitionKey: string; rowKey: string; scope: string };
@@ -165,6 +170,7 @@ export class TableThrottleBudget implements ThrottleBudget {
   private readonly maxConflicts: number;
   private readonly outageMs: number;
   private readonly unpacedMemoryMs: number;
+  private readonly maxRemembered: number;
   /** Buckets found unpaced, until when their reads are skipped, oldest first (an entry is moved to
    * the end when renewed; the window is one length, so that is also the order of expiry). */
   private readonly unpacedUntil = new Map<string, number>();
@@ -176,7 +182,8 @@ export class TableThrottleBudget implements ThrottleBudget {
   private failingSince: number | undefined;
   private tableReady: Promise<void> | undefined;
   /** Blocks this process learnt from its own 429s: a caller that slept towards its slot re-checks
-   * them before sending. Only a shortcut: the rows hold the same blocks for everyone. */
+   * them before sending. Only a shortcut: the rows hold the same blocks for everyone. Only blocks
+   * in force are kept (an expired one is dropped when read, and all of them when one is added). */
   private readonly localBlocks = new Map<string, number>();
   /** Callers of this process take their turn per scope bucket, so the table sees one writer per
    * instance and bucket instead of a crowd losing ETag races to each other. */
@@ -188,9 +195,11 @@ export class TableThrottleBudget implements ThrottleBudget {
   /** Reads of a row under way in this process: a caller that needs the same row joins one (the
    * ClientType's row is read by every scope's turn at once). */
   private readonly reading = new Map<string, Promise<Read>>();
-  /** The last state this process read or wrote per bucket: an answer's remaining count is first
-   * compared with it, and the table is only touched when that moves the tokens. Other instances'
-   * tickets shift both sides of that comparison alike, so a stale copy decides the same. */
+  /** The last state this process read or wrote per bucket, least recently stored first: an
+   * answer's remaining count is first compared with it, and the table is only touched when that
+   * moves the tokens. Other instances' tickets shift both sides of that comparison alike, so a
+   * stale copy decides the same. Bounded (MAX_REMEMBERED_BUCKETS): an answer for a bucket no
+   * longer here is decided on the row, as a changing one is. */
   private readonly lastSeen = new Map<string, PaceState>();
 
   constructor(
@@ -205,6 +214,16 @@ export class TableThrottleBudget implements ThrottleBudget {
     this.maxConflicts = options.maxConflicts ?? 8;
     this.outageMs = options.outageMs ?? STORAGE_OUTAGE_MS;
     this.unpacedMemoryMs = options.unpacedMemoryMs ?? UNPACED_MEMORY_MS;
+    this.maxRemembered = options.maxRememberedBuckets ?? MAX_REMEMBERED_BUCKETS;
+  }
+
+  /** How many entries the per-bucket memories hold now (they are bounded; see the fields). */
+  memoryEntries(): { lastSeen: number; localBlocks: number; unpacedUntil: number } {
+    return {
+      lastSeen: this.lastSeen.size,
+      localBlocks: this.localBlocks.size,
+      unpacedUntil: this.unpacedUntil.size,
+    };
   }
 
   async acquire(key: BudgetKey, signal?: AbortSignal): Promise<BudgetDecision> {
@@ -230,10 +249,10 @@ export class TableThrottleBudget implements ThrottleBudget {
     if (sleepMs > 0) {
       this.stats.slept++;
       await this.sleep(sleepMs, signal);
-      const blocked = Math.max(
-        ...(['entity', 'client'] as const).map((level) => this.localBlocks.get(keyId(level, key)) ?? 0),
-      );
       const now = this.now();
+      const blocked = Math.max(
+        ...(['entity', 'client'] as const).map((level) => this.localBlock(keyId(level, key), now)),
+      );
       if (blocked > now) {
         this.stats.deferred++;
         return { kind: 'defer', retryAfterMs: Math.ceil(blocked - now + this.random() * 1_000) };
@@ -265,7 +284,9 @@ export class TableThrottleBudget implements ThrottleBudget {
     const seen = this.lastSeen.get(id);
     const seed = this.seeds[level][key.kind];
     // Compared with the state last seen first: most answers change nothing and cost no table call.
-    if (!learnAnswer(seen, seed, this.now(), answer, this.pace)) return;
+    // A bucket no longer remembered (evicted) is decided on the row: learnAnswer learns nothing
+    // from no state, which would drop the answer.
+    if (seen && !learnAnswer(seen, seed, this.now(), answer, this.pace)) return;
     try {
       await this.inTurn(id, async () => {
         for (let attempt = 0; attempt <= this.maxConflicts; attempt++) {
@@ -291,7 +312,10 @@ export class TableThrottleBudget implements ThrottleBudget {
   ): Promise<void> {
     const now = this.now();
     const id = keyId(level, key);
-    this.localBlocks.set(id, Math.max(this.localBlocks.get(id) ?? 0, now + retryAfterMs));
+    const until = Math.max(this.localBlock(id, now), now + retryAfterMs);
+    // Blocks run out in no particular order: sweep them all (429s are rare, and each costs a write).
+    for (const [old, end] of this.localBlocks) if (end <= now) this.localBlocks.delete(old);
+    this.localBlocks.set(id, until);
     this.unpacedUntil.delete(id);
     this.throttles++;
     try {
@@ -414,7 +438,7 @@ export class TableThrottleBudget implements ThrottleBudget {
     const until = this.unpacedUntil.get(id);
     if (until === undefined) return false;
     const now = this.now();
-    if (until <= now || (this.localBlocks.get(id) ?? 0) > now) {
+    if (until <= now || this.localBlock(id, now) > now) {
       this.unpacedUntil.delete(id);
       return false;
     }
@@ -426,14 +450,19 @@ export class TableThrottleBudget implements ThrottleBudget {
   private rememberIfUnpaced(level: BudgetLevel, key: BudgetKey, state: PaceState | undefined, now: number) {
     const id = keyId(level, key);
     this.unpacedUntil.delete(id);
-    if (this.unpacedMemoryMs <= 0 || (this.localBlocks.get(id) ?? 0) > now) return;
+    if (this.unpacedMemoryMs <= 0 || this.localBlock(id, now) > now) return;
     if (!isUnpaced(state, this.seeds[level][key.kind], now, this.pace)) return;
-    // Oldest first: drop the expired, and the oldest beyond the bound.
-    for (const [old, until] of this.unpacedUntil) {
-      if (until > now && this.unpacedUntil.size < MAX_REMEMBERED_UNPACED) break;
-      this.unpacedUntil.delete(old);
-    }
-    this.unpacedUntil.set(id, now + this.unpacedMemoryMs);
+    // Oldest first (a renewed entry moves to the end), so the expired are at the front.
+    setNewest(this.unpacedUntil, id, now + this.unpacedMemoryMs, this.maxRemembered, (until) => until <= now);
+  }
+
+  /** When this process's own block for the bucket ends (0: none in force; an expired one is dropped). */
+  private localBlock(id: string, now: number): number {
+    const until = this.localBlocks.get(id);
+    if (until === undefined) return 0;
+    if (until > now) return until;
+    this.localBlocks.delete(id);
+    return 0;
   }
 
   /** A read of the row, joining one under way unless `fresh` (after a lost race: that one may
@@ -459,7 +488,7 @@ export class TableThrottleBudget implements ThrottleBudget {
     );
     if (!entity) return { state: undefined, etag: undefined };
     const state = toState(entity);
-    if (state) this.lastSeen.set(keyId(level, key), state);
+    if (state) setNewest(this.lastSeen, keyId(level, key), state, this.maxRemembered);
     return { state, etag: entity.etag };
   }
 
@@ -480,7 +509,7 @@ export class TableThrottleBudget implements ThrottleBudget {
       'changed',
     );
     if (written) {
-      this.lastSeen.set(keyId(level, key), state);
+      setNewest(this.lastSeen, keyId(level, key), state, this.maxRemembered);
       // A written bucket paces (or waits out a block) now: read it again from the next call on.
       this.unpacedUntil.delete(keyId(level, key));
     } else this.stats.conflicts++;
@@ -496,6 +525,24 @@ export class TableThrottleBudget implements ThrottleBudget {
     });
     return this.tableReady;
   }
+}
+
+/** Stores `value` as the newest entry of `map` (a Map keeps insertion order, so re-inserting makes
+ * it least-recently-stored first). From the oldest end, first drops entries until the map is under
+ * `max` and the next one is not `stale`. */
+function setNewest<V>(
+  map: Map<string, V>,
+  id: string,
+  value: V,
+  max: number,
+  stale: (value: V) => boolean = () => false,
+): void {
+  map.delete(id);
+  for (const [old, held] of map) {
+    if (map.size < max && !stale(held)) break;
+    map.delete(old);
+  }
+  map.set(id, value);
 }
 
 /** What a bucket remembered unpaced stands for: no row read, and a call that takes nothing. */

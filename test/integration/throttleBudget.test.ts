@@ -291,3 +291,75 @@ describe('buckets found unpaced', () => {
     expect(budget.stats).toMatchObject({ reads: 11, writes: 8, readsSkipped: 9, conflicts: 0 });
   });
 });
+
+describe('memory per process, bounded whatever the number of scopes', () => {
+  const key = (scope: string, kind: 'run' | 'other' = 'run') => ({
+    service: 'management.azure.com',
+    clientType: 'autopilot',
+    kind,
+    scope,
+  });
+  const scopes = Array.from(
+    { length: 12 },
+    (_, i) => `/subscriptions/00000000-0000-4000-8000-${String(i + 100).padStart(12, '0')}`,
+  );
+  const seeds = {
+    entity: { run: { perMinute: 1, burst: 10 }, other: { perMinute: 0, burst: 1 } },
+    client: { run: { perMinute: 0, burst: 1 }, other: { perMinute: 0, burst: 1 } },
+  };
+  const bounded = (clock: { now: number }, max: number) =>
+    new TableThrottleBudget(countingTable(uniqueName('budget')).table, {
+      now: () => clock.now,
+      sleep: () => Promise.resolve(),
+      seeds,
+      maxRememberedBuckets: max,
+    });
+
+  it('keeps at most the bound of states seen and of buckets remembered unpaced, however many scopes it paces', async () => {
+    const clock = { now: 1_000_000 };
+    const budget = bounded(clock, 4);
+    for (const scope of scopes) {
+      expect(await budget.acquire(key(scope))).toMatchObject({ kind: 'go' }); // a paced row, written
+      expect(await budget.acquire(key(scope, 'other'))).toEqual({ kind: 'go', tickets: {} }); // unpaced
+      clock.now += 10;
+    }
+    expect(budget.memoryEntries()).toEqual({ lastSeen: 4, localBlocks: 0, unpacedUntil: 4 });
+  });
+
+  it('keeps only the 429 blocks still in force', async () => {
+    const clock = { now: 1_000_000 };
+    const budget = bounded(clock, 100);
+    await budget.observeThrottle(key(scopes[0]!), 'entity', 30_000);
+    await budget.observeThrottle(key(scopes[1]!), 'entity', 60_000);
+    expect(budget.memoryEntries().localBlocks).toBe(2);
+    // The first block is over: the next 429 sweeps it away.
+    clock.now += 30_000;
+    await budget.observeThrottle(key(scopes[2]!), 'entity', 10_000);
+    expect(budget.memoryEntries().localBlocks).toBe(2);
+    // Both left are over: a call for one drops its block on reading it, the next 429 the other.
+    clock.now += 30_000;
+    await budget.acquire(key(scopes[2]!));
+    expect(budget.memoryEntries().localBlocks).toBe(1);
+    await budget.observeThrottle(key(scopes[3]!), 'entity', 10_000);
+    expect(budget.memoryEntries().localBlocks).toBe(1);
+  });
+
+  it('still learns the remaining count of a bucket whose state it no longer remembers: the answer is decided on the row', async () => {
+    const clock = { now: 1_000_000 };
+    const budget = bounded(clock, 2);
+    const decision = await budget.acquire(key(scopes[0]!));
+    expect(decision).toMatchObject({ kind: 'go', tickets: { entity: 1 } });
+    // Other scopes' buckets push the first out of memory.
+    for (const scope of scopes.slice(1, 4)) await budget.acquire(key(scope));
+    expect(budget.memoryEntries().lastSeen).toBe(2);
+    const reads = budget.stats.reads;
+    // The service says none is left: the row is read and brought down, so the next call waits.
+    await budget.observeAnswer(
+      key(scopes[0]!),
+      { entity: 0 },
+      decision.kind === 'go' ? decision.tickets : {},
+    );
+    expect(budget.stats).toMatchObject({ synced: 1, reads: reads + 1 });
+    expect(await budget.acquire(key(scopes[0]!))).toMatchObject({ kind: 'defer' });
+  });
+});
