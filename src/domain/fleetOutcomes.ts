@@ -1,6 +1,6 @@
 // What plan/reconcile says about each export of a scope, and the outcome its fleet row records.
 // Pure: no I/O.
-import type { ExportPlan, FieldDrift } from './exportProfile';
+import type { ExportPlan, FieldDrift } from './exportDrift';
 
 export type ExportResultOutcome = ExportPlan['outcome'] | 'created' | 'updated' | 'failed' | 'pending';
 

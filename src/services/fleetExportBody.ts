@@ -2,7 +2,8 @@
 // repairs, the schedule's end extended, a SAS destination's token the account's current one.
 import { buildExportBody, ExportBodyError } from '../azure/exportBody';
 import type { Export, ExportPutBody } from '../azure/exportModels';
-import { type DesiredExport, scheduleWindow } from '../domain/exportProfile';
+import { scheduleWindow } from '../domain/exportDrift';
+import type { DesiredExport } from '../domain/exportProfile';
 import type { CurrentToken } from './fleetDeps';
 
 /** The PUT body for a desired export: eTag and schedule start kept from the export it repairs, the

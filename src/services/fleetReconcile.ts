@@ -5,13 +5,12 @@
 import { AuthorizationError, ThrottledError } from '../azure/armErrors';
 import type { Export } from '../azure/exportModels';
 import type { ExportOutcomeRecord } from '../azure/fleetStore';
+import { type ExportPlan, planExport } from '../domain/exportDrift';
 import {
   type DesiredExport,
   desiredExport,
-  type ExportPlan,
   type ExportProfile,
   exportsForScope,
-  planExport,
 } from '../domain/exportProfile';
 import type { Assignment } from '../domain/fleetAssignment';
 import type { ExportResult } from '../domain/fleetOutcomes';

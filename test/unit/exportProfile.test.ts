@@ -1,14 +1,12 @@
+import { type ExportSnapshot, isOwned, planExport } from '../../src/domain/exportDrift';
 import {
   type DesiredExport,
   desiredExport,
   exportsForScope,
-  type ExportSnapshot,
   FINOPS_HUBS,
   FLEXERA_CSP,
-  isOwned,
   OWNED_MARKER,
   parseProfile,
-  planExport,
   ProfileInputError,
   rootFolderPathFor,
   rootFolderTemplateProblems,
