@@ -135,6 +135,11 @@ function describe(err: unknown, depth: number): string {
   return '[unknown value]';
 }
 
+/** An error's message (or a thrown non-error as text), redacted: no name, no causes. */
+export function redactMessage(error: unknown): string {
+  return redactSecrets(error instanceof Error ? error.message : String(error));
+}
+
 /** Every string in a JSON-like value passed through redactSecrets. */
 export function redactDeep<T>(value: T): T {
   if (typeof value === 'string') return redactSecrets(value) as T;

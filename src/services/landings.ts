@@ -3,16 +3,10 @@
 // period superseded, and the waiting backfill woken. Every write is keyed by the manifest's own facts,
 // so a redelivered or duplicated event writes the same rows again (or nothing); `catalogedAt` is set
 // once, on insert. The rules are pure (domain/landingPlan.ts), the conditional writes are in
-// landingWrites.ts, and I/O goes through the ports below (the catalog, one blob listing, the durable
-// client), so Azurite tests and benchmarks drive the same code as the function.
-import type { BackfillLookup, Catalog, ExportRecord } from '../azure/catalog';
-import {
-  fileRowsValid,
-  landingKeyOf,
-  landingRow,
-  type UnresolvedLandingTable,
-  unresolvedPartitionKey,
-} from '../azure/landingRows';
+// landingWrites.ts, and I/O goes through the ports of landingPorts.ts (the catalog, one blob listing,
+// the durable client), so Azurite tests and benchmarks drive the same code as the function.
+import type { BackfillLookup, ExportRecord } from '../azure/catalog';
+import { fileRowsValid, landingKeyOf, landingRow, unresolvedPartitionKey } from '../azure/landingRows';
 import { EXPORT_LANDED_EVENT, type ExportLandedEvent, type LandingKey } from '../domain/contracts';
 import { type LandingIdentity, rejectedRecord, rejectionIdentities } from '../domain/landingIdentity';
 import type { OwnershipKind } from '../domain/landingOwner';
@@ -36,81 +30,12 @@ import {
   ManifestError,
   parseManifest,
 } from '../domain/manifest';
-import { redactSecrets } from '../domain/redact';
+import { redactMessage } from '../domain/redact';
 import { normaliseFolder } from '../domain/rootFolderPath';
 import { parseScope } from '../domain/scope';
-import { billingMonthOf, type LandingOwnerLookup, ownerOfManifest } from './landingOwners';
+import { billingMonthOf, ownerOfManifest } from './landingOwners';
+import type { LandingDependencies, LandingLog } from './landingPorts';
 import { type LandingTable, LandingWrites, type PeriodRead } from './landingWrites';
-
-// ------------------------------------------------------------------------------------------------ ports
-
-/** The catalog operations this use case needs (Catalog satisfies it). */
-export type LandingCatalog = Pick<
-  Catalog,
-  | 'createLanding'
-  | 'getLanding'
-  | 'replaceIfMatch'
-  | 'landingsByExport'
-  | 'upsertLandingFiles'
-  | 'getPeriod'
-  | 'commitLanding'
-  | 'putPeriod'
-  | 'findBackfillRun'
-  | 'listExports'
->;
-
-export interface ListedBlob {
-  name: string;
-  /** Content length in bytes, when the listing says. */
-  size?: number;
-}
-
-/** Reads the exports container: one flat listing under a prefix (paged), or one blob's size. */
-export interface ExportBlobLister {
-  list(prefix: string): AsyncIterable<ListedBlob>;
-  /** One blob's size, or undefined when it does not exist: the check for a run of a single blob. */
-  stat?(name: string): Promise<{ size?: number } | undefined>;
-}
-
-export type { UnresolvedLandingTable };
-/** Raises an orchestration event: 'raised' when the instance took it (or had finished), 'notFound'
- * when there is no such instance. Other failures throw. */
-export type RaiseEvent = (
-  instanceId: string,
-  eventName: string,
-  payload: ExportLandedEvent,
-) => Promise<'raised' | 'notFound'>;
-
-export interface LandingLog {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
-
-/** The settings-built adapters the exportLanded trigger hands the service (appServices.ts). */
-export interface LandingAdapters extends Pick<
-  LandingDependencies,
-  'catalog' | 'unresolved' | 'mayBelongToBackfill' | 'owners'
-> {
-  /** The listing of one exports container (the event names it). */
-  blobsIn: (container: string) => ExportBlobLister;
-}
-
-export interface LandingDependencies {
-  catalog: LandingCatalog;
-  blobs: ExportBlobLister;
-  unresolved: UnresolvedLandingTable;
-  /** Which scope's export writes where the manifest was written (services/landingOwners.ts): a
-   * manifest naming a scope whose export does not is rejected, not filed under that scope. */
-  owners: LandingOwnerLookup;
-  /** Wakes a waiting backfill (azure/durableClient.ts raiseEventTo); absent = no backfill wake-up. */
-  raiseEvent?: RaiseEvent;
-  /** Whether an export name can belong to a backfill at all; false skips the backfillRuns lookup (one
-   * round trip per landing). Default: every name can. */
-  mayBelongToBackfill?: (exportName: string) => boolean;
-  now?: () => Date;
-  log?: LandingLog;
-}
 
 export interface ManifestLanded {
   /** Container the blob is in (exports destinations: the trigger's container). */
@@ -167,7 +92,7 @@ export class LandingIncompleteError extends Error {
 /** The manifest, or a value derived from it, cannot be catalogued as it is (the cause says why). */
 export class LandingInputError extends Error {
   constructor(cause: unknown) {
-    super(errorText(cause), { cause });
+    super(redactMessage(cause), { cause });
     this.name = 'LandingInputError';
   }
 }
@@ -179,10 +104,6 @@ function validated<T>(fn: () => T): T {
   } catch (error) {
     throw new LandingInputError(error);
   }
-}
-
-function errorText(error: unknown): string {
-  return redactSecrets(error instanceof Error ? error.message : String(error));
 }
 
 /** Validation failures (the manifest, or a value the catalog refuses) as opposed to I/O failures. */
@@ -538,7 +459,7 @@ export class LandingService {
     trustContent = true,
   ): Promise<LandingOutcome> {
     if (!isInputError(error)) throw error;
-    const reason = errorText(error instanceof LandingInputError ? error.cause : error);
+    const reason = redactMessage(error instanceof LandingInputError ? error.cause : error);
     this.log.error(
       logEventLine('landing.rejected', { container: event.container, manifest: manifestPath, reason }),
     );

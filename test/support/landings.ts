@@ -19,7 +19,8 @@ import { unresolvedLandingTable } from '../../src/azure/landingRows';
 import { createTableClient, tableClientFactory } from '../../src/azure/storageClients';
 import type { StorageConnection } from '../../src/config';
 import type { LandingOwnerLookup } from '../../src/services/landingOwners';
-import { type LandingDependencies, type LandingLog, LandingService } from '../../src/services/landings';
+import type { LandingDependencies, LandingLog } from '../../src/services/landingPorts';
+import { LandingService } from '../../src/services/landings';
 import { testStorageConnection, uniqueName } from './storage';
 
 /** Takes the scope a manifest names as the owner of its folder: for tests of the catalog's own rules

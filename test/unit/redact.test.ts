@@ -1,5 +1,5 @@
 import { mulberry32 } from '../../dev/emulator/data/prng';
-import { REDACTED, redactError, redactSecrets } from '../../src/domain/redact';
+import { REDACTED, redactError, redactMessage, redactSecrets } from '../../src/domain/redact';
 
 const SIG = 'Xy7+ab/Cd9eFgH1iJkLmN0pQrStUvWxYz23456789AB=';
 const SIG_URL = encodeURIComponent(SIG); // Xy7%2Bab%2FCd9...%3D
@@ -181,6 +181,16 @@ describe('redactError', () => {
     ['error without message', new RangeError(), 'RangeError'],
   ])('describes a thrown %s', (_label, value, expected) => {
     expect(redactError(value)).toBe(expected);
+  });
+});
+
+describe('redactMessage', () => {
+  it('gives the message alone, redacted, and a thrown non-error as text', () => {
+    const err = new TypeError(`PUT ${URL_} failed`, { cause: new Error('not shown') });
+    expect(redactMessage(err)).toBe(
+      `PUT https://stexports.blob.core.windows.net/msexports?${QUERY_R} failed`,
+    );
+    expect(redactMessage(`sig=${SIG}`)).toBe(`sig=${REDACTED}`);
   });
 });
 
