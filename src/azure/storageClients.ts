@@ -7,7 +7,7 @@ import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 
 import type { StorageConnection } from '../config';
-import { redactSecrets } from '../domain/redact';
+import { redactMessage } from '../domain/redact';
 
 export interface StorageClientOptions {
   /** Replaces DefaultAzureCredential for identity connections (tests, tools). */
@@ -151,7 +151,7 @@ function fromConnectionString<T>(connection: StorageConnection, build: () => T):
     return build();
   } catch (error) {
     // SDK messages about a malformed string are safe once redacted; the string itself is never shown.
-    const reason = redactSecrets(error instanceof Error ? error.message : String(error));
+    const reason = redactMessage(error);
     throw new StorageConnectionError(`${connection.name}: the connection string is not usable (${reason})`);
   }
 }

@@ -16,7 +16,7 @@ import * as df from 'durable-functions';
 import { raiseEventTo } from '../azure/durableClient';
 import type { LandingTriggerSource } from '../config';
 import { isManifestBlobName } from '../domain/manifest';
-import { redactSecrets } from '../domain/redact';
+import { redactMessage } from '../domain/redact';
 import { appService } from '../services/appServices';
 import { LandingIncompleteError, LandingService } from '../services/landings';
 
@@ -81,8 +81,7 @@ export async function exportLandedHandler(blob: unknown, context: InvocationCont
     }
   } catch (error) {
     if (error instanceof LandingIncompleteError) context.warn(error.message);
-    else
-      context.error(`exportLanded: ${redactSecrets(error instanceof Error ? error.message : String(error))}`);
+    else context.error(`exportLanded: ${redactMessage(error)}`);
     throw error; // what could be recorded is; the host retries (every write is idempotent)
   }
 }

@@ -15,7 +15,7 @@ import * as df from 'durable-functions';
 import type { AppConfig } from '../config';
 import { LEDGER_STATES, type LedgerState } from '../domain/ledger';
 import { logEventLine } from '../domain/logEvent';
-import { redactSecrets } from '../domain/redact';
+import { redactMessage } from '../domain/redact';
 import { parseScope } from '../domain/scope';
 import { appService } from '../services/appServices';
 import { type HealingResult, healLedger, type StartBackfill } from '../services/healing';
@@ -97,7 +97,7 @@ function parseLedgerFilters(query: URLSearchParams, value: LedgerQuery, errors: 
     } catch (error) {
       errors.push({
         field: 'scope',
-        message: redactSecrets(error instanceof Error ? error.message : String(error)).slice(0, 300),
+        message: redactMessage(error).slice(0, 300),
       });
     }
   }

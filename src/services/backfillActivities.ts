@@ -29,7 +29,7 @@ import type {
   RunExportResult,
 } from '../domain/contracts';
 import { judgeLandedRun } from '../domain/landingTrust';
-import { redactSecrets } from '../domain/redact';
+import { redactMessage, redactSecrets } from '../domain/redact';
 import { normaliseFolder } from '../domain/rootFolderPath';
 import { activeToken } from './backfillToken';
 import { MissingETagError, putExportKeepingETag } from './exportWrites';
@@ -68,7 +68,7 @@ export function toCallResult(error: unknown): CallResult<never> {
   if (error instanceof PermanentError || error instanceof MissingETagError) {
     return { kind: 'error', transient: false, message: error.message };
   }
-  const message = redactSecrets(error instanceof Error ? error.message : String(error));
+  const message = redactMessage(error);
   // Storage, secret store and network hiccups: worth another try after a back-off.
   return { kind: 'error', transient: true, message };
 }
