@@ -5,21 +5,11 @@ import type { Catalog } from '../azure/catalog';
 import type { UnresolvedLandingTable } from '../azure/landingRows';
 import type { ExportLandedEvent } from '../domain/contracts';
 import type { LandingOwnerLookup } from './landingOwners';
+import type { LandingWriteCatalog } from './landingWrites';
 
 /** The catalog operations the landing service needs (Catalog satisfies it). */
-export type LandingCatalog = Pick<
-  Catalog,
-  | 'createLanding'
-  | 'getLanding'
-  | 'replaceIfMatch'
-  | 'landingsByExport'
-  | 'upsertLandingFiles'
-  | 'getPeriod'
-  | 'commitLanding'
-  | 'putPeriod'
-  | 'findBackfillRun'
-  | 'listExports'
->;
+export type LandingCatalog = LandingWriteCatalog &
+  Pick<Catalog, 'createLanding' | 'findBackfillRun' | 'listExports'>;
 
 export interface ListedBlob {
   name: string;

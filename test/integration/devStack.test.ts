@@ -11,6 +11,7 @@ import { ProgressReporter, type ProgressSnapshot, renderBar, renderLine } from '
 import { formatBytes, type MonthRow, renderTable } from '../../dev/demo/table';
 import { connectionSettings, staticSettings } from '../../dev/stack';
 import { loadConfig } from '../../src/config';
+import { alive } from '../support/devProcess';
 
 const ROOT = path.resolve(__dirname, '../..');
 const STARTUP_MS = 90_000;
@@ -70,15 +71,6 @@ function descendants(pid: number): number[] {
     return []; // pgrep exits 1 when there is none
   }
   return children.flatMap((c) => [c, ...descendants(c)]);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The Azurite processes among `pids`. */

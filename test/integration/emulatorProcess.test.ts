@@ -5,6 +5,7 @@
 import https from 'node:https';
 
 import { startEmulatorProcess } from '../../dev/emulator/ownProcess';
+import { alive } from '../support/devProcess';
 
 const SCOPE = '/subscriptions/00000000-0000-0000-0000-0000000000aa';
 
@@ -17,15 +18,6 @@ function get(url: string, ca: string): Promise<number> {
       })
       .on('error', reject);
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 test('runs in its own process, serves and counts ARM calls, and goes away on stop', async () => {

@@ -5,6 +5,16 @@ import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '../..');
 
+/** Whether a process is still running (signal 0 only checks that it exists). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface DevReady {
   api: string;
   key: string;
